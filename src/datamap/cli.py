@@ -1,0 +1,214 @@
+"""The `datamap` command line: one thin subcommand per stage.
+
+Every command reads and writes a run directory (docs/run-directory.md). Bad input prints
+``error: <one line>`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from datamap.errors import DatamapError
+
+app = typer.Typer(
+    name="datamap",
+    help="Training dynamics for transformer text classifiers: record, measure, map, select, retrain, evaluate.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+
+@app.command()
+def train(
+    dataset: str = typer.Option(..., "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder."),
+    model: str = typer.Option("minilm", "--model", help="Model folder, hub name, or the alias `minilm`."),
+    out: Path = typer.Option(Path("runs/run"), "--out", help="Run directory to write."),
+    split: str = typer.Option("train", "--split", help="Training split."),
+    eval_split: str = typer.Option("auto", "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip)."),
+    eval_dataset: List[str] = typer.Option([], "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column (default: text, sentence, premise, ...)."),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
+    label_column: str = typer.Option("label", "--label-column", help="Label column (integers or names)."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: id/idx/guid, else a content hash)."),
+    drop_empty: bool = typer.Option(False, "--drop-empty", help="Skip rows with empty or null text instead of stopping."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use only N training examples (quick runs)."),
+    limit_mode: str = typer.Option("first", "--limit-mode", help="first: the first N rows; random: N rows drawn with --seed."),
+    subset: Optional[Path] = typer.Option(None, "--subset", help="Selection JSON (RUN/selections/NAME.json): train on exactly these ids."),
+    epochs: int = typer.Option(3, "--epochs"),
+    batch_size: int = typer.Option(32, "--batch-size"),
+    eval_batch_size: int = typer.Option(128, "--eval-batch-size"),
+    lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW, linear schedule with warm-up)."),
+    weight_decay: float = typer.Option(0.01, "--weight-decay"),
+    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio"),
+    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="Gradient clipping (0 disables)."),
+    max_length: int = typer.Option(128, "--max-length", help="Truncate inputs to this many tokens."),
+    seed: int = typer.Option(42, "--seed"),
+    record: str = typer.Option("inflight", "--record", help="inflight (logits of each training forward pass), epoch_end (a no_grad pass after each epoch), none."),
+    export_jsonl: bool = typer.Option(False, "--export-jsonl", help="Also write RUN/training_dynamics/dynamics_epoch_{e}.jsonl (allenai format)."),
+    freeze_base: bool = typer.Option(False, "--freeze-base", help="Train only the classification head."),
+    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU that supports it), bf16, fp32."),
+    no_save_model: bool = typer.Option(False, "--no-save-model", help="Do not write RUN/model/."),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the hub (off by default)."),
+):
+    """Fine-tune a classifier and record its training dynamics.
+
+    Examples:
+
+        datamap train --dataset rotten_tomatoes --model minilm --out runs/rt --epochs 3
+
+        datamap train --dataset data/train.csv --text-column review --label-column stars --out runs/reviews
+
+        datamap train --dataset mnli --split validation_matched --eval-dataset hans:validation --out runs/nli --record epoch_end
+
+        datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
+    """
+    from datamap.training.loop import TrainConfig, train as run_train
+
+    cfg = TrainConfig(
+        dataset=dataset, model=model, out=str(out), split=split,
+        eval_split=None if eval_split.lower() == "none" else eval_split, eval_datasets=list(eval_dataset),
+        text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
+        id_column=id_column, drop_empty=drop_empty, limit=limit, limit_mode=limit_mode,
+        subset=str(subset) if subset else None, epochs=epochs, batch_size=batch_size,
+        eval_batch_size=eval_batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
+        max_grad_norm=max_grad_norm, max_length=max_length, seed=seed, record=record,
+        export_jsonl=export_jsonl, freeze_base=freeze_base, precision=precision,
+        save_model=not no_save_model, trust_remote_code=trust_remote_code,
+    )
+    run = run_train(cfg)
+    typer.echo(f"run written to {run.root}")
+
+
+@app.command()
+def metrics(
+    run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
+    burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
+    fraction: float = typer.Option(0.33, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
+    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy (default: last used)."),
+):
+    """Compute per-example metrics and regions into RUN/metrics.parquet.
+
+    Examples:
+
+        datamap metrics runs/rt
+
+        datamap metrics runs/rt --burn-out 2 --fraction 0.25
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from datamap.io.rundir import RunDir
+    from datamap.measure import measure_run, summary_counts
+
+    table = measure_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
+    rd = RunDir(run)
+    names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
+    counts = summary_counts(table, names)
+    t = Table(title=f"{len(table):,} examples: regions x gold class")
+    t.add_column("region")
+    for c in counts.columns:
+        t.add_column(str(c), justify="right")
+    for region, row in counts.iterrows():
+        t.add_row(str(region), *[f"{int(v):,}" for v in row])
+    Console().print(t)
+    typer.echo(f"wrote {rd.metrics} and {rd.regions_json}")
+
+
+@app.command()
+def plot(
+    run: Path = typer.Argument(..., help="Run directory holding metrics.parquet."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
+    html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
+    max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
+    color_by: str = typer.Option("correctness", "--color-by", help="HTML map colouring: correctness, region, gold or a metric column."),
+):
+    """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
+
+    Examples:
+
+        datamap plot runs/rt
+
+        datamap plot runs/rt --html --color-by region
+    """
+    if html:
+        from datamap.views.interactive import write_html_map
+
+        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points)
+    else:
+        from datamap.views.static import write_map_png
+
+        path = write_map_png(run, out=out, max_points=max_points)
+    typer.echo(f"wrote {path}")
+
+
+@app.command("import-dynamics")
+def import_dynamics(
+    folder: Path = typer.Argument(..., help="Folder of dynamics_epoch_{e}.jsonl files (allenai format)."),
+    out: Path = typer.Option(..., "--out", help="Run directory to create."),
+    label_names: Optional[str] = typer.Option(None, "--label-names", help="Comma-separated class names in id order."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Attach the records (texts) of this dataset, matched by id."),
+    split: str = typer.Option("train", "--split"),
+    text_column: Optional[str] = typer.Option(None, "--text-column"),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
+    label_column: str = typer.Option("label", "--label-column"),
+    id_column: Optional[str] = typer.Option(None, "--id-column"),
+):
+    """Read allenai-format training dynamics into a run directory.
+
+    Examples:
+
+        datamap import-dynamics cartography_output/training_dynamics --out runs/imported
+
+        datamap import-dynamics td/ --out runs/snli --label-names entailment,neutral,contradiction
+    """
+    from datamap.interop import import_dynamics as do_import
+
+    names = [s.strip() for s in label_names.split(",")] if label_names else None
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
+    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns)
+    typer.echo(f"run written to {rd.root}")
+
+
+@app.command("export-dynamics")
+def export_dynamics(
+    run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics)."),
+):
+    """Write RUN/dynamics.parquet as allenai-format dynamics_epoch_{e}.jsonl files.
+
+    Examples:
+
+        datamap export-dynamics runs/rt
+
+        datamap export-dynamics runs/rt --out /tmp/td
+    """
+    from datamap.io.jsonl import export_jsonl
+    from datamap.io.rundir import RunDir
+
+    rd = RunDir(run)
+    rd.require(rd.dynamics)
+    paths = export_jsonl(rd.dynamics, out or rd.jsonl_dir)
+    typer.echo(f"wrote {len(paths)} files to {paths[0].parent}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    try:
+        app(args=argv, prog_name="datamap")
+    except DatamapError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

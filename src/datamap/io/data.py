@@ -1,0 +1,323 @@
+"""Datasets: load by hub name, local mirror or file; validate; give every example a stable id.
+
+A dataset is resolved in this order:
+
+1. a path to a file (``.csv``, ``.tsv``, ``.jsonl``/``.json``, ``.parquet``) or to a folder holding
+   ``<split>.<ext>`` files;
+2. a local mirror ``$DATAMAP_DATA_DIR/<name>/<split>.parquet`` (or ``.csv``/``.tsv``/``.jsonl``) —
+   this is how datamap works offline;
+3. the Hugging Face hub (``datasets.load_dataset(name, split=split)``).
+
+:func:`prepare` turns a raw table into the run's canonical frame:
+``id, text[, text_pair], label, label_name``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datamap.errors import DatamapError
+
+log = logging.getLogger(__name__)
+
+DATA_DIR_ENV = "DATAMAP_DATA_DIR"
+EXTENSIONS = (".parquet", ".csv", ".tsv", ".jsonl", ".json")
+TEXT_CANDIDATES = ("text", "sentence", "premise", "sentence1", "question", "content", "review")
+PAIR_CANDIDATES = {"premise": "hypothesis", "sentence1": "sentence2", "question": "passage"}
+ID_CANDIDATES = ("id", "idx", "guid")
+
+
+@dataclass
+class TextColumns:
+    """Which columns hold the text(s), label and id (resolved against a table)."""
+
+    text: str
+    label: str
+    text_pair: str | None = None
+    id: str | None = None
+
+
+# ----------------------------------------------------------------------------- reading
+def read_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read one CSV/TSV/JSONL/JSON/Parquet file into a DataFrame (DatamapError if unreadable)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise DatamapError(f"{path}: file not found")
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype_backend="numpy_nullable")
+        if suffix == ".tsv":
+            return pd.read_csv(
+                path, sep="\t", keep_default_na=False, na_values=[""], quoting=3, dtype_backend="numpy_nullable"
+            )
+        if suffix in (".jsonl", ".json"):
+            try:
+                return pd.read_json(path, lines=True)
+            except ValueError:
+                if suffix == ".json":
+                    return pd.read_json(path)
+                raise
+    except DatamapError:
+        raise
+    except Exception as exc:  # pandas/pyarrow raise many types for corrupt files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatamapError(f"{path}: cannot read {suffix[1:]} file ({first})") from exc
+    raise DatamapError(f"{path}: unsupported file type '{suffix}' (use one of {', '.join(EXTENSIONS)})")
+
+
+def _split_file(folder: Path, split: str) -> Path | None:
+    for ext in EXTENSIONS:
+        candidate = folder / f"{split}{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locate(name_or_path: str, split: str) -> Path | None:
+    """The local file for (dataset, split), or None if it must come from the hub."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    if p.is_dir():
+        found = _split_file(p, split)
+        if found is None:
+            avail = sorted(f.name for f in p.iterdir() if f.suffix.lower() in EXTENSIONS)
+            raise DatamapError(f"{p}: no '{split}' split file (found: {', '.join(avail) or 'none'})")
+        return found
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if mirror and (Path(mirror) / name_or_path).is_dir():
+        return _split_file(Path(mirror) / name_or_path, split)
+    if p.suffix.lower() in EXTENSIONS:
+        raise DatamapError(f"{name_or_path}: file not found")
+    return None
+
+
+def split_exists(name_or_path: str, split: str) -> bool:
+    """Whether ``split`` exists locally (file, folder or mirror); hub datasets are not probed."""
+    try:
+        return locate(name_or_path, split) is not None
+    except DatamapError:
+        return False
+
+
+def load_table(name_or_path: str, split: str = "train") -> tuple[pd.DataFrame, str]:
+    """Load one split as a raw DataFrame; returns (frame, source description for messages)."""
+    local = locate(name_or_path, split)
+    if local is not None:
+        return read_file(local), str(local)
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if mirror and (Path(mirror) / name_or_path).is_dir():
+        raise DatamapError(f"{Path(mirror) / name_or_path}: no '{split}' split in the local mirror")
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(name_or_path, split=split)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatamapError(
+            f"dataset '{name_or_path}' split '{split}': not a local file or mirror entry "
+            f"(set {DATA_DIR_ENV}) and the hub failed: {first}"
+        ) from exc
+    return ds.to_pandas(), f"{name_or_path}[{split}]"
+
+
+# ----------------------------------------------------------------------------- columns
+def resolve_columns(
+    df: pd.DataFrame,
+    source: str,
+    text_column: str | None = None,
+    text_pair_column: str | None = None,
+    label_column: str = "label",
+    id_column: str | None = None,
+) -> TextColumns:
+    cols = list(df.columns)
+
+    def need(col: str, what: str) -> str:
+        if col not in df.columns:
+            raise DatamapError(f"{source}: no {what} column '{col}' (columns: {', '.join(map(str, cols))})")
+        return col
+
+    if text_column:
+        text = need(text_column, "text")
+    else:
+        text = next((c for c in TEXT_CANDIDATES if c in df.columns), None)
+        if text is None:
+            raise DatamapError(f"{source}: no text column found; pass --text-column (columns: {', '.join(map(str, cols))})")
+    if text_pair_column:
+        pair = need(text_pair_column, "text-pair")
+    else:
+        guess = PAIR_CANDIDATES.get(text)
+        pair = guess if guess and guess in df.columns else None
+    label = need(label_column, "label")
+    if id_column:
+        ident = need(id_column, "id")
+    else:
+        ident = next((c for c in ID_CANDIDATES if c in df.columns), None)
+    return TextColumns(text=text, label=label, text_pair=pair, id=ident)
+
+
+# ----------------------------------------------------------------------------- ids
+def content_ids(texts: pd.Series, pairs: pd.Series | None = None) -> tuple[np.ndarray, int]:
+    """Stable ids from a hash of the text(s); duplicates get ``-1``, ``-2``... suffixes.
+
+    Returns (ids, number of duplicates renamed).
+    """
+    keys = texts.astype(str) if pairs is None else texts.astype(str) + "\x1f" + pairs.astype(str)
+    base = np.array([hashlib.sha1(k.encode("utf-8")).hexdigest()[:16] for k in keys], dtype=object)
+    seen: dict[str, int] = {}
+    out = base.copy()
+    dups = 0
+    for i, b in enumerate(base):
+        n = seen.get(b, 0)
+        if n:
+            out[i] = f"{b}-{n}"
+            dups += 1
+        seen[b] = n + 1
+    return out, dups
+
+
+# ----------------------------------------------------------------------------- labels
+def infer_label_names(df: pd.DataFrame, cols: TextColumns, source: str) -> list[str]:
+    """Class names in id order: from (label, label_name) pairs, string labels (sorted), or ids."""
+    labels = df[cols.label]
+    if labels.isna().any():
+        row = int(np.flatnonzero(labels.isna().to_numpy())[0])
+        raise DatamapError(f"{source}: null label in column '{cols.label}' at row {row}")
+    if pd.api.types.is_integer_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        ints = labels.astype("int64").to_numpy()
+        if (ints < 0).any():
+            row = int(np.flatnonzero(ints < 0)[0])
+            raise DatamapError(f"{source}: label {ints[row]} at row {row} in column '{cols.label}' (unlabeled rows cannot be used)")
+        n = int(ints.max()) + 1 if len(ints) else 0
+        names = [str(i) for i in range(n)]
+        if "label_name" in df.columns and cols.label != "label_name":
+            for i, name in df.groupby(cols.label, sort=True)["label_name"].first().items():
+                if isinstance(name, str) and name:
+                    names[int(i)] = name
+        return names
+    return sorted({str(v) for v in labels})
+
+
+def encode_labels(df: pd.DataFrame, cols: TextColumns, names: list[str], source: str) -> np.ndarray:
+    """Label ids for each row under the label map ``names`` (integers or names accepted)."""
+    labels = df[cols.label]
+    if labels.isna().any():
+        row = int(np.flatnonzero(labels.isna().to_numpy())[0])
+        raise DatamapError(f"{source}: null label in column '{cols.label}' at row {row}")
+    if pd.api.types.is_integer_dtype(labels) or pd.api.types.is_bool_dtype(labels):
+        ids = labels.astype("int64").to_numpy()
+        bad = (ids < 0) | (ids >= len(names))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DatamapError(
+                f"{source}: unknown label {ids[row]} at row {row} in column '{cols.label}' "
+                f"(label map has {len(names)} classes: {', '.join(names)})"
+            )
+        if "label_name" in df.columns and cols.label != "label_name":
+            given = df["label_name"].astype("string").to_numpy()
+            expect = np.asarray(names, dtype=object)[ids]
+            mismatch = np.flatnonzero(pd.notna(given) & (given != expect))
+            if len(mismatch):
+                r = int(mismatch[0])
+                raise DatamapError(
+                    f"{source}: row {r} has label {ids[r]} named '{given[r]}' but the label map names it '{expect[r]}'"
+                )
+        return ids
+    index = {n: i for i, n in enumerate(names)}
+    as_str = labels.astype(str).to_numpy()
+    ids = np.array([index.get(v, -1) for v in as_str], dtype=np.int64)
+    if (ids < 0).any():
+        row = int(np.flatnonzero(ids < 0)[0])
+        raise DatamapError(
+            f"{source}: unknown label '{as_str[row]}' at row {row} in column '{cols.label}' (known: {', '.join(names)})"
+        )
+    return ids
+
+
+# ----------------------------------------------------------------------------- prepare
+def _check_text(series: pd.Series, column: str, source: str, drop_empty: bool) -> np.ndarray:
+    """Boolean mask of usable rows; raises on null/empty text unless ``drop_empty``."""
+    null = series.isna().to_numpy()
+    empty = np.zeros(len(series), dtype=bool)
+    ok = ~null
+    empty[ok] = series[ok].astype(str).str.strip().to_numpy() == ""
+    bad = null | empty
+    if bad.any() and not drop_empty:
+        row = int(np.flatnonzero(bad)[0])
+        what = "null" if null[row] else "empty"
+        raise DatamapError(
+            f"{source}: {what} text in column '{column}' at row {row} ({int(bad.sum())} such rows; --drop-empty skips them)"
+        )
+    return ~bad
+
+
+def prepare(
+    df: pd.DataFrame,
+    source: str,
+    text_column: str | None = None,
+    text_pair_column: str | None = None,
+    label_column: str = "label",
+    id_column: str | None = None,
+    label_names: list[str] | None = None,
+    drop_empty: bool = False,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a raw table and return (canonical frame, label names).
+
+    The frame has ``id`` (str), ``text``, optional ``text_pair``, ``label`` (int64) and
+    ``label_name``. ``label_names`` fixes the label map (e.g. an evaluation set must use the
+    model's); otherwise it is inferred. Row numbers in messages are 0-based positions in the
+    source table.
+    """
+    if len(df) == 0:
+        raise DatamapError(f"{source}: no rows")
+    cols = resolve_columns(df, source, text_column, text_pair_column, label_column, id_column)
+    keep = _check_text(df[cols.text], cols.text, source, drop_empty)
+    if cols.text_pair:
+        keep &= _check_text(df[cols.text_pair], cols.text_pair, source, drop_empty)
+    if not keep.all():
+        log.warning("%s: dropped %d rows with empty or null text", source, int((~keep).sum()))
+        df = df[keep]
+        if len(df) == 0:
+            raise DatamapError(f"{source}: no rows left after dropping empty texts")
+    names = label_names if label_names is not None else infer_label_names(df, cols, source)
+    labels = encode_labels(df, cols, names, source)
+
+    out = pd.DataFrame({"text": df[cols.text].astype(str).to_numpy()})
+    if cols.text_pair:
+        out["text_pair"] = df[cols.text_pair].astype(str).to_numpy()
+    if cols.id:
+        ids = df[cols.id].astype(str).to_numpy()
+        dup = pd.Series(ids).duplicated().to_numpy()
+        if dup.any():
+            row = int(np.flatnonzero(dup)[0])
+            raise DatamapError(f"{source}: duplicate id '{ids[row]}' in column '{cols.id}' at row {row}")
+    else:
+        ids, dups = content_ids(out["text"], out.get("text_pair"))
+        if dups:
+            log.warning("%s: %d duplicate texts; their ids got numbered suffixes", source, dups)
+    out.insert(0, "id", ids.astype(object))
+    out["label"] = labels.astype(np.int64)
+    out["label_name"] = np.asarray(names, dtype=object)[labels]
+    return out.reset_index(drop=True), list(names)
+
+
+def load_dataset(
+    name_or_path: str,
+    split: str = "train",
+    label_names: list[str] | None = None,
+    **columns,
+) -> tuple[pd.DataFrame, list[str], str]:
+    """Load and prepare one split: returns (frame, label names, source)."""
+    raw, source = load_table(name_or_path, split)
+    frame, names = prepare(raw, source, label_names=label_names, **columns)
+    return frame, names, source

@@ -1,0 +1,74 @@
+"""The metrics stage: RUN/dynamics.parquet -> RUN/metrics.parquet (+ regions, summary)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
+from datamap.core.regions import REGIONS, assign_regions, region_indices
+from datamap.errors import DatamapError
+from datamap.io import atomic
+from datamap.io.rundir import RunDir
+from datamap.io.store import read_dynamics
+
+
+def measure_run(
+    run_dir: str | os.PathLike,
+    burn_out: int | None = None,
+    fraction: float = 0.33,
+    entropy_epoch: int | None = None,
+) -> pd.DataFrame:
+    """Compute every metric and region for a run and write its metrics files; returns the table."""
+    run = RunDir(run_dir)
+    run.require(run.dynamics, hint="run `datamap train` or `datamap import-dynamics` first")
+    if not 0.0 < fraction <= 1.0:
+        raise DatamapError(f"--fraction must be in (0, 1], got {fraction}")
+    dyn = read_dynamics(run.dynamics)
+    if burn_out is not None and not 1 <= burn_out <= dyn.n_epochs:
+        raise DatamapError(f"--burn-out must be between 1 and {dyn.n_epochs} (epochs recorded), got {burn_out}")
+    try:
+        m = compute_metrics(dyn.logits, dyn.gold, burn_out=burn_out, entropy_epoch=entropy_epoch)
+    except ValueError as exc:
+        raise DatamapError(f"{run.dynamics}: {exc}") from exc
+    table = pd.DataFrame({"id": dyn.ids, "gold": dyn.gold, "pred": m["pred"]})
+    for col in METRIC_COLUMNS:
+        table[col] = m[col]
+    table["region"] = assign_regions(m["confidence"], m["variability"], fraction)
+    idx = region_indices(m["confidence"], m["variability"], fraction)
+
+    names = run.label_names() if run.labels.exists() else [str(i) for i in range(dyn.n_classes)]
+    if len(names) != dyn.n_classes:
+        raise DatamapError(f"{run.labels}: {len(names)} label names but the dynamics have {dyn.n_classes} classes")
+    atomic.write_table(run.metrics, table)
+    atomic.write_json(
+        run.regions_json, {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")}
+    )
+    epochs_used = int(burn_out or dyn.n_epochs)
+    atomic.write_json(
+        run.root / "metrics.json",
+        {
+            "n_examples": int(dyn.n_examples),
+            "n_epochs_recorded": int(dyn.n_epochs),
+            "epochs_used": epochs_used,
+            "burn_out": burn_out,
+            "fraction": fraction,
+            "entropy_epoch": (entropy_epoch if entropy_epoch is not None else epochs_used - 1),
+            "label_names": names,
+            "region_counts": summary_counts(table, names).to_dict(orient="index"),
+        },
+    )
+    return table
+
+
+def summary_counts(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Counts per region (rows) and gold class (columns), with totals."""
+    gold_names = np.asarray(names, dtype=object)[table["gold"].to_numpy()]
+    counts = pd.crosstab(table["region"], gold_names).reindex(
+        index=[r for r in (*REGIONS, "none") if r in set(table["region"])], columns=names, fill_value=0
+    )
+    counts = counts.fillna(0).astype(int)
+    counts["total"] = counts.sum(axis=1)
+    return counts

@@ -1,0 +1,74 @@
+"""Tokenisation, per-batch padding and length-grouped batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+def encode_frame(df: pd.DataFrame, tokenizer, max_length: int = 128) -> list[dict]:
+    """Tokenise a canonical frame (``text``, optional ``text_pair``, ``label``) once, unpadded.
+
+    Each item: ``input_ids``, ``attention_mask`` (and ``token_type_ids`` if the tokenizer makes
+    them) as lists of ints, ``labels`` (int) and ``index`` (row position in ``df``).
+    """
+    pair = df["text_pair"].tolist() if "text_pair" in df.columns else None
+    enc = tokenizer(df["text"].tolist(), pair, truncation=True, max_length=max_length, padding=False)
+    keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
+    labels = df["label"].to_numpy() if "label" in df.columns else np.zeros(len(df), dtype=np.int64)
+    return [
+        {**{k: enc[k][i] for k in keys}, "labels": int(labels[i]), "index": i} for i in range(len(df))
+    ]
+
+
+class Collator:
+    """Pad a list of encoded items to the longest in the batch; returns LongTensors."""
+
+    def __init__(self, tokenizer, pad_to_multiple_of: int | None = None):
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
+        longest = max(len(it["input_ids"]) for it in items)
+        if self.pad_to_multiple_of:
+            m = self.pad_to_multiple_of
+            longest = (longest + m - 1) // m * m
+        batch: dict[str, torch.Tensor] = {}
+        for key, pad in (("input_ids", self.pad_id), ("attention_mask", 0), ("token_type_ids", 0)):
+            if key in items[0]:
+                arr = np.full((len(items), longest), pad, dtype=np.int64)
+                for r, it in enumerate(items):
+                    seq = it[key]
+                    arr[r, : len(seq)] = seq
+                batch[key] = torch.from_numpy(arr)
+        batch["labels"] = torch.tensor([it["labels"] for it in items], dtype=torch.long)
+        batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
+        return batch
+
+
+def length_grouped_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group_factor: int = 50
+) -> list[np.ndarray]:
+    """Shuffled batches of similar length (less padding), in random order.
+
+    The data is shuffled, cut into mega-batches of ``batch_size * group_factor`` examples, each
+    sorted by length and cut into batches; then the batches are shuffled. Every index appears
+    exactly once.
+    """
+    lengths = np.asarray(lengths)
+    perm = rng.permutation(len(lengths))
+    mega = max(batch_size * group_factor, batch_size)
+    batches: list[np.ndarray] = []
+    for start in range(0, len(perm), mega):
+        chunk = perm[start : start + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Deterministic batches sorted by length (for inference passes)."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

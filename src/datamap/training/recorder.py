@@ -1,0 +1,59 @@
+"""Per-epoch recording of per-example logits, on one process or several.
+
+Logits stay on the device during the epoch (a list of detached tensors, no host sync per
+step); at the epoch's end they are concatenated, gathered across processes once, and duplicates
+(even batching repeats a few examples on some processes) are dropped by example index.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class EpochRecorder:
+    def __init__(self):
+        self._index: list[torch.Tensor] = []
+        self._logits: list[torch.Tensor] = []
+
+    def add(self, index: torch.Tensor, logits: torch.Tensor) -> None:
+        """Keep one batch's (example index, logits); call before the optimizer step."""
+        self._index.append(index.detach())
+        self._logits.append(logits.detach().float())
+
+    def __len__(self) -> int:
+        return sum(len(i) for i in self._index)
+
+    def collect(self, accelerator=None, n_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Gather the epoch's records from every process; returns (index, logits) sorted by index.
+
+        Each example index is kept once (its first occurrence). Clears the recorder. With
+        ``n_examples`` given, checks that every example 0..n-1 was recorded.
+        """
+        if self._index:
+            index = torch.cat(self._index)
+            logits = torch.cat(self._logits)
+        else:
+            index = torch.empty(0, dtype=torch.long)
+            logits = torch.empty(0, 0)
+        self._index.clear()
+        self._logits.clear()
+        if accelerator is not None and accelerator.num_processes > 1:
+            index = index.to(accelerator.device)
+            logits = logits.to(accelerator.device)
+            # processes may hold different counts: pad with -1 indices, then drop them
+            index = accelerator.pad_across_processes(index, dim=0, pad_index=-1)
+            logits = accelerator.pad_across_processes(logits, dim=0, pad_index=0)
+            index = accelerator.gather(index)
+            logits = accelerator.gather(logits)
+        index_np = index.cpu().numpy()
+        logits_np = logits.cpu().numpy().astype(np.float32, copy=False)
+        valid = index_np >= 0
+        index_np, logits_np = index_np[valid], logits_np[valid]
+        uniq, first = np.unique(index_np, return_index=True)
+        if n_examples is not None and len(uniq) != n_examples:
+            missing = np.setdiff1d(np.arange(n_examples), uniq)
+            raise RuntimeError(
+                f"recorded {len(uniq)} of {n_examples} examples this epoch (first missing index {missing[:1].tolist()})"
+            )
+        return uniq, logits_np[first]

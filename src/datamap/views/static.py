@@ -1,0 +1,98 @@
+"""The static data map (PNG): variability (x) vs confidence (y), coloured by correctness.
+
+Readable at 100k+ points: small markers with alpha, rasterised scatter, colours binned by
+correctness (as in Swayamdipta et al. 2020), region labels, and marginal histograms of
+confidence, variability and correctness.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datamap.errors import DatamapError
+from datamap.io import atomic
+from datamap.io.rundir import RunDir
+
+
+def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0) -> bytes:
+    """Render the data map of a metrics table to PNG bytes.
+
+    ``max_points`` draws a seeded random sample in the scatter only (histograms use every
+    example) and says so in the title; by default every point is drawn.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for col in ("confidence", "variability", "correctness"):
+        if col not in metrics.columns:
+            raise DatamapError(f"metrics table has no '{col}' column")
+    n = len(metrics)
+    shown = metrics
+    note = f"{n:,} examples"
+    if max_points is not None and n > max_points:
+        shown = metrics.sample(n=max_points, random_state=seed)
+        note = f"{max_points:,} of {n:,} examples shown (random sample); histograms use all"
+    x = shown["variability"].to_numpy()
+    y = shown["confidence"].to_numpy()
+    corr = shown["correctness"].to_numpy()
+
+    fig = plt.figure(figsize=(12, 8), dpi=110)
+    gs = fig.add_gridspec(3, 2, width_ratios=[3, 1.1], hspace=0.45, wspace=0.25)
+    ax = fig.add_subplot(gs[:, 0])
+    size = float(np.clip(40_000 / max(len(shown), 1), 0.5, 25))
+    alpha = float(np.clip(3_000 / max(len(shown), 1), 0.15, 0.9))
+    # correctness bins as in the cartography paper: 0.0, 0.1, ..., 1.0
+    levels = np.round(corr * 10) / 10
+    cmap = plt.get_cmap("RdYlBu")
+    order = np.argsort(-levels, kind="stable")  # draw the rarer, less-correct points on top
+    sc = ax.scatter(
+        x[order], y[order], c=levels[order], cmap=cmap, vmin=0, vmax=1, s=size, alpha=alpha,
+        linewidths=0, rasterized=True,
+    )
+    cb = fig.colorbar(sc, ax=ax, pad=0.01, fraction=0.04)
+    cb.set_label("correctness")
+    cb.solve_alpha = False
+    ax.set_xlabel("variability")
+    ax.set_ylabel("confidence")
+    ax.set_xlim(0, max(0.5, float(np.nanmax(x)) * 1.05 if len(x) else 0.5))
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"{title} ({note})")
+    box = dict(boxstyle="round,pad=0.3", fc="white", alpha=0.8, ec="0.5")
+    ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color="#1b4f9c")
+    ax.text(0.02, 0.03, "hard-to-learn", transform=ax.transAxes, va="bottom", bbox=box, color="#b2182b")
+    ax.text(0.97, 0.5, "ambiguous", transform=ax.transAxes, ha="right", bbox=box, color="#6a3d9a")
+    if "region" in metrics.columns:
+        counts = metrics["region"].value_counts()
+        text = "\n".join(f"{r}: {int(counts.get(r, 0)):,}" for r in ("easy", "ambiguous", "hard", "none"))
+        ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=8, bbox=box)
+
+    for row, (col, color) in enumerate(
+        (("confidence", "#4c72b0"), ("variability", "#8172b2"), ("correctness", "#55a868"))
+    ):
+        h = fig.add_subplot(gs[row, 1])
+        vals = metrics[col].to_numpy()
+        bins = np.linspace(0, 1, 12) if col == "correctness" else 30
+        h.hist(vals[np.isfinite(vals)], bins=bins, color=color, alpha=0.85)
+        h.set_title(col, fontsize=9)
+        h.tick_params(labelsize=7)
+        h.set_ylabel("examples", fontsize=7)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None) -> Path:
+    """Draw RUN/metrics.parquet into RUN/map.png (or ``out``)."""
+    run = RunDir(run_dir)
+    run.require(run.metrics, hint="run `datamap metrics RUN` first")
+    metrics = pd.read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
+    title = f"Data map of {run.root.name}"
+    return atomic.write_bytes(out or run.map_png, plot_map(metrics, title=title, max_points=max_points))
