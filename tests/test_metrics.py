@@ -1,0 +1,124 @@
+"""Every metric on hand-made dynamics, with values worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
+from datamap.core.regions import assign_regions, region_indices
+
+L3 = math.log(3)  # softmax([0, ln 3]) = (0.25, 0.75)
+
+# two classes, three epochs
+LOGITS_2 = np.array(
+    [
+        [[0, 0], [0, L3], [0, L3]],  # A gold 1: tie (argmax 0, wrong), right, right
+        [[0, L3], [0, L3], [0, L3]],  # B gold 0: never learned
+        [[0, L3], [L3, 0], [0, L3]],  # C gold 1: right, wrong, right -> forgotten once
+        [[L3, 0], [L3, 0], [L3, 0]],  # D gold 0: always right
+    ],
+    dtype=np.float32,
+)
+GOLD_2 = np.array([1, 0, 1, 0])
+
+
+def test_two_class_values():
+    m = compute_metrics(LOGITS_2, GOLD_2)
+    np.testing.assert_allclose(m["confidence"], [2 / 3, 0.25, 7 / 12, 0.75], atol=1e-6)
+    np.testing.assert_allclose(m["variability"], [math.sqrt(1 / 72), 0, math.sqrt(1 / 18), 0], atol=1e-6)
+    np.testing.assert_allclose(m["correctness"], [2 / 3, 0, 2 / 3, 1], atol=1e-12)
+    assert m["forgetfulness"].tolist() == [0, math.inf, 1, 0]
+    np.testing.assert_allclose(m["threshold_closeness"], [2 / 9, 0.1875, 7 / 12 * 5 / 12, 0.1875], atol=1e-6)
+    np.testing.assert_allclose(m["aum"], [2 * L3 / 3, -L3, L3 / 3, L3], atol=1e-6)
+    s5, s125, s1125 = math.sqrt(0.5), math.sqrt(0.125), math.sqrt(1.125)
+    np.testing.assert_allclose(m["el2n"], [(s5 + 2 * s125) / 3, s1125, (2 * s125 + s1125) / 3, s125], atol=1e-6)
+    h = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    np.testing.assert_allclose(m["entropy"], [h, h, h, h], atol=1e-6)
+    np.testing.assert_allclose(m["confidence_pred"], [2 / 3, 0.75, 0.75, 0.75], atol=1e-6)
+    assert m["pred"].tolist() == [1, 1, 1, 0]
+
+
+def test_burn_out_uses_first_epochs_only():
+    m = compute_metrics(LOGITS_2, GOLD_2, burn_out=2)
+    np.testing.assert_allclose(m["confidence"], [0.625, 0.25, 0.5, 0.75], atol=1e-6)
+    np.testing.assert_allclose(m["variability"], [0.125, 0, 0.25, 0], atol=1e-6)
+    np.testing.assert_allclose(m["correctness"], [0.5, 0, 0.5, 1])
+    assert m["forgetfulness"].tolist() == [0, math.inf, 1, 0]
+    # entropy and pred come from the last used epoch (index 1)
+    assert m["pred"].tolist() == [1, 1, 0, 0]
+    with pytest.raises(ValueError, match="burn_out"):
+        compute_metrics(LOGITS_2, GOLD_2, burn_out=4)
+
+
+def test_three_classes():
+    l2 = math.log(2)
+    logits = np.array([[[l2, 0, 0], [0, l2, 0]]], dtype=np.float32)  # probs (.5,.25,.25), (.25,.5,.25)
+    m = compute_metrics(logits, np.array([1]))
+    assert m["confidence"][0] == pytest.approx(0.375)
+    assert m["variability"][0] == pytest.approx(0.125)
+    assert m["correctness"][0] == pytest.approx(0.5)
+    assert m["forgetfulness"][0] == 0  # wrong -> right is not forgetting
+    assert m["aum"][0] == pytest.approx((-l2 + l2) / 2, abs=1e-6)
+    assert m["el2n"][0] == pytest.approx((math.sqrt(0.875) + math.sqrt(0.375)) / 2, rel=1e-6)
+    assert m["entropy"][0] == pytest.approx(1.5 * l2, rel=1e-6)
+    assert m["confidence_pred"][0] == pytest.approx(0.5)
+    # entropy at a chosen epoch: epoch 0 has the same entropy; pred follows the epoch
+    m0 = compute_metrics(logits, np.array([1]), entropy_epoch=0)
+    assert m0["pred"][0] == 0
+
+
+def test_extreme_logits_are_finite():
+    logits = np.array([[[1000.0, -1000.0], [-1000.0, 1000.0]]], dtype=np.float32)
+    m = compute_metrics(logits, np.array([0]))
+    for name in METRIC_COLUMNS:
+        if name != "forgetfulness":
+            assert np.isfinite(m[name]).all(), name
+    assert m["entropy"][0] == pytest.approx(0.0, abs=1e-6)
+    assert m["forgetfulness"][0] == 1
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        compute_metrics(np.zeros((3, 2)), np.zeros(3, dtype=int))
+    with pytest.raises(ValueError, match="outside"):
+        compute_metrics(np.zeros((2, 1, 2)), np.array([0, 2]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 12), st.integers(1, 6), st.integers(2, 5)),
+           elements=st.floats(-30, 30, width=32)),
+    st.data(),
+)
+def test_properties(logits, data):
+    n, e, c = logits.shape
+    gold = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    m = compute_metrics(logits, gold)
+    assert ((m["confidence"] >= -1e-9) & (m["confidence"] <= 1 + 1e-9)).all()
+    assert (m["variability"] <= 0.5 + 1e-9).all()
+    assert ((m["correctness"] >= 0) & (m["correctness"] <= 1)).all()
+    assert (m["entropy"] <= math.log(c) + 1e-5).all()
+    assert (m["el2n"] <= math.sqrt(2) + 1e-6).all()
+
+
+def test_regions_allenai_ranking():
+    conf = np.array([0.9, 0.8, 0.1, 0.2, 0.5, 0.6])
+    var = np.array([0.01, 0.30, 0.02, 0.25, 0.40, 0.05])
+    idx = region_indices(conf, var, fraction=0.34)  # k = int(0.34 * 6) = 2
+    assert idx["easy"].tolist() == [0, 1]
+    assert idx["hard"].tolist() == [2, 3]
+    assert idx["ambiguous"].tolist() == [4, 1]
+    labels = assign_regions(conf, var, fraction=0.34)
+    # ambiguous wins over easy (1) ; hard 3 is not ambiguous (4 and 1 are)
+    assert labels.tolist() == ["easy", "ambiguous", "hard", "hard", "ambiguous", "none"]
+
+
+def test_regions_ties_are_stable():
+    conf = np.array([0.5, 0.5, 0.5, 0.5])
+    var = np.zeros(4)
+    idx = region_indices(conf, var, fraction=0.5)
+    assert idx["easy"].tolist() == [0, 1] and idx["hard"].tolist() == [0, 1] and idx["ambiguous"].tolist() == [0, 1]

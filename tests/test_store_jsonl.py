@@ -1,0 +1,113 @@
+"""The dynamics store and the allenai jsonl format: exact round trips and validation errors."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from datamap.errors import DatamapError
+from datamap.io.jsonl import read_jsonl_dir, write_jsonl
+from datamap.io.store import SCHEMA, Dynamics, DynamicsWriter, epoch_table, read_dynamics, write_dynamics
+
+
+def random_dynamics(n=50, e=4, c=3, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"id-{i}" for i in rng.permutation(n)], dtype=object)
+    return Dynamics(ids, rng.normal(size=(n, e, c)).astype(np.float32) * 7, rng.integers(0, c, n), np.arange(e))
+
+
+def test_parquet_round_trip_exact(tmp_path):
+    dyn = random_dynamics()
+    write_dynamics(tmp_path / "d.parquet", dyn)
+    back = read_dynamics(tmp_path / "d.parquet")
+    assert back.ids.tolist() == dyn.ids.tolist()
+    assert np.array_equal(back.logits, dyn.logits) and back.logits.dtype == np.float32
+    assert back.gold.tolist() == dyn.gold.tolist()
+    assert pq.read_schema(tmp_path / "d.parquet").equals(SCHEMA)
+
+
+def test_jsonl_round_trip_exact(tmp_path):
+    dyn = random_dynamics()
+    paths = write_jsonl(dyn, tmp_path / "td")
+    assert [p.name for p in paths] == [f"dynamics_epoch_{e}.jsonl" for e in range(4)]
+    first = json.loads(paths[2].read_text().splitlines()[0])
+    assert set(first) == {"guid", "logits_epoch_2", "gold"}
+    back = read_jsonl_dir(tmp_path / "td")
+    assert back.ids.tolist() == dyn.ids.tolist()
+    assert np.array_equal(back.logits, dyn.logits)
+    assert back.gold.tolist() == dyn.gold.tolist()
+    # and back to jsonl: byte-identical files
+    again = write_jsonl(back, tmp_path / "td2")
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(paths, again))
+
+
+def test_jsonl_import_ignores_extra_keys_and_int_guids(tmp_path):
+    d = tmp_path / "td"
+    d.mkdir()
+    for e in range(2):
+        with open(d / f"dynamics_epoch_{e}.jsonl", "w") as fh:
+            for g in range(3):
+                fh.write(json.dumps({"guid": g, f"logits_epoch_{e}": [0.5, -0.5], "gold": g % 2, "device": "cuda:0"}) + "\n")
+    dyn = read_jsonl_dir(d)
+    assert dyn.ids.tolist() == ["0", "1", "2"] and dyn.logits.shape == (3, 2, 2)
+
+
+def _write_table(path, table):
+    pq.write_table(table, path)
+    return path
+
+
+def test_missing_epoch(tmp_path):
+    dyn = random_dynamics(n=5, e=3)
+    t = pa.concat_tables([epoch_table(dyn.ids, dyn.logits[:, j], dyn.gold, e) for j, e in enumerate([0, 2])])
+    with pytest.raises(DatamapError, match="epoch 1 is missing"):
+        read_dynamics(_write_table(tmp_path / "d.parquet", t))
+
+
+def test_example_missing_from_an_epoch(tmp_path):
+    dyn = random_dynamics(n=5, e=2)
+    t = pa.concat_tables([
+        epoch_table(dyn.ids, dyn.logits[:, 0], dyn.gold, 0),
+        epoch_table(dyn.ids[:4], dyn.logits[:4, 1], dyn.gold[:4], 1),
+    ])
+    with pytest.raises(DatamapError, match=f"example '{dyn.ids[4]}' is missing from epoch 1"):
+        read_dynamics(_write_table(tmp_path / "d.parquet", t))
+
+
+def test_mixed_class_counts(tmp_path):
+    t = pa.concat_tables([
+        epoch_table(["a", "b"], np.zeros((2, 2)), [0, 1], 0),
+        epoch_table(["a", "b"], np.zeros((2, 3)), [0, 1], 1),
+    ])
+    with pytest.raises(DatamapError, match="mixed class counts"):
+        read_dynamics(_write_table(tmp_path / "d.parquet", t))
+
+
+def test_jsonl_mixed_class_counts_names_line(tmp_path):
+    d = tmp_path / "td"
+    d.mkdir()
+    (d / "dynamics_epoch_0.jsonl").write_text(
+        json.dumps({"guid": "a", "logits_epoch_0": [1, 2], "gold": 0}) + "\n"
+        + json.dumps({"guid": "b", "logits_epoch_0": [1, 2, 3], "gold": 0}) + "\n"
+    )
+    with pytest.raises(DatamapError, match=r"dynamics_epoch_0.jsonl:2: mixed class counts"):
+        read_jsonl_dir(d)
+
+
+def test_unreadable_and_missing(tmp_path):
+    bad = tmp_path / "d.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(DatamapError, match="cannot read dynamics"):
+        read_dynamics(bad)
+    with pytest.raises(DatamapError, match="not found"):
+        read_dynamics(tmp_path / "nope.parquet")
+
+
+def test_writer_leaves_nothing_on_error(tmp_path):
+    with pytest.raises(RuntimeError):
+        with DynamicsWriter(tmp_path / "d.parquet") as w:
+            w.write_epoch(0, ["a"], np.zeros((1, 2)), [0])
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
