@@ -1,0 +1,182 @@
+"""Classification scores (vs hand-computed values and scikit-learn) and the compare command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from datamap.commands.compare import compare, compare_table, flatten_scores
+from datamap.errors import DatamapError
+from datamap.eval.metrics import classification_scores, expected_calibration_error, softmax
+
+NAMES = ["a", "b", "c"]
+
+
+def probs_for(preds, conf=0.8):
+    """One row per prediction: ``conf`` on the predicted class, the rest split evenly."""
+    p = np.full((len(preds), 3), (1 - conf) / 2)
+    p[np.arange(len(preds)), preds] = conf
+    return p
+
+
+def test_scores_by_hand():
+    gold = np.array([0, 0, 0, 1, 1, 2])
+    pred = np.array([0, 0, 1, 1, 0, 1])
+    s = classification_scores(probs_for(pred), gold, NAMES)
+    # confusion (rows gold): a -> [2, 1, 0], b -> [1, 1, 0], c -> [0, 1, 0]
+    assert s["confusion"] == [[2, 1, 0], [1, 1, 0], [0, 1, 0]]
+    assert s["accuracy"] == pytest.approx(3 / 6)
+    # precision: a 2/3, b 1/3, c never predicted -> 0; recall: a 2/3, b 1/2, c 0
+    assert s["per_class"]["a"] == {"precision": pytest.approx(2 / 3), "recall": pytest.approx(2 / 3), "f1": pytest.approx(2 / 3), "support": 3}
+    assert s["per_class"]["b"]["precision"] == pytest.approx(1 / 3)
+    assert s["per_class"]["b"]["recall"] == pytest.approx(1 / 2)
+    assert s["per_class"]["b"]["f1"] == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))  # 0.4
+    assert s["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert s["precision_macro"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    assert s["recall_macro"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    assert s["f1_macro"] == pytest.approx((2 / 3 + 0.4 + 0) / 3)
+    assert s["n"] == 6 and s["label_names"] == NAMES
+    # every confidence is 0.8 (one bin), accuracy 0.5 -> ECE = |0.5 - 0.8|
+    assert s["ece"] == pytest.approx(0.3)
+    assert s["loss"] == pytest.approx(-(3 * np.log(0.8) + 3 * np.log(0.1)) / 6)
+    assert json.loads(json.dumps(s)) == s
+
+
+def test_scores_match_sklearn():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(300, 4)) * 2
+    gold = rng.integers(0, 4, 300)
+    gold[gold == 3] = 2  # class 3 has no gold examples
+    names = ["w", "x", "y", "z"]
+    s = classification_scores(logits, gold, names)
+    pred = logits.argmax(1)
+    labels = [0, 1, 2, 3]
+    assert s["accuracy"] == pytest.approx(sk.accuracy_score(gold, pred))
+    p, r, f, sup = sk.precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    for c, name in enumerate(names):
+        assert s["per_class"][name]["precision"] == pytest.approx(p[c])
+        assert s["per_class"][name]["recall"] == pytest.approx(r[c])
+        assert s["per_class"][name]["f1"] == pytest.approx(f[c])
+        assert s["per_class"][name]["support"] == sup[c]
+    assert s["f1_macro"] == pytest.approx(sk.f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    assert s["precision_macro"] == pytest.approx(sk.precision_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    assert s["recall_macro"] == pytest.approx(sk.recall_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    assert s["confusion"] == sk.confusion_matrix(gold, pred, labels=labels).tolist()
+    assert s["loss"] == pytest.approx(sk.log_loss(gold, softmax(logits), labels=labels))
+
+
+def test_logits_and_probs_give_same_scores():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(50, 3))
+    gold = rng.integers(0, 3, 50)
+    a = classification_scores(logits, gold, NAMES)
+    b = classification_scores(softmax(logits), gold, NAMES)
+    for k in ("accuracy", "f1_macro", "ece", "loss"):
+        assert a[k] == pytest.approx(b[k])
+
+
+def test_ece_hand_made():
+    # n_bins = 5: bins (0, .2], (.2, .4], (.4, .6], (.6, .8], (.8, 1]
+    probs = np.array(
+        [
+            [0.55, 0.45],  # bin 2, correct (gold 0)
+            [0.55, 0.45],  # bin 2, wrong
+            [0.10, 0.90],  # bin 4, correct (gold 1)
+            [0.10, 0.90],  # bin 4, correct
+            [0.80, 0.20],  # bin 3 (0.8 is the right edge of (.6, .8]), correct
+        ]
+    )
+    gold = np.array([0, 1, 1, 1, 0])
+    # bin 2: acc 0.5, conf 0.55 -> 2/5 * 0.05; bin 4: acc 1, conf 0.9 -> 2/5 * 0.1; bin 3: 1/5 * 0.2
+    expected = 2 / 5 * 0.05 + 2 / 5 * 0.1 + 1 / 5 * 0.2
+    assert expected_calibration_error(probs, gold, n_bins=5) == pytest.approx(expected)
+    # a perfectly calibrated model: confidence 1, always right
+    assert expected_calibration_error(np.eye(2)[[0, 1, 1]], np.array([0, 1, 1])) == 0.0
+
+
+def test_bad_inputs():
+    good = np.zeros((3, 3))
+    with pytest.raises(DatamapError, match="3 classes but there are 2 label names"):
+        classification_scores(good, [0, 1, 2], ["a", "b"])
+    with pytest.raises(DatamapError, match="gold label 5 at row 1"):
+        classification_scores(good, np.array([0, 5, 1]), NAMES)
+    with pytest.raises(DatamapError, match="gold label -1"):
+        classification_scores(good, np.array([-1, 0, 1]), NAMES)
+    with pytest.raises(DatamapError, match="gold has shape"):
+        classification_scores(good, np.array([0, 1]), NAMES)
+    with pytest.raises(DatamapError, match="2-d"):
+        classification_scores(np.zeros(3), np.array([0, 1, 2]), NAMES)
+    bad = good.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(DatamapError, match="non-finite logits at row 2"):
+        classification_scores(bad, np.array([0, 1, 2]), NAMES)
+
+
+# ------------------------------------------------------------------ compare
+
+
+def write_eval(run, set_name, scores):
+    (run / "eval").mkdir(parents=True, exist_ok=True)
+    (run / "eval" / f"{set_name}.json").write_text(json.dumps(scores))
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    a, b = tmp_path / "full", tmp_path / "amb33"
+    gold = np.array([0, 0, 1, 1])
+    write_eval(a, "validation", classification_scores(probs_for([0, 0, 1, 0])[:, :2] / 0.9, gold, ["n", "p"], probs=True))
+    write_eval(b, "validation", classification_scores(probs_for([0, 0, 1, 1])[:, :2] / 0.9, gold, ["n", "p"], probs=True))
+    write_eval(b, "hans", {"accuracy": 0.6, "heuristics": {"lexical_overlap": {"all": {"accuracy": 0.55, "n": 10}}}})
+    return a, b
+
+
+def test_compare_table(two_runs):
+    a, b = two_runs
+    cols, rows = compare_table([a, b])
+    assert cols == ["full", "amb33"]
+    table = {(r["set"], r["metric"]): (r["full"], r["amb33"]) for r in rows}
+    assert table[("validation", "accuracy")] == (0.75, 1.0)
+    assert table[("hans", "accuracy")] == (None, 0.6)
+    assert ("hans", "f1_macro") not in table
+    _, rows = compare_table([a, b], sets=["hans"], metrics=["heuristics.lexical_overlap.all.accuracy"])
+    assert rows == [{"set": "hans", "metric": "heuristics.lexical_overlap.all.accuracy", "full": None, "amb33": 0.55}]
+    assert flatten_scores({"x": 1, "y": {"z": 2.5}, "l": [1, 2], "s": "t"}) == {"x": 1.0, "y.z": 2.5}
+
+
+def test_compare_command(two_runs, tmp_path):
+    a, b = two_runs
+    app = typer.Typer()
+    app.command("compare")(compare)
+    app.command("noop")(lambda: None)
+    out_csv, out_json = tmp_path / "c.csv", tmp_path / "c.json"
+    res = CliRunner().invoke(app, ["compare", str(a), str(b), "--csv", str(out_csv), "--json", str(out_json)])
+    assert res.exit_code == 0, res.output
+    assert "full" in res.output and "amb33" in res.output and "0.7500" in res.output and "-" in res.output
+    df = pd.read_csv(out_csv)
+    assert list(df.columns) == ["set", "metric", "full", "amb33"]
+    assert df.loc[(df["set"] == "validation") & (df["metric"] == "accuracy"), "amb33"].item() == 1.0
+    obj = json.loads(out_json.read_text())
+    assert obj["columns"] == ["full", "amb33"] and len(obj["rows"]) == len(df)
+    assert "Examples" in CliRunner().invoke(app, ["compare", "--help"]).output
+
+
+def test_compare_errors(two_runs, tmp_path):
+    a, b = two_runs
+    with pytest.raises(DatamapError, match="run directory not found"):
+        compare_table([tmp_path / "nope"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatamapError, match="no eval/\\*.json scores"):
+        compare_table([empty])
+    with pytest.raises(DatamapError, match="evaluation set 'test' not found"):
+        compare_table([a, b], sets=["test"])
+    write_eval(empty, "broken", {})
+    (empty / "eval" / "broken.json").write_text("{oops")
+    with pytest.raises(DatamapError, match="broken.json: not valid JSON"):
+        compare_table([a, empty])
