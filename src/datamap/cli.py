@@ -198,6 +198,99 @@ def export_dynamics(
     typer.echo(f"wrote {len(paths)} files to {paths[0].parent}")
 
 
+@app.command()
+def evaluate(
+    model_or_run: str = typer.Argument(..., help="A run directory (uses RUN/model), a model folder or a hub name."),
+    dataset: str = typer.Option(..., "--dataset", help="Evaluation dataset: hub name, mirror name or file."),
+    split: str = typer.Option("validation", "--split"),
+    name: Optional[str] = typer.Option(None, "--name", help="Set name for RUN/eval/NAME.json (default DATASET_SPLIT)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory for the scores (default: MODEL_OR_RUN when it is a run)."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    max_length: int = typer.Option(128, "--max-length"),
+    text_column: Optional[str] = typer.Option(None, "--text-column"),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
+    label_column: str = typer.Option("label", "--label-column"),
+):
+    """Score a model on a labelled set: accuracy, macro P/R/F1, per class, confusion, ECE.
+
+    Labels are matched to the model's classes by name. A set with a `heuristic` column (HANS)
+    is scored per heuristic, gold label and subcase, neutral and contradiction collapsed to
+    non-entailment.
+
+    Examples:
+
+        datamap evaluate runs/rt --dataset rotten_tomatoes --split test
+
+        datamap evaluate runs/nli --dataset hans --split validation
+    """
+    from datamap.evaluate import evaluate as do_eval
+
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
+    scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
+                          max_length=max_length, columns=columns)
+    _print_scores(scores)
+    typer.echo(f"wrote {run.eval_scores(scores['set'])}")
+
+
+@app.command()
+def ensemble(
+    runs: List[str] = typer.Argument(..., help="Two or more run directories or model folders."),
+    dataset: str = typer.Option(..., "--dataset"),
+    split: str = typer.Option("validation", "--split"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Comma-separated weights summing to 1 (default: equal)."),
+    out: Path = typer.Option(..., "--out", help="Run directory for the ensemble's scores."),
+    name: Optional[str] = typer.Option(None, "--name"),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    max_length: int = typer.Option(128, "--max-length"),
+):
+    """Evaluate the weighted mean of several models' logits like a single model.
+
+    Examples:
+
+        datamap ensemble runs/full runs/amb33 --weights 0.5,0.5 --dataset rotten_tomatoes --split test --out runs/ens
+    """
+    from datamap.evaluate import ensemble as do_ensemble
+
+    scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length)
+    _print_scores(scores)
+
+
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="Run directory."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/report.html)."),
+):
+    """Write RUN/report.html: maps, region summary, likely mislabeled examples, curves, evaluations.
+
+    Examples:
+
+        datamap report runs/rt
+    """
+    from datamap.views.report import write_report
+
+    typer.echo(f"wrote {write_report(run, out=out)}")
+
+
+def _print_scores(scores: dict) -> None:
+    keys = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "ece", "n")
+    parts = [f"{k} {scores[k]:.4f}" if isinstance(scores.get(k), float) else f"{k} {scores[k]}" for k in keys if k in scores]
+    typer.echo(f"{scores.get('set', '')}: " + ", ".join(parts))
+    for h, v in (scores.get("heuristics") or {}).items():
+        cells = ", ".join(f"{g} {d['accuracy']:.3f}" for g, d in v.items() if d.get("accuracy") is not None)
+        typer.echo(f"  {h}: {cells}")
+
+
+def _register_commands() -> None:
+    from datamap.commands.compare import compare
+    from datamap.commands.select import select
+
+    app.command("select")(select)
+    app.command("compare")(compare)
+
+
+_register_commands()
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     try:

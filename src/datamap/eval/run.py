@@ -37,7 +37,7 @@ def write_eval(run: RunDir, name: str, frame: pd.DataFrame, logits: np.ndarray, 
     """Score ``logits`` against ``frame['label']`` and write eval/<name>.json and .parquet."""
     from datamap.eval.metrics import classification_scores
 
-    scores = classification_scores(logits, frame["label"].to_numpy(), label_names)
+    scores = classification_scores(logits, frame["label"].to_numpy(), label_names, probs=False)
     scores = {"set": name, **scores, **(extra or {})}
     atomic.write_table(run.eval_predictions(name), predictions_table(frame, logits, label_names))
     atomic.write_json(run.eval_scores(name), scores)

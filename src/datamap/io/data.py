@@ -270,12 +270,14 @@ def prepare(
     id_column: str | None = None,
     label_names: list[str] | None = None,
     drop_empty: bool = False,
+    keep_columns: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, list[str]]:
     """Validate a raw table and return (canonical frame, label names).
 
     The frame has ``id`` (str), ``text``, optional ``text_pair``, ``label`` (int64) and
     ``label_name``. ``label_names`` fixes the label map (e.g. an evaluation set must use the
-    model's); otherwise it is inferred. Row numbers in messages are 0-based positions in the
+    model's); otherwise it is inferred. ``keep_columns`` that exist in ``df`` are carried over
+    (e.g. HANS's ``heuristic`` and ``subcase``). Row numbers in messages are 0-based positions in the
     source table.
     """
     if len(df) == 0:
@@ -308,6 +310,9 @@ def prepare(
     out.insert(0, "id", ids.astype(object))
     out["label"] = labels.astype(np.int64)
     out["label_name"] = np.asarray(names, dtype=object)[labels]
+    for col in keep_columns:
+        if col in df.columns and col not in out.columns:
+            out[col] = df[col].to_numpy()
     return out.reset_index(drop=True), list(names)
 
 

@@ -29,6 +29,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from datamap.errors import DatamapError
+from datamap.eval.sets import load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
 from datamap.io.data import load_dataset, split_exists
 from datamap.io.rundir import RunDir
@@ -187,40 +188,34 @@ def _columns(cfg: TrainConfig) -> dict:
     )
 
 
-def eval_set_name(spec: str) -> tuple[str, str, str]:
-    """``NAME[:SPLIT]`` or a file path -> (set name, dataset, split)."""
-    p = Path(spec)
-    if p.exists():
-        return p.stem if p.is_file() else p.name, spec, "test"
-    name, _, split = spec.partition(":")
-    split = split or "validation"
-    return f"{Path(name).name}_{split}", name, split
-
-
 def load_data(cfg: TrainConfig):
-    """Training frame (after subset/limit), label names, and eval sets {name: frame}."""
+    """Training frame (after subset/limit), label names, and evaluation sets {name: EvalSet}."""
     train_df, names, source = load_dataset(cfg.dataset, cfg.split, **_columns(cfg))
     if cfg.subset:
         from datamap.io.selection import check_ids_in, load_selection_ids
 
         ids = load_selection_ids(cfg.subset)
         check_ids_in(ids, train_df["id"], f"{cfg.subset} (against {source})")
-        wanted = set(ids)
-        train_df = train_df[train_df["id"].isin(wanted)].reset_index(drop=True)
+        train_df = train_df[train_df["id"].isin(set(ids))].reset_index(drop=True)
     train_df = _limit(train_df, cfg)
     present = sorted(set(train_df["label"].tolist()))
     if len(present) < len(names):
         log.warning("training data has %d of %d classes (%s)", len(present), len(names), source)
 
-    evals: dict[str, pd.DataFrame] = {}
+    evals = {}
     split = cfg.eval_split
     if split == "auto":
         split = "validation" if split_exists(cfg.dataset, "validation") else None
     if split:
-        evals[split], _, _ = load_dataset(cfg.dataset, split, label_names=names, **_columns(cfg))
+        evals[split] = load_eval_set(cfg.dataset, split, names, name=split, **_columns(cfg))
     for spec in cfg.eval_datasets:
-        set_name, ds, sp = eval_set_name(spec)
-        evals[set_name], _, _ = load_dataset(ds, sp, label_names=names, **_columns(cfg))
+        ds, sp = spec, "validation"
+        if not Path(spec).exists() and ":" in spec:
+            ds, _, sp = spec.partition(":")
+        es = load_eval_set(ds, sp, names, **_columns(cfg))
+        if es.name in evals:
+            raise DatamapError(f"--eval-dataset {spec}: evaluation set '{es.name}' given twice")
+        evals[es.name] = es
     return train_df, names, evals
 
 
@@ -252,7 +247,7 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
         freeze_base(model)
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
-    eval_enc = {k: encode_frame(v, tokenizer, cfg.max_length) for k, v in evals.items()}
+    eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     if main:
@@ -283,6 +278,7 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
     ids = train_df["id"].to_numpy(dtype=object)
     gold = train_df["label"].to_numpy()
     history = []
+    last_eval_logits: dict[str, np.ndarray] = {}
     try:
         for epoch in range(cfg.epochs):
             sampler.set_epoch(epoch)
@@ -329,9 +325,8 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
                      "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
             for name, enc in eval_enc.items():
                 ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-                ev_gold = evals[name]["label"].to_numpy()
-                ev_loss = F.cross_entropy(torch.from_numpy(ev_logits), torch.from_numpy(ev_gold)).item()
-                entry["eval"][name] = {"accuracy": float((ev_logits.argmax(1) == ev_gold).mean()), "loss": ev_loss}
+                entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
+                last_eval_logits[name] = ev_logits
             history.append(entry)
             if main:
                 evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
@@ -348,13 +343,9 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
     unwrapped = accelerator.unwrap_model(model)
     if main and cfg.save_model:
         _save_model(unwrapped, tokenizer, run.model)
-    if eval_enc:
-        from datamap.eval.run import write_eval
-
-        for name, enc in eval_enc.items():
-            ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-            if main:
-                write_eval(run, name, evals[name], ev_logits, model_label_names(unwrapped))
+    if main:  # the last epoch's evaluation already used the final weights
+        for name, ev_logits in last_eval_logits.items():
+            write_eval_set(run, evals[name], ev_logits, model_label_names(unwrapped))
     if main and cfg.export_jsonl and cfg.record != "none":
         from datamap.io.jsonl import export_jsonl
 

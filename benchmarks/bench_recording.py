@@ -1,0 +1,65 @@
+"""Recording overhead: the same training run with --record none, inflight and epoch_end.
+
+Runs are interleaved (none, inflight, epoch_end, none, inflight, ...) in one process so that
+machine load affects them alike; the figure is the median training time per epoch (evaluation
+excluded; epoch_end includes its extra pass over the training set).
+
+    python benchmarks/bench_recording.py [--model minilm --dataset rotten_tomatoes --limit 512 --repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from datamap.training.loop import TrainConfig, train
+
+
+def timed_run(mode: str, args, out: str) -> float:
+    cfg = TrainConfig(
+        dataset=args.dataset, model=args.model, out=out, epochs=args.epochs, batch_size=args.batch_size,
+        max_length=args.max_length, limit=args.limit, limit_mode="random", eval_split=None, record=mode,
+        save_model=False, seed=0,
+    )
+    # time the whole train() call minus nothing: loading is identical across modes, so compare epoch times
+    import json
+
+    t0 = time.perf_counter()
+    run = train(cfg, progress=False)
+    total = time.perf_counter() - t0
+    hist = json.loads(run.history.read_text())["epochs"]
+    epoch_s = statistics.median(h["seconds"] for h in hist)
+    return epoch_s, total
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="minilm")
+    ap.add_argument("--dataset", default="rotten_tomatoes")
+    ap.add_argument("--limit", type=int, default=512)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    modes = ("none", "inflight", "epoch_end")
+    epoch_times = {m: [] for m in modes}
+    totals = {m: [] for m in modes}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeat):
+            for m in modes:
+                e, t = timed_run(m, args, f"{tmp}/{m}{r}")
+                epoch_times[m].append(e)
+                totals[m].append(t)
+                print(f"  repeat {r + 1} {m:9s}: epoch {e:6.2f} s  (whole call {t:6.2f} s)", flush=True)
+    base = statistics.median(epoch_times["none"])
+    print(f"\n{args.model} on {args.dataset}, {args.limit} examples, batch {args.batch_size}, {args.repeat} repeats (median):")
+    for m in modes:
+        med = statistics.median(epoch_times[m])
+        print(f"  {m:9s}  {med:7.2f} s/epoch   {args.limit / med:7.1f} ex/s   overhead vs none: {100 * (med / base - 1):+6.1f}%")
+
+
+if __name__ == "__main__":
+    main()

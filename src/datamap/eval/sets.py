@@ -1,0 +1,94 @@
+"""Evaluation sets: load a labelled set for a model, score it, write RUN/eval/<name>.*.
+
+An evaluation set's labels are mapped to the model's classes by NAME. A set with a ``heuristic``
+column (HANS) is scored the McCoy et al. way: the model's argmax class is collapsed to
+entailment / non-entailment and accuracy is broken down by heuristic, gold label and subcase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from datamap.io import atomic
+from datamap.io.data import load_table, prepare
+from datamap.io.rundir import RunDir
+
+HANS_COLUMNS = ("heuristic", "subcase")
+
+
+@dataclass
+class EvalSet:
+    name: str
+    frame: pd.DataFrame  # canonical frame (+ heuristic/subcase for HANS)
+    kind: str  # "standard" | "hans"
+    source: str
+
+
+def set_name(dataset: str, split: str) -> str:
+    p = Path(dataset)
+    if p.is_file():
+        return p.stem
+    return f"{p.name}_{split}"
+
+
+def load_eval_set(dataset: str, split: str, model_label_names: list[str], name: str | None = None, **columns) -> EvalSet:
+    """Load a labelled set for a model with classes ``model_label_names``.
+
+    Standard sets must use the model's label names (error otherwise); HANS-style sets (a
+    ``heuristic`` column) keep their own entailment / non-entailment labels.
+    """
+    raw, source = load_table(dataset, split)
+    name = name or set_name(dataset, split)
+    if "heuristic" in raw.columns:
+        from datamap.eval.hans import check_model_labels
+
+        check_model_labels(model_label_names)
+        frame, _ = prepare(raw, source, keep_columns=HANS_COLUMNS, **columns)
+        return EvalSet(name, frame, "hans", source)
+    frame, _ = prepare(raw, source, label_names=model_label_names, **columns)
+    return EvalSet(name, frame, "standard", source)
+
+
+def quick_scores(es: EvalSet, logits: np.ndarray, model_label_names: list[str]) -> dict:
+    """Accuracy (and loss for standard sets) for per-epoch history."""
+    if es.kind == "hans":
+        from datamap.eval.hans import collapse_label, hans_predictions
+
+        pred = np.asarray(hans_predictions(logits, model_label_names), dtype=object)
+        gold = np.asarray([collapse_label(g) for g in es.frame["label_name"]], dtype=object)
+        return {"accuracy": float((pred == gold).mean())}
+    z = np.asarray(logits, dtype=np.float64)
+    gold = es.frame["label"].to_numpy()
+    m = z.max(axis=1)
+    log_norm = m + np.log(np.exp(z - m[:, None]).sum(axis=1))
+    loss = float((log_norm - z[np.arange(len(z)), gold]).mean())
+    return {"accuracy": float((z.argmax(1) == gold).mean()), "loss": loss}
+
+
+def write_eval_set(run: RunDir, es: EvalSet, logits: np.ndarray, model_label_names: list[str], extra: dict | None = None) -> dict:
+    """Score and write RUN/eval/<name>.json and .parquet; returns the scores."""
+    from datamap.eval.run import predictions_table, write_eval
+
+    if es.kind == "standard":
+        return write_eval(run, es.name, es.frame, logits, model_label_names, extra)
+    from datamap.eval.hans import hans_predictions, hans_scores
+
+    pred = hans_predictions(logits, model_label_names)
+    subcase = es.frame["subcase"].astype(str).tolist() if "subcase" in es.frame.columns else None
+    scores = hans_scores(pred, es.frame["label_name"].tolist(), es.frame["heuristic"].astype(str).tolist(), subcase,
+                         model_label_names=model_label_names)
+    scores = {"set": es.name, "kind": "hans", "label_names": list(model_label_names), **scores, **(extra or {})}
+    import pyarrow as pa
+
+    table = predictions_table(es.frame.assign(label=0), logits, model_label_names).drop_columns(["gold", "gold_name"])
+    table = table.append_column("gold_name", pa.array(es.frame["label_name"].astype(str).tolist(), type=pa.string()))
+    table = table.append_column("pred_collapsed", pa.array(list(pred), type=pa.string()))
+    atomic.write_table(run.eval_predictions(es.name), table)
+    atomic.write_json(run.eval_scores(es.name), scores)
+    return scores
+
+

@@ -1,0 +1,111 @@
+"""The evaluation stage: score a model, a run's model, or an ensemble of them on a labelled set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from datamap.errors import DatamapError
+from datamap.eval.sets import EvalSet, load_eval_set, write_eval_set
+from datamap.io import atomic
+from datamap.io.rundir import RunDir
+
+
+def _model_source(model_or_run: str) -> tuple[str, RunDir | None]:
+    p = Path(model_or_run)
+    if p.is_dir() and (p / "model" / "config.json").is_file():
+        return str(p / "model"), RunDir(p)
+    return model_or_run, None
+
+
+def model_logits(model_ref: str, es: EvalSet, batch_size: int = 128, max_length: int = 128, trust_remote_code: bool = False):
+    """(logits, label names) of a model folder / hub name / run directory on an evaluation set."""
+    from accelerate import Accelerator
+
+    from datamap.training.data import Collator, encode_frame
+    from datamap.training.loop import predict_logits
+    from datamap.training.models import load_model, load_tokenizer, model_label_names
+
+    path, _ = _model_source(model_ref)
+    tok = load_tokenizer(path, trust_remote_code)
+    model = load_model(path, None, trust_remote_code)
+    acc = Accelerator()
+    model = acc.prepare_model(model, evaluation_mode=True)
+    enc = encode_frame(es.frame, tok, max_length)
+    logits = predict_logits(model, enc, Collator(tok), batch_size, acc, desc=f"evaluating {es.name}")
+    return logits, model_label_names(acc.unwrap_model(model))
+
+
+def model_label_names_of(model_ref: str) -> list[str]:
+    from transformers import AutoConfig
+
+    from datamap.training.models import resolve_model
+
+    path, _ = _model_source(model_ref)
+    try:
+        cfg = AutoConfig.from_pretrained(resolve_model(path))
+    except Exception as exc:
+        raise DatamapError(f"model '{model_ref}': cannot read its config ({str(exc).splitlines()[0]})") from exc
+    return [str(cfg.id2label[i]) for i in range(cfg.num_labels)]
+
+
+def evaluate(
+    model_or_run: str,
+    dataset: str,
+    split: str = "validation",
+    out: str | os.PathLike | None = None,
+    name: str | None = None,
+    batch_size: int = 128,
+    max_length: int = 128,
+    columns: dict | None = None,
+) -> tuple[dict, RunDir]:
+    """Evaluate a model or run on one set; writes eval files into the run (or ``out``)."""
+    _, run = _model_source(model_or_run)
+    if out is not None:
+        run = RunDir(out)
+    if run is None:
+        raise DatamapError(f"{model_or_run}: not a run directory; pass --out RUN to say where to write the scores")
+    names = model_label_names_of(model_or_run)
+    es = load_eval_set(dataset, split, names, name=name, **(columns or {}))
+    logits, names = model_logits(model_or_run, es, batch_size, max_length)
+    run.root.mkdir(parents=True, exist_ok=True)
+    return write_eval_set(run, es, logits, names, extra={"model": str(model_or_run)}), run
+
+
+def ensemble(
+    runs: list[str],
+    weights: str | None,
+    dataset: str,
+    split: str,
+    out: str | os.PathLike,
+    name: str | None = None,
+    batch_size: int = 128,
+    max_length: int = 128,
+    columns: dict | None = None,
+) -> dict:
+    """Weighted mean of the logits of several models, scored like one model."""
+    from datamap.eval.ensemble import ensemble_logits, parse_weights
+
+    if len(runs) < 2:
+        raise DatamapError("an ensemble needs at least two models or runs")
+    w = parse_weights(weights, len(runs))
+    names = [model_label_names_of(r) for r in runs]
+    for r, n in zip(runs[1:], names[1:]):
+        if n != names[0]:
+            raise DatamapError(f"{r}: label names {n} differ from {runs[0]}'s {names[0]}; ensembles need the same classes")
+    es = load_eval_set(dataset, split, names[0], name=name, **(columns or {}))
+    all_logits = []
+    for r, wi in zip(runs, w):
+        if wi == 0:  # a zero-weight member changes nothing: skip its forward pass
+            all_logits.append(np.zeros((len(es.frame), len(names[0])), dtype=np.float32))
+            continue
+        all_logits.append(model_logits(r, es, batch_size, max_length)[0])
+    logits = ensemble_logits(all_logits, w)
+    run = RunDir(out)
+    run.root.mkdir(parents=True, exist_ok=True)
+    extra = {"ensemble": {"members": [str(r) for r in runs], "weights": [float(x) for x in w]}}
+    scores = write_eval_set(run, es, logits, names[0], extra=extra)
+    atomic.write_json(run.root / "ensemble.json", extra["ensemble"])
+    return scores
