@@ -255,3 +255,19 @@ def test_colour_switch_updates_legend(run, browser):
     assert all(name in page.inner_text("#dm-legend") for name in LABELS)
     assert events["errors"] == []
     page.close()
+
+
+@pytest.mark.slow
+def test_canvas_fallback_without_webgl(run, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.add_init_script("window.DATAMAP_NO_WEBGL = true")
+    page.goto(write_html_map(run).as_uri())
+    page.wait_for_function("window.datamap && window.datamap.ready === true")
+    assert page.evaluate("window.datamap.renderer") == "canvas2d"
+    # a drawn pixel at k1's position is not the white background
+    p = page.evaluate("window.datamap.pointPixel('k1')")
+    rgb = page.evaluate("""([x, y]) => { const c = document.getElementById('dm-gl'), r = c.getBoundingClientRect();
+        return Array.from(c.getContext('2d').getImageData(Math.floor(x - r.left), Math.floor(y - r.top), 1, 1).data); }""", [p["x"], p["y"]])
+    assert rgb[:3] != [255, 255, 255]
+    assert "id k1" in hover(page, "k1")
+    page.close()

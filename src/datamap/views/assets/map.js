@@ -100,7 +100,7 @@
 
   // ---- renderer: WebGL points, 2-D canvas fallback ----
   const gpu = (function () {
-    const gl = glc.getContext("webgl", { antialias: false, preserveDrawingBuffer: true });
+    const gl = window.DATAMAP_NO_WEBGL ? null : glc.getContext("webgl", { antialias: false, preserveDrawingBuffer: true });
     if (!gl) return canvasRenderer();
     const vs = "attribute float ax; attribute float ay; attribute vec3 ac; attribute float af;" +
       "uniform vec4 ur; uniform float us; uniform float up; uniform float ua; varying vec4 vc;" +
@@ -148,7 +148,7 @@
         const a = anySel ? 0.25 : 0.6;
         for (const pass of [1, 2]) for (let i = 0; i < N; i++) {
           if (flag[i] !== pass) continue;
-          const px = Math.round((PX[i] - ML) * dpr), py = Math.round((PY[i] - MT) * dpr), al = pass === 2 ? 1 : a;
+          const px = Math.floor((PX[i] - ML) * dpr - 0.5), py = Math.floor((PY[i] - MT) * dpr - 0.5), al = pass === 2 ? 1 : a;
           for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
             const x = px + dx, y = py + dy; if (x < 0 || y < 0 || x >= w || y >= h) continue;
             const o = 4 * (y * w + x);
