@@ -1,0 +1,411 @@
+// datamap interactive map. Record text is only ever placed with textContent (never innerHTML).
+(function () {
+  "use strict";
+  const t0 = performance.now();
+  const D = JSON.parse(document.getElementById("dm-data").textContent);
+  const N = D.ids.length;
+
+  function bytes(b64) {
+    const s = atob(b64), n = s.length, u = new Uint8Array(n);
+    for (let i = 0; i < n; i++) u[i] = s.charCodeAt(i);
+    return u;
+  }
+  const cols = {};
+  for (const k of D.metrics) cols[k] = new Float32Array(bytes(D.cols[k]).buffer);
+  const gold = new Int32Array(bytes(D.gold).buffer);
+  const pred = new Int32Array(bytes(D.pred).buffer);
+  const region = bytes(D.region);
+  const X = cols.variability, Y = cols.confidence;
+  const names = D.label_names;
+
+  // ---- geometry: data -> CSS pixels of the overlay canvas ----
+  const ML = 58, MT = 10, MR = 14, MB = 46, PW = 720, PH = 540, HX = 80, HY = 80;
+  let xmax = 0;
+  for (let i = 0; i < N; i++) if (X[i] > xmax) xmax = X[i];
+  if (!(xmax > 0)) xmax = 0.5;
+  const x0 = -0.02 * xmax, x1 = 1.04 * xmax, y0 = -0.03, y1 = 1.03;
+  const toPx = (x) => ML + ((x - x0) / (x1 - x0)) * PW;
+  const toPy = (y) => MT + (1 - (y - y0) / (y1 - y0)) * PH;
+  const PX = new Float32Array(N), PY = new Float32Array(N);
+  for (let i = 0; i < N; i++) { PX[i] = toPx(X[i]); PY[i] = toPy(Y[i]); }
+
+  // ---- state ----
+  const flag = new Uint8Array(N);      // 0 hidden, 1 shown, 2 shown and selected
+  const sel = new Uint8Array(N);
+  const rgb = new Uint8Array(3 * N);
+  let searchMask = null, query = "", lastMode = null;
+  const regionOn = D.regions.map(() => true);
+  const labelOn = names.map(() => true);
+
+  // ---- DOM ----
+  const $ = (id) => document.getElementById(id);
+  const overlay = $("dm-overlay"), glc = $("dm-gl"), plot = $("dm-plot");
+  const dpr = window.devicePixelRatio || 1;
+  const W = ML + PW + MR, H = MT + PH + MB;
+  plot.style.width = W + "px"; plot.style.height = H + "px";
+  function sizeCanvas(c, w, h) { c.width = Math.round(w * dpr); c.height = Math.round(h * dpr); c.style.width = w + "px"; c.style.height = h + "px"; }
+  sizeCanvas(overlay, W, H);
+  sizeCanvas(glc, PW, PH);
+  glc.style.left = ML + "px"; glc.style.top = MT + "px";
+  const hx = $("dm-histx"), hy = $("dm-histy");
+  sizeCanvas(hx, W, HX); sizeCanvas(hy, HY, H);
+  function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+
+  // ---- colours ----
+  const PALETTE = [[31,119,180],[255,127,14],[44,160,44],[214,39,40],[148,103,189],[140,86,75],[227,119,194],[127,127,127],[188,189,34],[23,190,207]];
+  const REGION_RGB = { easy: [26,152,80], ambiguous: [253,141,60], hard: [215,48,31], none: [150,150,150] };
+  const VIRIDIS = [[68,1,84],[59,82,139],[33,145,140],[94,201,98],[253,231,37]];
+  function ramp(t) {
+    if (!(t >= 0)) t = 0; if (t > 1) t = 1;
+    const s = t * (VIRIDIS.length - 1), k = Math.min(Math.floor(s), VIRIDIS.length - 2), f = s - k;
+    const a = VIRIDIS[k], b = VIRIDIS[k + 1];
+    return [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])];
+  }
+  const css = (c) => "rgb(" + c.map(Math.round).join(",") + ")";
+  const colorSel = $("dm-color");
+  const colorChoices = [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
+  for (const m of D.metrics) if (m !== "correctness") colorChoices.push([m, m]);
+  for (const [v, t] of colorChoices) colorSel.add(new Option(t, v));
+  colorSel.value = D.color_by;
+
+  function computeColors() {
+    const by = colorSel.value, legend = $("dm-legend");
+    legend.replaceChildren(el("b", "Colour: " + colorSel.options[colorSel.selectedIndex].text));
+    const put = (i, c) => { rgb[3 * i] = c[0]; rgb[3 * i + 1] = c[1]; rgb[3 * i + 2] = c[2]; };
+    if (by === "region" || by === "gold" || by === "pred") {
+      const cats = by === "region" ? D.regions : names;
+      const pal = cats.map((c, j) => (by === "region" && REGION_RGB[c]) || PALETTE[j % PALETTE.length]);
+      const code = by === "region" ? region : by === "gold" ? gold : pred;
+      for (let i = 0; i < N; i++) put(i, pal[code[i]] || PALETTE[7]);
+      cats.forEach((c, j) => { const row = el("div"); const sw = el("span", undefined, "dm-swatch"); sw.style.background = css(pal[j]); row.append(sw, el("span", c)); legend.append(row); });
+    } else {
+      const v = cols[by];
+      let lo = Infinity, hi = -Infinity, nInf = 0;
+      for (let i = 0; i < N; i++) { const a = v[i]; if (Number.isFinite(a)) { if (a < lo) lo = a; if (a > hi) hi = a; } else if (a === Infinity) nInf++; }
+      if (by === "correctness") { lo = 0; hi = 1; }
+      if (!(hi > lo)) { hi = lo + 1; if (!Number.isFinite(hi)) { lo = 0; hi = 1; } }
+      for (let i = 0; i < N; i++) put(i, ramp(v[i] === Infinity ? 1 : (v[i] - lo) / (hi - lo)));
+      const bar = el("div", undefined, "dm-bar");
+      bar.style.background = "linear-gradient(to right," + VIRIDIS.map(css).join(",") + ")";
+      legend.append(bar, el("div", fmt(lo) + " \u2192 " + fmt(hi) + (nInf ? "  (\u221e drawn as the top colour: " + nInf + " never learned)" : "")));
+    }
+    gpu.colors();
+  }
+
+  function fmt(v) {
+    if (v === Infinity) return "\u221e";
+    if (!Number.isFinite(v)) return String(v);
+    return Math.abs(v) >= 100 || Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : v.toFixed(3);
+  }
+
+  // ---- renderer: WebGL points, 2-D canvas fallback ----
+  const gpu = (function () {
+    const gl = window.DATAMAP_NO_WEBGL ? null : glc.getContext("webgl", { antialias: false, preserveDrawingBuffer: true });
+    if (!gl) return canvasRenderer();
+    const vs = "attribute float ax; attribute float ay; attribute vec3 ac; attribute float af;" +
+      "uniform vec4 ur; uniform float us; uniform float up; uniform float ua; varying vec4 vc;" +
+      "void main(){ if (abs(af - up) > 0.5) { gl_Position = vec4(2.0, 2.0, 2.0, 1.0); gl_PointSize = 0.0; return; }" +
+      "gl_Position = vec4((ax - ur.x) / (ur.y - ur.x) * 2.0 - 1.0, (ay - ur.z) / (ur.w - ur.z) * 2.0 - 1.0, 0.0, 1.0);" +
+      "gl_PointSize = up > 1.5 ? us + 2.0 : us; vc = vec4(ac, up > 1.5 ? 1.0 : ua); }";
+    const fs = "precision mediump float; varying vec4 vc; void main(){ vec2 d = gl_PointCoord - 0.5; if (dot(d, d) > 0.25) discard; gl_FragColor = vc; }";
+    function sh(type, src) { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s); if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; }
+    const prog = gl.createProgram();
+    gl.attachShader(prog, sh(gl.VERTEX_SHADER, vs)); gl.attachShader(prog, sh(gl.FRAGMENT_SHADER, fs)); gl.linkProgram(prog);
+    gl.useProgram(prog);
+    function attr(name, data, size, type, norm) {
+      const b = gl.createBuffer(), loc = gl.getAttribLocation(prog, name);
+      gl.bindBuffer(gl.ARRAY_BUFFER, b); gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
+      gl.enableVertexAttribArray(loc); gl.vertexAttribPointer(loc, size, type, norm, 0, 0);
+      return b;
+    }
+    attr("ax", X, 1, gl.FLOAT, false); attr("ay", Y, 1, gl.FLOAT, false);
+    const bc = attr("ac", rgb, 3, gl.UNSIGNED_BYTE, true), bf = attr("af", flag, 1, gl.UNSIGNED_BYTE, false);
+    gl.uniform4f(gl.getUniformLocation(prog, "ur"), x0, x1, y0, y1);
+    const size = (N > 200000 ? 2 : N > 20000 ? 3 : 4) * dpr;
+    gl.uniform1f(gl.getUniformLocation(prog, "us"), size);
+    const up = gl.getUniformLocation(prog, "up"), ua = gl.getUniformLocation(prog, "ua");
+    gl.enable(gl.BLEND); gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+    return {
+      kind: "webgl",
+      colors() { gl.bindBuffer(gl.ARRAY_BUFFER, bc); gl.bufferSubData(gl.ARRAY_BUFFER, 0, rgb); },
+      flags() { gl.bindBuffer(gl.ARRAY_BUFFER, bf); gl.bufferSubData(gl.ARRAY_BUFFER, 0, flag); },
+      draw(anySel) {
+        gl.viewport(0, 0, glc.width, glc.height); gl.clearColor(1, 1, 1, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+        gl.uniform1f(ua, anySel ? 0.25 : (N > 200000 ? 0.5 : 0.75));
+        gl.uniform1f(up, 1); gl.drawArrays(gl.POINTS, 0, N);
+        gl.uniform1f(up, 2); gl.drawArrays(gl.POINTS, 0, N);
+      },
+    };
+  })();
+
+  function canvasRenderer() {
+    const ctx = glc.getContext("2d");
+    return {
+      kind: "canvas2d", colors() {}, flags() {},
+      draw(anySel) {
+        const w = glc.width, h = glc.height, img = ctx.createImageData(w, h), p = img.data;
+        p.fill(255);
+        const a = anySel ? 0.25 : 0.6;
+        for (const pass of [1, 2]) for (let i = 0; i < N; i++) {
+          if (flag[i] !== pass) continue;
+          const px = Math.floor((PX[i] - ML) * dpr - 0.5), py = Math.floor((PY[i] - MT) * dpr - 0.5), al = pass === 2 ? 1 : a;
+          for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+            const x = px + dx, y = py + dy; if (x < 0 || y < 0 || x >= w || y >= h) continue;
+            const o = 4 * (y * w + x);
+            for (let c = 0; c < 3; c++) p[o + c] = p[o + c] * (1 - al) + rgb[3 * i + c] * al;
+          }
+        }
+        ctx.putImageData(img, 0, 0);
+      },
+    };
+  }
+
+  // ---- axes, selection outline ----
+  const octx = overlay.getContext("2d");
+  octx.scale(dpr, dpr);
+  function ticks(lo, hi, n) {
+    const step0 = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(step0)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= step0);
+    const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v / step) * step);
+    return out;
+  }
+  const tickText = (v) => String(parseFloat(v.toFixed(4)));
+  let dragPath = null;
+  function drawOverlay() {
+    octx.clearRect(0, 0, W, H);
+    octx.strokeStyle = "#444"; octx.fillStyle = "#333"; octx.lineWidth = 1; octx.font = "12px sans-serif";
+    octx.strokeRect(ML + 0.5, MT + 0.5, PW, PH);
+    octx.textAlign = "center"; octx.textBaseline = "top";
+    for (const v of ticks(Math.max(0, x0), x1, 8)) { const x = toPx(v); octx.beginPath(); octx.moveTo(x, MT + PH); octx.lineTo(x, MT + PH + 5); octx.stroke(); octx.fillText(tickText(v), x, MT + PH + 7); }
+    octx.fillText("variability", ML + PW / 2, MT + PH + 26);
+    octx.textAlign = "right"; octx.textBaseline = "middle";
+    for (const v of ticks(0, 1, 10)) { const y = toPy(v); octx.beginPath(); octx.moveTo(ML - 5, y); octx.lineTo(ML, y); octx.stroke(); octx.fillText(tickText(v), ML - 7, y); }
+    octx.save(); octx.translate(14, MT + PH / 2); octx.rotate(-Math.PI / 2); octx.textAlign = "center"; octx.fillText("confidence", 0, 0); octx.restore();
+    if (dragPath && dragPath.length > 1) {
+      octx.strokeStyle = "#000"; octx.setLineDash([4, 3]); octx.beginPath();
+      if (lastMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
+      else { octx.moveTo(dragPath[0][0], dragPath[0][1]); for (const p of dragPath) octx.lineTo(p[0], p[1]); octx.closePath(); }
+      octx.stroke(); octx.setLineDash([]);
+    }
+  }
+
+  // ---- marginal histograms (shown points grey, selected points dark) ----
+  const BINS = 50;
+  function drawHists() {
+    const cx = new Float64Array(BINS), cy = new Float64Array(BINS), sx = new Float64Array(BINS), sy = new Float64Array(BINS);
+    for (let i = 0; i < N; i++) {
+      if (!flag[i]) continue;
+      const bx = Math.min(BINS - 1, Math.max(0, Math.floor(((X[i] - x0) / (x1 - x0)) * BINS)));
+      const by = Math.min(BINS - 1, Math.max(0, Math.floor(((Y[i] - y0) / (y1 - y0)) * BINS)));
+      cx[bx]++; cy[by]++; if (flag[i] === 2) { sx[bx]++; sy[by]++; }
+    }
+    const mx = Math.max(1, ...cx), my = Math.max(1, ...cy);
+    const a = hx.getContext("2d"); a.setTransform(dpr, 0, 0, dpr, 0, 0); a.clearRect(0, 0, W, HX);
+    const b = hy.getContext("2d"); b.setTransform(dpr, 0, 0, dpr, 0, 0); b.clearRect(0, 0, HY, H);
+    const bw = PW / BINS, bh = PH / BINS;
+    for (let k = 0; k < BINS; k++) {
+      a.fillStyle = "#b8b8b8"; a.fillRect(ML + k * bw, HX - (cx[k] / mx) * (HX - 4), bw - 1, (cx[k] / mx) * (HX - 4));
+      a.fillStyle = "#333"; a.fillRect(ML + k * bw, HX - (sx[k] / mx) * (HX - 4), bw - 1, (sx[k] / mx) * (HX - 4));
+      const y = MT + PH - (k + 1) * bh;
+      b.fillStyle = "#b8b8b8"; b.fillRect(0, y, (cy[k] / my) * (HY - 4), bh - 1);
+      b.fillStyle = "#333"; b.fillRect(0, y, (sy[k] / my) * (HY - 4), bh - 1);
+    }
+  }
+
+  // ---- filters, search, counts ----
+  let nShown = N, nSel = 0;
+  function update() {
+    nShown = 0; nSel = 0;
+    for (let i = 0; i < N; i++) {
+      const v = regionOn[region[i]] && labelOn[gold[i]] !== false && (!searchMask || searchMask[i]);
+      if (!v) sel[i] = 0;
+      flag[i] = v ? (sel[i] ? 2 : 1) : 0;
+      if (v) { nShown++; if (sel[i]) nSel++; }
+    }
+    gpu.flags(); gpu.draw(nSel > 0); drawHists(); drawOverlay();
+    $("dm-count").textContent = nShown.toLocaleString("en") + " of " + N.toLocaleString("en") + " shown, " + nSel.toLocaleString("en") + " selected";
+    $("dm-export").disabled = nSel === 0;
+  }
+  function checkboxes(host, items, state, counts) {
+    items.forEach((name, j) => {
+      const lab = el("label"), cb = document.createElement("input");
+      cb.type = "checkbox"; cb.checked = true; cb.dataset.index = String(j);
+      cb.addEventListener("change", () => { state[j] = cb.checked; update(); });
+      lab.append(cb, document.createTextNode(" " + name + " (" + counts[j].toLocaleString("en") + ")"));
+      host.append(lab);
+    });
+  }
+  const rc = D.regions.map(() => 0), lc = names.map(() => 0);
+  for (let i = 0; i < N; i++) { rc[region[i]]++; lc[gold[i]]++; }
+  checkboxes($("dm-regions"), D.regions, regionOn, rc);
+  checkboxes($("dm-labels"), names, labelOn, lc);
+
+  let lower = null, searchTimer = null;
+  function applySearch() {
+    query = $("dm-search").value;
+    const q = query.toLowerCase();
+    if (!q) { searchMask = null; update(); return; }
+    if (!lower) { lower = new Array(N); for (let i = 0; i < N; i++) lower[i] = (D.text[i] + (D.pair ? "\n" + D.text_pair[i] : "")).toLowerCase(); }
+    searchMask = new Uint8Array(N);
+    for (let i = 0; i < N; i++) if (lower[i].includes(q)) searchMask[i] = 1;
+    update();
+  }
+  $("dm-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(applySearch, 150); });
+  colorSel.addEventListener("change", () => { computeColors(); gpu.draw(nSel > 0); });
+
+  // ---- hover: uniform grid over pixel positions ----
+  const CELL = 8, GW = Math.ceil(W / CELL), GH = Math.ceil(H / CELL);
+  const cellStart = new Int32Array(GW * GH + 1), order = new Int32Array(N);
+  const cellOf = (px, py) => Math.min(GH - 1, Math.max(0, Math.floor(py / CELL))) * GW + Math.min(GW - 1, Math.max(0, Math.floor(px / CELL)));
+  (function () {
+    const cell = new Int32Array(N);
+    for (let i = 0; i < N; i++) { cell[i] = cellOf(PX[i], PY[i]); cellStart[cell[i] + 1]++; }
+    for (let c = 0; c < GW * GH; c++) cellStart[c + 1] += cellStart[c];
+    const fill = cellStart.slice(0, GW * GH);
+    for (let i = 0; i < N; i++) order[fill[cell[i]]++] = i;
+  })();
+  const RADIUS = 6;
+  function nearest(px, py) {
+    const gx = Math.floor(px / CELL), gy = Math.floor(py / CELL);
+    let best = -1, bd = RADIUS * RADIUS;
+    for (let cy = gy - 1; cy <= gy + 1; cy++) {
+      if (cy < 0 || cy >= GH) continue;
+      for (let cx = gx - 1; cx <= gx + 1; cx++) {
+        if (cx < 0 || cx >= GW) continue;
+        const c = cy * GW + cx;
+        for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
+          const i = order[k]; if (!flag[i]) continue;
+          const dx = PX[i] - px, dy = PY[i] - py, d = dx * dx + dy * dy;
+          if (d < bd || (d === bd && i < best)) { bd = d; best = i; }
+        }
+      }
+    }
+    return best;
+  }
+
+  const TRUNC = 280;
+  function recordNodes(i, full) {
+    const out = [];
+    let cut = false;
+    const txt = (label, s) => {
+      const long = !full && s.length > TRUNC;
+      cut = cut || long;
+      const d = el("div", undefined, "dm-text");
+      if (label) d.append(el("span", label + ": ", "dm-k"));
+      d.append(el("span", long ? s.slice(0, TRUNC) + "\u2026" : s, "dm-body"));
+      out.push(d);
+    };
+    const head = el("div"); head.append(el("span", "id ", "dm-k"), el("span", D.ids[i], "dm-id")); out.push(head);
+    if (D.pair) { txt("premise", D.text[i]); txt("hypothesis", D.text_pair[i]); } else txt("", D.text[i]);
+    out.push(el("div", "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   region: " + D.regions[region[i]]));
+    const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? "\u221e (never correct)" : fmt(cols[k][i])));
+    out.push(el("div", m.join("   "), "dm-k"));
+    if (cut) out.push(el("div", "text truncated: click the point for the full text", "dm-more"));
+    return out;
+  }
+
+  const tip = $("dm-tooltip");
+  let hovered = -1;
+  function hover(px, py, clientX, clientY) {
+    const h0 = performance.now();
+    const i = nearest(px, py);
+    if (i < 0) { tip.hidden = true; hovered = -1; }
+    else {
+      if (i !== hovered) { tip.replaceChildren(...recordNodes(i, false)); tip.dataset.id = D.ids[i]; hovered = i; }
+      tip.hidden = false;
+      const r = tip.getBoundingClientRect();
+      let left = clientX + 14, top = clientY + 14;
+      if (left + r.width > window.innerWidth) left = Math.max(0, clientX - 14 - r.width);
+      if (top + r.height > window.innerHeight) top = Math.max(0, clientY - 14 - r.height);
+      tip.style.left = left + "px"; tip.style.top = top + "px";
+    }
+    api.lastHoverMs = performance.now() - h0;
+  }
+  function pin(i) {
+    const d = $("dm-detail");
+    if (i < 0) { d.replaceChildren(el("p", "Nothing pinned. Click a point to read its full record.", "dm-hint")); d.dataset.id = ""; return; }
+    d.replaceChildren(el("b", "Pinned record"), ...recordNodes(i, true));
+    d.dataset.id = D.ids[i];
+  }
+
+  // ---- selection: box or lasso drag; a click pins a point ----
+  function inPoly(x, y, poly) {
+    let inside = false;
+    for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
+      const xa = poly[a][0], ya = poly[a][1], xb = poly[b][0], yb = poly[b][1];
+      if ((ya > y) !== (yb > y) && x < ((xb - xa) * (y - ya)) / (yb - ya) + xa) inside = !inside;
+    }
+    return inside;
+  }
+  function finishSelection(path, mode, add) {
+    if (!add) sel.fill(0);
+    let xa = Infinity, xb = -Infinity, ya = Infinity, yb = -Infinity;
+    for (const p of path) { xa = Math.min(xa, p[0]); xb = Math.max(xb, p[0]); ya = Math.min(ya, p[1]); yb = Math.max(yb, p[1]); }
+    if (mode === "box") { const a = path[0], b = path[path.length - 1]; xa = Math.min(a[0], b[0]); xb = Math.max(a[0], b[0]); ya = Math.min(a[1], b[1]); yb = Math.max(a[1], b[1]); }
+    for (let i = 0; i < N; i++) {
+      if (!flag[i]) continue;
+      const x = PX[i], y = PY[i];
+      if (x < xa || x > xb || y < ya || y > yb) continue;
+      if (mode === "box" || inPoly(x, y, path)) sel[i] = 1;
+    }
+    update();
+  }
+  const local = (e) => { const r = overlay.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
+  let down = null;
+  overlay.addEventListener("mousedown", (e) => { if (e.button !== 0) return; down = { p: local(e), shift: e.shiftKey }; dragPath = [down.p]; lastMode = $("dm-mode").value; e.preventDefault(); });
+  window.addEventListener("mousemove", (e) => {
+    if (down) { dragPath.push(local(e)); drawOverlay(); tip.hidden = true; return; }
+    if (e.target !== overlay) { tip.hidden = true; hovered = -1; return; }
+    const p = local(e); hover(p[0], p[1], e.clientX, e.clientY);
+  });
+  window.addEventListener("mouseup", (e) => {
+    if (!down) return;
+    const p = local(e), moved = Math.hypot(p[0] - down.p[0], p[1] - down.p[1]);
+    dragPath.push(p);
+    const path = dragPath, shift = down.shift;
+    down = null; dragPath = null;
+    if (moved < 3 && path.length < 4) { pin(nearest(p[0], p[1])); drawOverlay(); return; }
+    finishSelection(path, lastMode, shift);
+  });
+  overlay.addEventListener("mouseleave", () => { if (!down) { tip.hidden = true; hovered = -1; } });
+  $("dm-clear").addEventListener("click", () => { sel.fill(0); update(); });
+
+  function selectedIds() { const ids = []; for (let i = 0; i < N; i++) if (flag[i] === 2) ids.push(D.ids[i]); return ids; }
+  function selectionObject() {
+    const name = ($("dm-name").value || "").replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[.]+/, "") || "map_selection";
+    const ids = selectedIds();
+    const recipe = {
+      source: "map.html", run: D.run, mode: lastMode, search: query,
+      regions: D.regions.filter((_, j) => regionOn[j]), labels: names.filter((_, j) => labelOn[j]),
+      sampled: !!D.sampled,
+    };
+    if (D.sampled) { recipe.sample_seed = D.seed; recipe.max_points = D.max_points; }
+    return { name: name, ids: ids, recipe: recipe, sizes: { total: D.n_total, selected: ids.length } };
+  }
+  $("dm-export").addEventListener("click", () => {
+    const obj = selectionObject();
+    const url = URL.createObjectURL(new Blob([JSON.stringify(obj, null, 2) + "\n"], { type: "application/json" }));
+    const a = document.createElement("a");
+    a.href = url; a.download = obj.name + ".json"; document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 5000);
+  });
+
+  // ---- test and benchmark hooks ----
+  let index = null;
+  const api = {
+    ready: false, renderer: gpu.kind, n: N, lastHoverMs: null,
+    dataToClient(x, y) { const r = overlay.getBoundingClientRect(); return { x: r.left + toPx(x), y: r.top + toPy(y) }; },
+    pointPixel(id) {
+      if (!index) { index = new Map(); for (let i = 0; i < N; i++) index.set(D.ids[i], i); }
+      const i = index.get(String(id)); if (i === undefined) return null;
+      const r = overlay.getBoundingClientRect(); return { x: r.left + PX[i], y: r.top + PY[i] };
+    },
+    shownCount: () => nShown, selectedIds: selectedIds, selection: selectionObject,
+  };
+  window.datamap = api;
+
+  computeColors();
+  update();
+  pin(-1);
+  requestAnimationFrame(() => { api.readyMs = performance.now(); api.initMs = api.readyMs - t0; api.ready = true; });
+})();

@@ -1,0 +1,265 @@
+"""Interactive data map: one self-contained HTML file (no CDN, opens offline).
+
+The page draws variability (x) against confidence (y) for every example with WebGL (a 2-D canvas
+fallback when WebGL is unavailable), with marginal histograms, tooltips showing the record and its
+metrics, a search box, filters by region and gold label, colour by correctness / region / label /
+any metric, and box or lasso selection exported as a selection JSON that ``datamap train --subset``
+reads. The JavaScript and CSS live in ``views/assets/`` and are inlined.
+
+All record text travels as JSON inside a ``<script type="application/json">`` block with ``<``,
+``>`` and ``&`` escaped, and the page only ever puts it into the document with ``textContent``, so
+text such as ``<script>`` shows literally and runs nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from datamap.errors import DatamapError
+from datamap.io.atomic import write_text
+from datamap.io.rundir import RunDir
+
+ASSETS = Path(__file__).parent / "assets"
+
+#: metrics.parquet columns the map needs; the other metric columns are shown when present.
+REQUIRED_METRICS = ("id", "gold", "pred", "confidence", "variability", "correctness", "region")
+OPTIONAL_METRICS = (
+    "forgetfulness",
+    "threshold_closeness",
+    "aum",
+    "el2n",
+    "entropy",
+    "confidence_pred",
+)
+REGION_ORDER = ("easy", "ambiguous", "hard", "none")
+COLOR_CHOICES = ("correctness", "region", "gold", "pred")
+
+
+def load_run_table(run_dir: str | os.PathLike):
+    """Read a run's metrics joined to its records by ``id``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory (see docs/run-directory.md). ``metrics.parquet`` and ``data.parquet``
+        must exist; ``labels.json`` is used for class names when present.
+
+    Returns
+    -------
+    (pandas.DataFrame, list[str])
+        One row per metrics row (in metrics order) with the metric columns plus ``text`` and,
+        for pair tasks, ``text_pair``; and the class names in id order.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    rd = RunDir(run_dir)
+    if not rd.root.is_dir():
+        raise DatamapError(f"{rd.root}: run directory not found")
+    if not rd.metrics.exists():
+        raise DatamapError(f"{rd.metrics}: not found; run `datamap metrics {rd.root}` first")
+    if not rd.data.exists():
+        raise DatamapError(
+            f"{rd.data}: not found; run `datamap train` or `datamap import-dynamics` into {rd.root} first"
+        )
+    metrics = pq.read_table(rd.metrics).to_pandas()
+    missing = [c for c in REQUIRED_METRICS if c not in metrics.columns]
+    if missing:
+        raise DatamapError(f"{rd.metrics}: missing column '{missing[0]}'; rerun `datamap metrics {rd.root}`")
+    data_cols = [c for c in pq.read_schema(rd.data).names if c in ("id", "text", "text_pair", "label_name")]
+    for col in ("id", "text"):
+        if col not in data_cols:
+            raise DatamapError(f"{rd.data}: missing column '{col}'")
+    data = pq.read_table(rd.data, columns=data_cols).to_pandas()
+
+    metrics["id"] = metrics["id"].astype(str)
+    data["id"] = data["id"].astype(str)
+    for name, frame, path in (("metrics", metrics, rd.metrics), ("data", data, rd.data)):
+        dup = frame["id"].duplicated()
+        if dup.any():
+            raise DatamapError(f"{path}: id '{frame['id'][dup].iloc[0]}' occurs more than once")
+    table = metrics.merge(data, on="id", how="left", sort=False, indicator=True)
+    lost = table["_merge"] != "both"
+    if lost.any():
+        raise DatamapError(
+            f"{rd.data}: has no record for id '{table['id'][lost].iloc[0]}' of metrics.parquet "
+            f"({int(lost.sum())} ids missing)"
+        )
+    table = table.drop(columns="_merge")
+    table["text"] = table["text"].fillna("").astype(str)
+    if "text_pair" in table.columns:
+        table["text_pair"] = table["text_pair"].fillna("").astype(str)
+
+    n_classes = int(max(table["gold"].max(), table["pred"].max())) + 1 if len(table) else 0
+    if rd.labels.exists():
+        names = rd.label_names()
+    elif "label_name" in data.columns:
+        pairs = dict(zip(table["gold"].astype(int), table["label_name"].astype(str)))
+        names = [pairs.get(i, str(i)) for i in range(n_classes)]
+    else:
+        names = [str(i) for i in range(n_classes)]
+    if len(names) < n_classes:
+        raise DatamapError(f"{rd.labels}: names {len(names)} classes but metrics use class {n_classes - 1}")
+    return table, list(names)
+
+
+def _b64(values: np.ndarray, dtype) -> str:
+    return base64.b64encode(np.ascontiguousarray(values, dtype=dtype).tobytes()).decode("ascii")
+
+
+def script_json(obj) -> str:
+    """JSON safe to place inside an HTML ``<script>`` element (``<``, ``>``, ``&`` escaped)."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: dict, color_by: str) -> dict:
+    regions = list(REGION_ORDER)
+    extra = sorted(set(table["region"].astype(str)) - set(regions))
+    regions += extra
+    code = {r: i for i, r in enumerate(regions)}
+    metric_cols = ["variability", "confidence", "correctness"] + [c for c in OPTIONAL_METRICS if c in table.columns]
+    pair = "text_pair" in table.columns
+    return {
+        "run": run_name,
+        "n_total": int(n_total),
+        **sample_note,
+        "color_by": color_by,
+        "label_names": names,
+        "regions": regions,
+        "pair": pair,
+        "ids": table["id"].tolist(),
+        "text": table["text"].tolist(),
+        "text_pair": table["text_pair"].tolist() if pair else None,
+        "gold": _b64(table["gold"].to_numpy(np.int64), "<i4"),
+        "pred": _b64(table["pred"].to_numpy(np.int64), "<i4"),
+        "region": _b64(table["region"].astype(str).map(code).to_numpy(np.int64), "u1"),
+        "metrics": metric_cols,
+        "cols": {c: _b64(table[c].to_numpy(np.float64), "<f4") for c in metric_cols},
+    }
+
+
+def write_html_map(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    color_by: str = "correctness",
+    max_points: int | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write the interactive data map of a run as one self-contained HTML file.
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory holding ``metrics.parquet`` and ``data.parquet`` (joined by ``id``).
+    out : path, optional
+        Output file. Default: ``RUN/map.html``.
+    color_by : str, default "correctness"
+        Initial colouring: ``"correctness"``, ``"region"``, ``"gold"``, ``"pred"`` or any metric
+        column (``"confidence"``, ``"aum"``, ...). The page can switch it.
+    max_points : int, optional
+        Draw a random sample of at most this many points. Default: None, every point is drawn
+        (nothing is ever sampled silently; a sample is stated on the page).
+    seed : int, default 0
+        Seed of the sample when ``max_points`` applies.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+    rd = RunDir(run_dir)
+    table, names = load_run_table(rd.root)
+    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
+    if color_by not in COLOR_CHOICES and color_by not in metric_names:
+        raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(COLOR_CHOICES + tuple(sorted(metric_names)))}")
+    if color_by in OPTIONAL_METRICS and color_by not in table.columns:
+        raise DatamapError(f"--color-by '{color_by}': column missing from {rd.metrics}")
+    n_total = len(table)
+    note = {"sampled": False}
+    if max_points is not None:
+        if int(max_points) < 1:
+            raise DatamapError(f"--max-points must be at least 1, got {max_points}")
+        if n_total > int(max_points):
+            rng = np.random.default_rng(seed)
+            keep = np.sort(rng.choice(n_total, size=int(max_points), replace=False))
+            table = table.iloc[keep].reset_index(drop=True)
+            note = {"sampled": True, "seed": int(seed), "max_points": int(max_points)}
+    if note["sampled"]:
+        banner = (
+            f"Random sample: {len(table):,} of {n_total:,} points are drawn (max_points={int(max_points)}, "
+            f"seed={int(seed)}); searches, filters and exported selections cover the drawn points only."
+        )
+    else:
+        banner = f"All {n_total:,} points are drawn (no sampling)."
+
+    payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by)
+    css = (ASSETS / "map.css").read_text(encoding="utf-8")
+    js = (ASSETS / "map.js").read_text(encoding="utf-8")
+    title = f"datamap: {rd.root.resolve().name}"
+    page = _PAGE.format(
+        title=html.escape(title),
+        css=css,
+        banner=html.escape(banner),
+        sampled="yes" if note["sampled"] else "no",
+        data=script_json(payload),
+        js=js,
+    )
+    target = Path(out) if out is not None else rd.map_html
+    return write_text(target, page)
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{css}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<p id="dm-note" data-sampled="{sampled}">{banner}</p>
+<div id="dm-controls">
+  <label>Colour by <select id="dm-color"></select></label>
+  <label>Search <input id="dm-search" type="search" placeholder="substring in text (any case)" size="28"></label>
+  <label>Selection <select id="dm-mode"><option value="box">box</option><option value="lasso">lasso</option></select></label>
+  <button id="dm-clear" type="button">Clear selection</button>
+  <label>Name <input id="dm-name" type="text" value="map_selection" size="16"></label>
+  <button id="dm-export" type="button" disabled>Export selected ids (JSON)</button>
+  <span id="dm-count"></span>
+</div>
+<div id="dm-filters">
+  <div><b>Regions</b> <span id="dm-regions"></span></div>
+  <div><b>Gold labels</b> <span id="dm-labels"></span></div>
+</div>
+<div id="dm-main">
+  <div id="dm-grid">
+    <canvas id="dm-histx"></canvas><div></div>
+    <div id="dm-plot"><canvas id="dm-gl"></canvas><canvas id="dm-overlay"></canvas></div>
+    <canvas id="dm-histy"></canvas>
+  </div>
+  <div id="dm-side">
+    <div id="dm-legend"></div>
+    <div id="dm-detail"><p class="dm-hint">Hover a point to read it; click it to pin the full record here.
+    Drag on the map to select (shift adds to the selection).</p></div>
+  </div>
+</div>
+<div id="dm-tooltip" hidden></div>
+<script type="application/json" id="dm-data">{data}</script>
+<script>
+{js}
+</script>
+</body>
+</html>
+"""
