@@ -76,7 +76,7 @@ def train(
         eval_split=None if eval_split.lower() == "none" else eval_split, eval_datasets=list(eval_dataset),
         text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
         id_column=id_column, drop_empty=drop_empty, limit=limit, limit_mode=limit_mode,
-        subset=str(subset) if subset else None, epochs=epochs, batch_size=batch_size,
+        subset=str(subset.resolve()) if subset else None, epochs=epochs, batch_size=batch_size,
         eval_batch_size=eval_batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
         max_grad_norm=max_grad_norm, max_length=max_length, seed=seed, record=record,
         export_jsonl=export_jsonl, freeze_base=freeze_base, precision=precision,
