@@ -107,15 +107,6 @@ def _check_dynamics(labels, regions, entropy) -> tuple[np.ndarray, np.ndarray, n
     return labels, regions, entropy
 
 
-def _low_high(members: np.ndarray, entropy: np.ndarray, partner: np.ndarray) -> None:
-    """Pair the k-th lowest entropy with the k-th highest within ``members`` (positions)."""
-    order = members[np.argsort(entropy[members], kind="stable")]
-    m = len(order)
-    partner[order] = order[::-1]
-    if m % 2 == 1 and m > 1:
-        partner[order[m // 2]] = order[-1]
-
-
 def pair_td_entropy(labels: np.ndarray, regions: np.ndarray, entropy: np.ndarray) -> np.ndarray:
     """Entropy-aware pairing: same region and label, lowest entropy with highest.
 
@@ -133,9 +124,18 @@ def pair_td_entropy(labels: np.ndarray, regions: np.ndarray, entropy: np.ndarray
     """
     labels, regions, entropy = _check_dynamics(labels, regions, entropy)
     partner = np.arange(len(labels), dtype=np.int64)
-    keys = np.char.add(regions.astype(str), np.char.add("\x00", labels.astype(str)))
-    for key in np.unique(keys):
-        _low_high(np.flatnonzero(keys == key), entropy, partner)
+    if len(labels) == 0:
+        return partner
+    _, region_code = np.unique(regions.astype(str), return_inverse=True)
+    _, label_code = np.unique(labels, return_inverse=True)
+    key = region_code.reshape(-1) * (int(label_code.max()) + 1) + label_code.reshape(-1)
+    order = np.lexsort((np.arange(len(key)), entropy, key))  # by group, then entropy, then position
+    bounds = np.flatnonzero(np.diff(key[order])) + 1
+    for group in np.split(order, bounds):
+        m = len(group)
+        partner[group] = group[::-1]
+        if m % 2 == 1 and m > 1:
+            partner[group[m // 2]] = group[-1]
     return partner
 
 
