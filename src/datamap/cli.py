@@ -56,6 +56,16 @@ def train(
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU that supports it), bf16, fp32."),
     no_save_model: bool = typer.Option(False, "--no-save-model", help="Do not write RUN/model/."),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the hub (off by default)."),
+    loss: str = typer.Option("ce", "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
+    mixup: Optional[str] = typer.Option(None, "--mixup", help="Mixup site: embeddings, pooled or hidden."),
+    mixup_pairing: str = typer.Option("reverse", "--mixup-pairing", help="reverse, random, same-label, td-entropy, easy-ambiguous."),
+    mixup_lambda: str = typer.Option("beta:0.4", "--mixup-lambda", help="beta:A, beta-folded:A, normal:MU,SIGMA or fixed:L."),
+    mixup_lambda_per: str = typer.Option("example", "--mixup-lambda-per", help="Draw lambda per example or per batch."),
+    mixup_mode: str = typer.Option("mixed+original", "--mixup-mode", help="mixed-only or mixed+original."),
+    mixup_start_epoch: int = typer.Option(0, "--mixup-start-epoch", help="First epoch (0-based) with mixup."),
+    mixup_ratio: float = typer.Option(1.0, "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
+    dynamics_from: Optional[Path] = typer.Option(None, "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
+    drop_hard: bool = typer.Option(False, "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -68,6 +78,8 @@ def train(
         datamap train --dataset mnli --split validation_matched --eval-dataset hans:validation --out runs/nli --record epoch_end
 
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
+
+        datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
     """
     from datamap.training.loop import TrainConfig, train as run_train
 
@@ -80,7 +92,10 @@ def train(
         eval_batch_size=eval_batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
         max_grad_norm=max_grad_norm, max_length=max_length, seed=seed, record=record,
         export_jsonl=export_jsonl, freeze_base=freeze_base, precision=precision,
-        save_model=not no_save_model, trust_remote_code=trust_remote_code,
+        save_model=not no_save_model, trust_remote_code=trust_remote_code, loss=loss, mixup=mixup,
+        mixup_pairing=mixup_pairing, mixup_lambda=mixup_lambda, mixup_lambda_per=mixup_lambda_per,
+        mixup_mode=mixup_mode, mixup_start_epoch=mixup_start_epoch, mixup_ratio=mixup_ratio,
+        dynamics_from=str(dynamics_from) if dynamics_from else None, drop_hard=drop_hard,
     )
     run = run_train(cfg)
     typer.echo(f"run written to {run.root}")

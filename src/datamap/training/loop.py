@@ -77,7 +77,17 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on a GPU that has it) | bf16 | fp32
     save_model: bool = True
     trust_remote_code: bool = False
-    extra: dict = field(default_factory=dict)  # options of plug-ins (e.g. mixup)
+    loss: str = "ce"  # ce | focal:GAMMA[,ALPHA]
+    # mixup (see datamap.training.mixup): site embeddings | pooled | hidden, or None
+    mixup: str | None = None
+    mixup_pairing: str = "reverse"
+    mixup_lambda: str = "beta:0.4"
+    mixup_lambda_per: str = "example"
+    mixup_mode: str = "mixed+original"
+    mixup_start_epoch: int = 0
+    mixup_ratio: float = 1.0
+    dynamics_from: str | None = None  # earlier run whose regions/entropies drive pairing or --drop-hard
+    drop_hard: bool = False
 
     def validate(self) -> None:
         if self.record not in RECORD_MODES:
@@ -219,13 +229,21 @@ def load_data(cfg: TrainConfig):
     return train_df, names, evals
 
 
-def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunDir:
-    """Fine-tune ``cfg.model`` on ``cfg.dataset`` and write the run directory ``cfg.out``.
+def build_step(cfg: TrainConfig, train_enc: list[dict], collate, train_df: pd.DataFrame) -> StepFn:
+    """Plain cross-entropy, or the loss / mixup / drop-hard strategy the config asks for."""
+    if not (cfg.mixup or cfg.drop_hard or cfg.loss != "ce" or cfg.dynamics_from):
+        return standard_step
+    from datamap.training.mixup import build_strategy, load_dynamics
 
-    ``step_fn_factory(model, train_encoded, collate, train_df, cfg) -> StepFn`` replaces the
-    plain cross-entropy step (used by mixup); it may return an object with an
-    ``on_epoch_start(epoch)`` method.
-    """
+    dynamics = load_dynamics(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
+    options = {k: getattr(cfg, k) for k in (
+        "mixup", "mixup_pairing", "mixup_lambda", "mixup_lambda_per", "mixup_mode", "mixup_start_epoch",
+        "mixup_ratio", "drop_hard", "seed", "loss")}
+    return build_strategy(options, train_enc, collate, dynamics)
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
+    """Fine-tune ``cfg.model`` on ``cfg.dataset`` and write the run directory ``cfg.out``."""
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
@@ -242,11 +260,12 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
     if cfg.freeze_base:
-        from datamap.training.freeze import freeze_base
+        from datamap.training.mixup import freeze_base
 
         freeze_base(model)
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
+    step_fn = build_step(cfg, train_enc, collate, train_df)  # validates mixup options before any write
     eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
@@ -271,7 +290,6 @@ def train(cfg: TrainConfig, step_fn_factory=None, progress: bool = True) -> RunD
 
     total_steps = len(loader) * cfg.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-    step_fn = step_fn_factory(model, train_enc, collate, train_df, cfg) if step_fn_factory else standard_step
 
     recorder = EpochRecorder()
     writer = DynamicsWriter(run.dynamics) if (main and cfg.record != "none") else None
