@@ -9,7 +9,7 @@ endif
 export TOKENIZERS_PARALLELISM ?= false
 
 DEMO_RUN ?= runs/demo
-DEMO_ARGS ?= --epochs 3 --limit 2000 --limit-mode random --batch-size 32 --max-length 64
+DEMO_ARGS ?= --epochs 3 --limit 2000 --limit-mode random --batch-size 32 --max-length 64 --lr 5e-5
 
 .PHONY: install demo test test-fast bench clean help
 help:
@@ -30,7 +30,9 @@ demo: .installed
 	$(PYTHON) -m datamap train --dataset rotten_tomatoes --model minilm --out $(DEMO_RUN) $(DEMO_ARGS)
 	$(PYTHON) -m datamap metrics $(DEMO_RUN)
 	$(PYTHON) -m datamap plot $(DEMO_RUN)
-	@echo "demo outputs in $(DEMO_RUN)/: dynamics.parquet metrics.parquet map.png"
+	$(PYTHON) -m datamap plot $(DEMO_RUN) --html
+	$(PYTHON) -m datamap report $(DEMO_RUN)
+	@echo "demo outputs in $(DEMO_RUN)/: dynamics.parquet, metrics.parquet, map.png, map.html, report.html, eval/validation.json, model/"
 
 test: .installed
 	$(PYTHON) -m pytest -q
@@ -41,6 +43,7 @@ test-fast: .installed
 bench: .installed
 	$(PYTHON) benchmarks/bench_metrics.py
 	$(PYTHON) benchmarks/bench_recording.py
+	$(PYTHON) benchmarks/bench_html_map.py
 
 clean:
 	rm -rf .installed build dist src/*.egg-info .pytest_cache

@@ -61,6 +61,7 @@ class TrainConfig:
     drop_empty: bool = False
     limit: int | None = None
     limit_mode: str = "first"  # first | random
+    limit_seed: int = 0  # seed of --limit-mode random (independent of --seed, so seeds share a subset)
     subset: str | None = None  # selection JSON (ids) to train on
     epochs: int = 3
     batch_size: int = 32
@@ -184,7 +185,7 @@ def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
         return df
     if cfg.limit_mode == "first":
         return df.iloc[: cfg.limit].reset_index(drop=True)
-    rows = np.sort(np.random.default_rng(cfg.seed).choice(len(df), size=cfg.limit, replace=False))
+    rows = np.sort(np.random.default_rng(cfg.limit_seed).choice(len(df), size=cfg.limit, replace=False))
     return df.iloc[rows].reset_index(drop=True)
 
 
