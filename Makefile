@@ -27,7 +27,7 @@ help:
 install: .installed
 
 demo: .installed
-	$(PYTHON) -m datamap train --dataset rotten_tomatoes --model minilm --out $(DEMO_RUN) $(DEMO_ARGS)
+	$(PYTHON) -m datamap train --dataset rotten_tomatoes --model minilm --out $(DEMO_RUN) --overwrite $(DEMO_ARGS)
 	$(PYTHON) -m datamap metrics $(DEMO_RUN)
 	$(PYTHON) -m datamap plot $(DEMO_RUN)
 	$(PYTHON) -m datamap plot $(DEMO_RUN) --html

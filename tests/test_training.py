@@ -68,6 +68,18 @@ def test_record_none_and_limit(tmp_path, tiny_model_dir, sentiment_csv):
     assert len(pd.read_parquet(run.data)) == 10
 
 
+def test_existing_run_needs_overwrite(tmp_path, tiny_model_dir, sentiment_csv):
+    from datamap.measure import measure_run
+
+    run = train(config(tmp_path, tiny_model_dir, sentiment_csv, epochs=1, save_model=False), progress=False)
+    measure_run(run.root)
+    with pytest.raises(DatamapError, match="already holds a run; pass --overwrite"):
+        train(config(tmp_path, tiny_model_dir, sentiment_csv, epochs=1), progress=False)
+    train(config(tmp_path, tiny_model_dir, sentiment_csv, epochs=2, overwrite=True, save_model=False), progress=False)
+    assert not run.metrics.exists()  # stale metrics of the replaced run are gone
+    assert read_dynamics(run.dynamics).n_epochs == 2
+
+
 def test_bad_options(tmp_path, tiny_model_dir, sentiment_csv):
     with pytest.raises(DatamapError, match="--record must be one of"):
         train(config(tmp_path, tiny_model_dir, sentiment_csv, record="sometimes"))
@@ -95,6 +107,14 @@ def test_cli_pipeline(tmp_path, tiny_model_dir, data_dir):
     r = run_cli("plot", run)
     assert r.returncode == 0, r.stderr
     assert (run / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = run_cli("plot", run, "--html", "--color-by", "region")
+    assert r.returncode == 0, r.stderr
+    page = (run / "map.html").read_text()
+    assert "<script src=" not in page and "All 60 points" in page
+    r = run_cli("report", run)
+    assert r.returncode == 0, r.stderr and (run / "report.html").exists()
+    r = run_cli("plot", run, "--html", "--color-by", "nonsense")
+    assert r.returncode == 2 and "nonsense" in r.stderr
     # allenai export -> import into a new run -> identical dynamics and metrics
     r = run_cli("import-dynamics", run / "training_dynamics", "--out", tmp_path / "imp", "--label-names", "neg,pos",
                 "--dataset", "toy", DATAMAP_DATA_DIR=data_dir)

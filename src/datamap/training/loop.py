@@ -77,6 +77,7 @@ class TrainConfig:
     freeze_base: bool = False
     precision: str = "auto"  # auto (bf16 on a GPU that has it) | bf16 | fp32
     save_model: bool = True
+    overwrite: bool = False  # replace an existing run in `out` (its derived files are removed)
     trust_remote_code: bool = False
     loss: str = "ce"  # ce | focal:GAMMA[,ALPHA]
     # mixup (see datamap.training.mixup): site embeddings | pooled | hidden, or None
@@ -250,6 +251,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
 
     cfg.validate()
     run = RunDir(cfg.out)
+    if run.dynamics.exists() or run.data.exists():
+        if not cfg.overwrite:
+            raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
     use_bf16 = cfg.precision == "bf16" or (
         cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     )
@@ -271,6 +275,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     if main:
+        if cfg.overwrite:
+            clear_run(run)
         run.root.mkdir(parents=True, exist_ok=True)
         atomic.write_text(run.config, yaml.safe_dump(asdict(cfg), sort_keys=False))
         atomic.write_table(run.data, train_df)
@@ -371,6 +377,17 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
         export_jsonl(run.dynamics, run.jsonl_dir)
     accelerator.wait_for_everyone()
     return run
+
+
+def clear_run(run: RunDir) -> None:
+    """Remove the files of an earlier run in the same folder (everything in the contract)."""
+    import shutil
+
+    for path in (run.config, run.data, run.labels, run.dynamics, run.history, run.metrics, run.root / "metrics.json",
+                 run.regions_json, run.map_png, run.map_html, run.report):
+        path.unlink(missing_ok=True)
+    for folder in (run.jsonl_dir, run.selections, run.eval_dir, run.model):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _save_model(model, tokenizer, folder: Path) -> None:

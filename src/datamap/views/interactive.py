@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from datamap.core.metrics import METRIC_COLUMNS
 from datamap.errors import DatamapError
 from datamap.io.atomic import write_text
 from datamap.io.rundir import RunDir
@@ -29,14 +30,7 @@ ASSETS = Path(__file__).parent / "assets"
 
 #: metrics.parquet columns the map needs; the other metric columns are shown when present.
 REQUIRED_METRICS = ("id", "gold", "pred", "confidence", "variability", "correctness", "region")
-OPTIONAL_METRICS = (
-    "forgetfulness",
-    "threshold_closeness",
-    "aum",
-    "el2n",
-    "entropy",
-    "confidence_pred",
-)
+OPTIONAL_METRICS = tuple(c for c in METRIC_COLUMNS if c not in REQUIRED_METRICS)
 REGION_ORDER = ("easy", "ambiguous", "hard", "none")
 COLOR_CHOICES = ("correctness", "region", "gold", "pred")
 
