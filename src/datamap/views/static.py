@@ -61,7 +61,8 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
     cb.solve_alpha = False
     ax.set_xlabel("variability")
     ax.set_ylabel("confidence")
-    ax.set_xlim(0, max(0.5, float(np.nanmax(x)) * 1.05 if len(x) else 0.5))
+    xmax = float(np.nanmax(x)) if len(x) else 0.0
+    ax.set_xlim(0, max(xmax * 1.08, 0.02))  # variability <= 0.5; use the room the data needs
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title} ({note})")
     box = dict(boxstyle="round,pad=0.3", fc="white", alpha=0.8, ec="0.5")
