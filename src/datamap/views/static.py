@@ -1,8 +1,9 @@
 """The static data map (PNG): variability (x) vs confidence (y), coloured by correctness.
 
-Readable at 100k+ points: small markers with alpha, rasterised scatter, colours binned by
-correctness (as in Swayamdipta et al. 2020), region labels, and marginal histograms of
-confidence, variability and correctness.
+Up to 20,000 points: a rasterised scatter coloured by correctness (binned by tenths, as in
+Swayamdipta et al. 2020). Above that, hexagons coloured by the mean correctness of the examples
+inside them, so 100k+ points stay readable. Region labels and marginal histograms of
+confidence, variability and correctness (over all examples) complete the figure.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pandas as pd
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.rundir import RunDir
+
+HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of mean correctness
 
 
 def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0) -> bytes:
@@ -43,22 +46,26 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
     y = shown["confidence"].to_numpy()
     corr = shown["correctness"].to_numpy()
 
-    fig = plt.figure(figsize=(12, 8), dpi=110)
-    gs = fig.add_gridspec(3, 2, width_ratios=[3, 1.1], hspace=0.45, wspace=0.25)
+    fig = plt.figure(figsize=(12.5, 8), dpi=110)
+    gs = fig.add_gridspec(3, 2, width_ratios=[3, 1.1], hspace=0.45, wspace=0.32)
     ax = fig.add_subplot(gs[:, 0])
-    size = float(np.clip(40_000 / max(len(shown), 1), 0.5, 25))
-    alpha = float(np.clip(3_000 / max(len(shown), 1), 0.15, 0.9))
-    # correctness bins as in the cartography paper: 0.0, 0.1, ..., 1.0
-    levels = np.round(corr * 10) / 10
-    cmap = plt.get_cmap("RdYlBu")
-    order = np.argsort(-levels, kind="stable")  # draw the rarer, less-correct points on top
-    sc = ax.scatter(
-        x[order], y[order], c=levels[order], cmap=cmap, vmin=0, vmax=1, s=size, alpha=alpha,
-        linewidths=0, rasterized=True,
-    )
+    cmap = plt.get_cmap("viridis")  # same palette as the interactive map
+    if len(shown) > HEXBIN_ABOVE:
+        # many points: hexagons coloured by the mean correctness of the examples they hold,
+        # so dense and sparse areas stay readable (a scatter would be a blur)
+        sc = ax.hexbin(x, y, C=corr, reduce_C_function=np.mean, gridsize=110, cmap=cmap, vmin=0, vmax=1,
+                       mincnt=1, linewidths=0)
+        label = "mean correctness (hexagons)"
+    else:
+        size = float(np.clip(40_000 / max(len(shown), 1), 2, 25))
+        alpha = float(np.clip(3_000 / max(len(shown), 1), 0.35, 0.9))
+        levels = np.round(corr * 10) / 10  # correctness bins as in the cartography paper
+        order = np.argsort(-levels, kind="stable")  # draw the less-correct points on top
+        sc = ax.scatter(x[order], y[order], c=levels[order], cmap=cmap, vmin=0, vmax=1, s=size, alpha=alpha,
+                        linewidths=0, rasterized=True)
+        label = "correctness"
     cb = fig.colorbar(sc, ax=ax, pad=0.01, fraction=0.04)
-    cb.set_label("correctness")
-    cb.solve_alpha = False
+    cb.set_label(label)
     ax.set_xlabel("variability")
     ax.set_ylabel("confidence")
     xmax = float(np.nanmax(x)) if len(x) else 0.0
