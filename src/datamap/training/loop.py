@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -137,7 +138,11 @@ class LengthGroupedSampler:
 
     def __iter__(self):
         rng = np.random.default_rng([self.seed, self.epoch])
-        for b in length_grouped_batches(self.lengths, self.batch_size, rng):
+        batches = length_grouped_batches(self.lengths, self.batch_size, rng)
+        # Accelerate's sharding across processes (even_batches) expects only the last batch to be
+        # short; a short batch elsewhere makes it skip a round of batches. Stable: order kept otherwise.
+        batches.sort(key=lambda b: len(b) < self.batch_size)
+        for b in batches:
             yield b.tolist()
 
     def __len__(self) -> int:
@@ -257,7 +262,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     use_bf16 = cfg.precision == "bf16" or (
         cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     )
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no")
+    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=_cpu_processes())
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
@@ -336,7 +341,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
                     rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
             seconds = time.perf_counter() - t0
-            train_loss = accelerator.reduce(loss_sum, "sum").item() / max(len(train_df), 1)
+            # mean over the batches processed (several processes: including even batching's repeats)
+            seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
+            train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
             if cfg.record == "inflight":
                 index, logits = recorder.collect(accelerator, n_examples=len(train_df))
@@ -388,6 +395,16 @@ def clear_run(run: RunDir) -> None:
         path.unlink(missing_ok=True)
     for folder in (run.jsonl_dir, run.selections, run.eval_dir, run.model):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cpu_processes() -> bool:
+    """Launched as several processes (``accelerate launch``/``torchrun``) on a machine without a GPU?
+
+    Accelerate then needs ``cpu=True`` to join the processes (gloo, MULTI_CPU); without it every
+    process would train alone on all the data and all would write the run directory.
+    """
+    gpu = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not gpu
 
 
 def _save_model(model, tokenizer, folder: Path) -> None:

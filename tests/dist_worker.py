@@ -1,0 +1,73 @@
+"""Run under ``accelerate launch --num_processes N`` (or plain python for N=1) by tests/test_distributed.py.
+
+    python dist_worker.py MODEL_DIR DATA_CSV OUT_DIR JOB[,JOB...]
+
+Jobs: ``loop`` (our loop, in-flight), ``loop_epoch_end``, ``trainer`` (DynamicsTrainer, in-flight),
+``trainer_epoch_end_lr0`` (DynamicsTrainer, epoch_end, learning rate 0, no dropout: the weights never
+change), ``predict`` (``predict_logits`` of the saved model over the data; main process writes
+``predict.npy``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
+    out_dir = Path(out)
+    frame = pd.read_csv(csv)
+    for job in jobs.split(","):
+        if job in ("loop", "loop_epoch_end"):
+            from datamap.training.loop import TrainConfig, train
+
+            train(TrainConfig(dataset=csv, model=model_dir, out=str(out_dir / job), epochs=2, batch_size=4, lr=5e-4,
+                              eval_split=None, seed=3, max_length=32, save_model=False,
+                              record="inflight" if job == "loop" else "epoch_end"), progress=False)
+        elif job == "trainer":
+            from hf_script import trainer_script
+
+            trainer_script(model_dir, frame, out_dir / job, batch_size=4, record="inflight")
+        elif job == "trainer_plain":  # the same script without datamap (for comparison by hand)
+            from hf_script import trainer_script
+
+            trainer_script(model_dir, frame, out_dir / job, batch_size=4, use_datamap=False)
+        elif job == "trainer_epoch_end_lr0":
+            from hf_script import trainer_script
+
+            trainer_script(model_dir, frame, out_dir / job, batch_size=4, record="epoch_end", lr=0.0, no_dropout=True,
+                           epochs=1)
+        elif job == "predict":
+            from accelerate import Accelerator
+
+            from datamap.io.data import load_dataset
+            from datamap.training.data import Collator, encode_frame
+            from datamap.training.loop import predict_logits
+            from datamap.training.models import load_model, load_tokenizer
+
+            acc = Accelerator(cpu=True)
+            df, _, _ = load_dataset(csv, "train")
+            tok = load_tokenizer(model_dir)
+            model = acc.prepare(load_model(model_dir))
+            logits = predict_logits(model, encode_frame(df, tok, 32), Collator(tok), 4, acc)
+            if acc.is_main_process:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                np.save(out_dir / "predict.npy", logits)
+            acc.wait_for_everyone()
+        else:
+            raise SystemExit(f"unknown job {job}")
+    from accelerate import PartialState
+
+    state = PartialState()
+    if state.is_main_process:  # how many processes really took part
+        (out_dir / "world.json").write_text(json.dumps({"num_processes": state.num_processes}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:5])
