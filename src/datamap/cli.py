@@ -7,6 +7,7 @@ Every command reads and writes a run directory (docs/run-directory.md). Bad inpu
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -100,7 +101,8 @@ def train(
         dynamics_from=str(dynamics_from) if dynamics_from else None, drop_hard=drop_hard,
     )
     run = run_train(cfg)
-    typer.echo(f"run written to {run.root}")
+    if os.environ.get("RANK", "0") == "0":  # under accelerate launch, only the main process speaks
+        typer.echo(f"run written to {run.root}")
 
 
 @app.command()
