@@ -103,3 +103,27 @@ def test_minilm_alias_resolves_offline():
     assert path == MINILM_HUB or path.endswith("model")
     if path != MINILM_HUB:
         assert json.loads(open(path + "/config.json").read())["model_type"] == "bert"
+
+
+def test_hub_names_go_through_datasets(monkeypatch):
+    """Names that are neither files nor mirror entries are loaded with datasets.load_dataset."""
+    import datasets
+
+    calls = []
+
+    def fake_load(name, split):
+        calls.append((name, split))
+        return datasets.Dataset.from_pandas(pd.DataFrame({"sentence": ["good", "bad"], "label": [1, 0]}))
+
+    monkeypatch.delenv("DATAMAP_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    df, names, source = load_dataset("someone/sentiment", "train")
+    assert calls == [("someone/sentiment", "train")] and source == "someone/sentiment[train]"
+    assert df["text"].tolist() == ["good", "bad"] and names == ["0", "1"]
+
+    def failing(name, split):
+        raise ConnectionError("offline\nmore")
+
+    monkeypatch.setattr(datasets, "load_dataset", failing)
+    with pytest.raises(DatamapError, match="dataset 'someone/x' split 'train': .*the hub failed: offline$"):
+        load_dataset("someone/x", "train")
