@@ -122,3 +122,16 @@ def test_regions_ties_are_stable():
     var = np.zeros(4)
     idx = region_indices(conf, var, fraction=0.5)
     assert idx["easy"].tolist() == [0, 1] and idx["hard"].tolist() == [0, 1] and idx["ambiguous"].tolist() == [0, 1]
+
+
+def test_summary_counts_per_region_and_class():
+    import pandas as pd
+
+    from datamap.measure import summary_counts
+
+    table = pd.DataFrame({"region": ["easy", "hard", "easy", "none", "hard"], "gold": [0, 1, 1, 1, 1]})
+    counts = summary_counts(table, ["neg", "pos"])
+    assert counts.index.tolist() == ["easy", "hard", "none"]  # ambiguous absent: no row
+    assert counts.loc["easy"].tolist() == [1, 1, 2]
+    assert counts.loc["hard"].tolist() == [0, 2, 2]
+    assert counts.loc["none"].tolist() == [0, 1, 1]

@@ -111,3 +111,19 @@ def test_writer_leaves_nothing_on_error(tmp_path):
             w.write_epoch(0, ["a"], np.zeros((1, 2)), [0])
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_rows_in_any_order_read_the_same(tmp_path):
+    """Files written by other tools may order rows differently: same arrays as the in-order file."""
+    dyn = random_dynamics(n=30, e=3)
+    write_dynamics(tmp_path / "ordered.parquet", dyn)
+    perm = np.random.default_rng(1).permutation(30)
+    t = pa.concat_tables([
+        epoch_table(dyn.ids[perm if j == 1 else slice(None)], dyn.logits[perm if j == 1 else slice(None), j],
+                    dyn.gold[perm if j == 1 else slice(None)], j)
+        for j in (2, 0, 1)  # epochs out of order too
+    ])
+    a, b = read_dynamics(tmp_path / "ordered.parquet"), read_dynamics(_write_table(tmp_path / "shuffled.parquet", t))
+    order = {i: k for k, i in enumerate(b.ids)}
+    idx = np.array([order[i] for i in a.ids])
+    assert np.array_equal(a.logits, b.logits[idx]) and np.array_equal(a.gold, b.gold[idx])

@@ -64,11 +64,15 @@ def measure_run(
 
 
 def summary_counts(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """Counts per region (rows) and gold class (columns), with totals."""
-    gold_names = np.asarray(names, dtype=object)[table["gold"].to_numpy()]
-    counts = pd.crosstab(table["region"], gold_names).reindex(
-        index=[r for r in (*REGIONS, "none") if r in set(table["region"])], columns=names, fill_value=0
-    )
-    counts = counts.fillna(0).astype(int)
-    counts["total"] = counts.sum(axis=1)
-    return counts
+    """Counts per region (rows, those present) and gold class (columns), with totals."""
+    regions = table["region"].to_numpy(dtype=object)
+    gold = table["gold"].to_numpy(dtype=np.int64)
+    order = [r for r in (*REGIONS, "none")]
+    code = {r: i for i, r in enumerate(order)}
+    rcode = np.fromiter((code.get(r, len(order)) for r in regions), dtype=np.int64, count=len(regions))
+    counts = np.bincount(rcode * len(names) + gold, minlength=(len(order) + 1) * len(names))
+    counts = counts.reshape(len(order) + 1, len(names))[: len(order)]
+    frame = pd.DataFrame(counts, index=pd.Index(order, name="region"), columns=names)
+    frame = frame[frame.sum(axis=1) > 0]
+    frame["total"] = frame.sum(axis=1)
+    return frame

@@ -133,6 +133,36 @@ def read_dynamics(path: str | os.PathLike) -> Dynamics:
     return dynamics_from_table(table, str(path))
 
 
+def _same_order_epochs(table, epoch, n_epochs, values, n_classes, source) -> Dynamics | None:
+    """Fast path for files written epoch by epoch with the same example order (what datamap writes).
+
+    Returns None when the layout differs; the general path then handles (and validates) it.
+    """
+    n_rows = len(epoch)
+    if n_rows % n_epochs:
+        return None
+    n = n_rows // n_epochs
+    if not np.array_equal(epoch, np.repeat(np.arange(n_epochs), n)):
+        return None
+    ids = table.column("id")
+    first = ids.slice(0, n)
+    for e in range(1, n_epochs):
+        if not ids.slice(e * n, n).equals(first):
+            return None
+    gold_rows = table.column("gold").to_numpy().astype(np.int64).reshape(n_epochs, n)
+    if (gold_rows != gold_rows[0]).any():
+        return None  # the general path names the example
+    uniq = np.asarray(first.to_pylist(), dtype=object)
+    if len(set(uniq)) != n:
+        return None
+    gold = gold_rows[0]
+    if n and (gold.min() < 0 or gold.max() >= n_classes):
+        i = int(np.flatnonzero((gold < 0) | (gold >= n_classes))[0])
+        raise DatamapError(f"{source}: gold {gold[i]} of example '{uniq[i]}' is outside 0..{n_classes - 1}")
+    logits = np.ascontiguousarray(values.reshape(n_epochs, n, n_classes).transpose(1, 0, 2))
+    return Dynamics(ids=uniq, logits=logits, gold=gold, epochs=np.arange(n_epochs))
+
+
 def dynamics_from_table(table: pa.Table, source: str) -> Dynamics:
     n_rows = table.num_rows
     if n_rows == 0:
@@ -166,6 +196,10 @@ def dynamics_from_table(table: pa.Table, source: str) -> Dynamics:
         what = f"epoch {missing[0]} is missing" if missing else f"epochs must start at 0, got {epochs[0]}"
         raise DatamapError(f"{source}: {what} (found epochs {epochs.tolist()})")
     n_epochs = len(epochs)
+
+    fast = _same_order_epochs(table, epoch, n_epochs, values, n_classes, source)
+    if fast is not None:
+        return fast
 
     ids_arr = table.column("id").combine_chunks()
     codes_arr = pc.dictionary_encode(ids_arr)

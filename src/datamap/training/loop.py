@@ -345,6 +345,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
             seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
             train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
+            t_rec = time.perf_counter()
             if cfg.record == "inflight":
                 index, logits = recorder.collect(accelerator, n_examples=len(train_df))
             elif cfg.record == "epoch_end":
@@ -352,8 +353,9 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
                 index = np.arange(len(train_df))
             if writer is not None:
                 writer.write_epoch(epoch, ids[index], logits, gold[index])
+            record_seconds = time.perf_counter() - t_rec
 
-            entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds,
+            entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
                      "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
             for name, enc in eval_enc.items():
                 ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
