@@ -28,3 +28,7 @@ dm train "${COMMON[@]}" "${SUB[@]}" --mixup pooled --mixup-pairing td-entropy --
 dm compare "$OUT/baseline" "$OUT/amb33" "$OUT/rand33" --set validation --set rotten_tomatoes_test
 dm compare "$OUT/baseline" "$OUT/mixup-embeddings" "$OUT/mixup-pooled" "$OUT/mixup-hidden" "$OUT/mixup-td-entropy" \
   --set validation --set rotten_tomatoes_test
+# class-balanced variant: the ambiguous ranking applied within each gold class
+dm select "$OUT/baseline" --out amb33s --ambiguous 0.33 --stratify --seed "$SEED"
+dm train "${COMMON[@]}" --subset "$OUT/baseline/selections/amb33s.json" --out "$OUT/amb33s"
+dm compare "$OUT/baseline" "$OUT/amb33" "$OUT/amb33s" "$OUT/rand33" --set validation --set rotten_tomatoes_test

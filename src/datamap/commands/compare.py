@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
@@ -134,7 +136,8 @@ def compare(
         table.add_column(label, justify="right")
     for row in rows:
         table.add_row(row["set"], row["metric"], *("-" if row[c] is None else f"{row[c]:.4f}" for c in labels))
-    Console().print(table)
+    # piped or logged output: rich would squeeze the table to 80 columns and cut run names
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
     if csv is not None:
         import pandas as pd
