@@ -26,6 +26,25 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from datamap import __version__
+
+        typer.echo(f"datamap {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Training dynamics for transformer text classifiers: record, measure, map, select, retrain, evaluate.
+
+    Typical run: `datamap train` -> `datamap metrics` -> `datamap plot [--html]` -> `datamap select`
+    -> `datamap train --subset` -> `datamap evaluate` / `compare` / `report`.
+    """
+
+
 @app.command()
 def train(
     dataset: str = typer.Option(..., "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder."),
