@@ -139,3 +139,13 @@ def test_cli_errors_exit_2(tmp_path, data_dir):
     assert r.returncode == 2 and "dynamics.parquet: missing" in r.stderr
     r = run_cli("import-dynamics", tmp_path / "nothing", "--out", tmp_path / "r3")
     assert r.returncode == 2 and "folder not found" in r.stderr and not (tmp_path / "r3").exists()
+
+
+def test_same_seed_same_dynamics_with_or_without_evaluation(tmp_path, tiny_model_dir, sentiment_csv, data_dir):
+    """Evaluation passes must not consume the training's random state (dropout, shuffles)."""
+    a = train(config(tmp_path, tiny_model_dir, sentiment_csv, out=str(tmp_path / "a"), save_model=False), progress=False)
+    b = train(config(tmp_path, tiny_model_dir, sentiment_csv, out=str(tmp_path / "b"), save_model=False,
+                     eval_datasets=[str(data_dir / "toy" / "validation.parquet")]), progress=False)
+    da, db = read_dynamics(a.dynamics), read_dynamics(b.dynamics)
+    assert da.ids.tolist() == db.ids.tolist() and np.array_equal(da.logits, db.logits)
+    assert (b.root / "eval" / "validation.json").exists()

@@ -13,6 +13,7 @@ logits are gathered once per epoch and only the main process writes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -166,21 +167,46 @@ def make_loader(encoded, collate, batch_sampler):
     return torch.utils.data.DataLoader(encoded, batch_sampler=batch_sampler, collate_fn=collate)
 
 
+@contextlib.contextmanager
+def preserved_rng():
+    """Run a block without changing the random state of training (torch, CUDA, NumPy, random).
+
+    Accelerate's data loaders synchronise/draw random state when iterated; an evaluation pass
+    must not change the dropout masks and shuffles that follow it, or adding an evaluation set
+    would change the training run.
+    """
+    import random
+
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
 @torch.no_grad()
 def predict_logits(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
     """Eval-mode logits for every item (ordered as ``encoded``), sharded across processes."""
     was_training = model.training
     model.eval()
     lengths = np.array([len(it["input_ids"]) for it in encoded])
-    loader = accelerator.prepare_data_loader(
-        make_loader(encoded, collate, FixedBatches(sorted_batches(lengths, batch_size))), device_placement=True
-    )
     rec = EpochRecorder()
     show = desc is not None and accelerator.is_local_main_process
-    for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
-        with accelerator.autocast():
-            logits = model(**model_inputs(batch)).logits
-        rec.add(batch["index"], logits)
+    with preserved_rng():
+        loader = accelerator.prepare_data_loader(
+            make_loader(encoded, collate, FixedBatches(sorted_batches(lengths, batch_size))), device_placement=True
+        )
+        for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+            with accelerator.autocast():
+                logits = model(**model_inputs(batch)).logits
+            rec.add(batch["index"], logits)
     model.train(was_training)
     index, logits = rec.collect(accelerator, n_examples=len(encoded))
     return logits
