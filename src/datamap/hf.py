@@ -35,8 +35,10 @@ from transformers import Trainer, TrainerCallback
 
 from datamap.errors import DatamapError
 from datamap.io import atomic
+from datamap.io.data import TEXT_CANDIDATES
 from datamap.io.rundir import RunDir
 from datamap.io.store import DynamicsWriter
+from datamap.training.models import model_label_names
 from datamap.training.recorder import EpochRecorder
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 INDEX_KEY = "datamap_index"
 HF_RECORD_MODES = ("inflight", "epoch_end")
 LABEL_COLUMNS = ("labels", "label", "label_ids")
-TEXT_COLUMNS = ("text", "sentence", "premise", "sentence1", "question")
+TEXT_COLUMNS = TEXT_CANDIDATES
 TEXT_PAIR_COLUMNS = ("text_pair", "hypothesis", "sentence2")
 
 
@@ -157,14 +159,6 @@ def _scalar(v):
     if isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim == 0:
         return v.item()
     return v
-
-
-def model_label_names(model) -> list[str]:
-    """Class names in id order from ``model.config.id2label`` (``LABEL_i`` defaults included)."""
-    config = getattr(model, "config", None)
-    id2label = getattr(config, "id2label", None) or {}
-    n = getattr(config, "num_labels", None) or len(id2label)
-    return [str(id2label.get(i, id2label.get(str(i), i))) for i in range(int(n))]
 
 
 class DynamicsTrainer(Trainer):

@@ -12,9 +12,10 @@ from datamap.io.rundir import RunDir
 
 def predictions_table(frame: pd.DataFrame, logits: np.ndarray, label_names: list[str]) -> pa.Table:
     """Per-example predictions: id, gold, pred, their names, max probability and the logits."""
+    from datamap.eval.metrics import softmax
+
     logits = np.asarray(logits, dtype=np.float32)
-    z = logits - logits.max(axis=1, keepdims=True)
-    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    probs = softmax(logits)
     pred = logits.argmax(axis=1)
     names = np.asarray(label_names, dtype=object)
     n, c = logits.shape

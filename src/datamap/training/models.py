@@ -75,8 +75,11 @@ def load_model(name_or_path: str, label_names: list[str] | None = None, trust_re
 
 
 def model_label_names(model) -> list[str]:
-    cfg = model.config
-    return [str(cfg.id2label[i]) for i in range(cfg.num_labels)]
+    """Class names in id order from ``model.config.id2label`` (``LABEL_i`` defaults included)."""
+    config = getattr(model, "config", None)
+    id2label = getattr(config, "id2label", None) or {}
+    n = getattr(config, "num_labels", None) or len(id2label)
+    return [str(id2label.get(i, id2label.get(str(i), i))) for i in range(int(n))]
 
 
 def _first(exc: Exception) -> str:
