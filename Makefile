@@ -44,6 +44,8 @@ bench: .installed
 	$(PYTHON) benchmarks/bench_metrics.py
 	$(PYTHON) benchmarks/bench_recording.py
 	$(PYTHON) benchmarks/bench_html_map.py
+	$(PYTHON) benchmarks/bench_trainer_overhead.py
+	$(PYTHON) benchmarks/bench_epoch_bytes.py
 
 clean:
 	rm -rf .installed build dist src/*.egg-info .pytest_cache
