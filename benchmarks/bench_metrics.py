@@ -57,7 +57,7 @@ def stage(logits: np.ndarray, gold: np.ndarray) -> None:
     from pathlib import Path
 
     from datamap.io.store import Dynamics, write_dynamics
-    from datamap.measure import measure_run
+    from datamap.stages.measure import measure_run
 
     n, e, _ = logits.shape
     with tempfile.TemporaryDirectory() as tmp:

@@ -15,7 +15,8 @@ import statistics
 import tempfile
 import time
 
-from datamap.training.loop import TrainConfig, train
+from datamap.training.config import TrainConfig
+from datamap.training.loop import train
 
 
 def timed_run(mode: str, args, out: str) -> float:

@@ -103,7 +103,8 @@ def train(
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
     """
-    from datamap.training.loop import TrainConfig, train as run_train
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import train as run_train
 
     cfg = TrainConfig(
         dataset=dataset, model=model, out=str(out), split=split,
@@ -143,7 +144,7 @@ def metrics(
     from rich.table import Table
 
     from datamap.io.rundir import RunDir
-    from datamap.measure import measure_run, summary_counts
+    from datamap.stages.measure import measure_run, summary_counts
 
     table = measure_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
     rd = RunDir(run)
@@ -206,7 +207,7 @@ def import_dynamics(
 
         datamap import-dynamics td/ --out runs/snli --label-names entailment,neutral,contradiction
     """
-    from datamap.interop import import_dynamics as do_import
+    from datamap.stages.interop import import_dynamics as do_import
 
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
@@ -227,12 +228,9 @@ def export_dynamics(
 
         datamap export-dynamics runs/rt --out /tmp/td
     """
-    from datamap.io.jsonl import export_jsonl
-    from datamap.io.rundir import RunDir
+    from datamap.stages.interop import export_dynamics as do_export
 
-    rd = RunDir(run)
-    rd.require(rd.dynamics)
-    paths = export_jsonl(rd.dynamics, out or rd.jsonl_dir)
+    paths = do_export(run, out)
     typer.echo(f"wrote {len(paths)} files to {paths[0].parent}")
 
 
@@ -261,7 +259,7 @@ def evaluate(
 
         datamap evaluate runs/nli --dataset hans --split validation
     """
-    from datamap.evaluate import evaluate as do_eval
+    from datamap.stages.evaluate import evaluate as do_eval
 
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
     scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
@@ -287,7 +285,7 @@ def ensemble(
 
         datamap ensemble runs/full runs/amb33 --weights 0.5,0.5 --dataset rotten_tomatoes --split test --out runs/ens
     """
-    from datamap.evaluate import ensemble as do_ensemble
+    from datamap.stages.evaluate import ensemble as do_ensemble
 
     scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length)
     _print_scores(scores)
@@ -318,15 +316,141 @@ def _print_scores(scores: dict) -> None:
         typer.echo(f"  {h}: {cells}")
 
 
-def _register_commands() -> None:
-    from datamap.commands.compare import compare
-    from datamap.commands.select import select
+@app.command()
+def select(
+    run: Path = typer.Argument(..., help="Run directory holding metrics.parquet (and data.parquet)."),
+    out: str = typer.Option(..., "--out", help="Selection name: writes RUN/selections/NAME.json (+ .parquet)."),
+    ambiguous: float = typer.Option(0.0, "--ambiguous", help="Fraction of the whole set from the ambiguous ranking (highest variability)."),
+    easy: float = typer.Option(0.0, "--easy", help="Fraction from the easy-to-learn ranking (highest confidence)."),
+    hard: float = typer.Option(0.0, "--hard", help="Fraction from the hard-to-learn ranking (lowest confidence)."),
+    random: float = typer.Option(0.0, "--random", help="Fraction drawn at random from what the other parts left."),
+    by: Optional[str] = typer.Option(None, "--by", help="Rank by this metric column (with --top or --bottom)."),
+    top: Optional[str] = typer.Option(None, "--top", help="Highest values of --by: a fraction (0.33) or a count (100)."),
+    bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
+    sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
+    fractions: Optional[str] = typer.Option(None, "--fractions", help="Fractions for --sweep, comma-separated (default 0.01,0.05,0.10,0.17,0.25,0.33,0.50,0.75)."),
+    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5' or 'region==ambiguous' (repeatable; all must hold)."),
+    data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
+    drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
+    stratify: bool = typer.Option(False, "--stratify", help="Apply the fractions within each gold class."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
+    csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
+):
+    """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
-    app.command("select")(select)
-    app.command("compare")(compare)
+    Parts (ambiguous, easy, hard, --by ranking, random) are drawn in that order and never overlap;
+    a fraction f takes floor(f x N) examples of the whole set of N. Filters (--where) and
+    --drop-hard narrow what can be drawn; --data-pct thins the result at random.
+
+    Examples:
+
+        datamap select runs/snli --out ambiguous33 --ambiguous 0.33
+
+        datamap select runs/snli --out amb_rand --ambiguous 0.33 --random 0.10 --seed 1
+
+        datamap select runs/snli --out top_aum --by aum --bottom 1000
+
+        datamap select runs/snli --out amb --ambiguous 0.33 --sweep
+
+        datamap select runs/snli --out unsure --where 'confidence<0.5' --where 'variability>=0.2' --drop-hard
+
+        datamap select runs/snli --out half --data-pct 0.5 --stratify --csv --dataset snli
+    """
+    from rich.console import Console
+
+    from datamap.core.selection import Recipe
+    from datamap.stages.select import select_run
+
+    if fractions is not None and not sweep:
+        raise DatamapError("--fractions only applies with --sweep")
+    recipe = Recipe(
+        ambiguous=ambiguous, easy=easy, hard=hard, random=random, by=by,
+        top=parse_amount(top, "--top"), bottom=parse_amount(bottom, "--bottom"), where=tuple(where),
+        data_pct=data_pct, drop_hard=drop_hard, stratify=stratify,
+    )
+    saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
+                       seed=seed, csv=csv, dataset=dataset)
+    console = Console()
+    for s in saved:
+        parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
+        classes = ", ".join(f"{k} {v}" for k, v in s.result.class_sizes.items())
+        console.print(
+            f"{s.name}: {len(s.result)} of {s.result.n_total} examples ({parts})"
+            + (f"; per class: {classes}" if classes else "")
+            + f" -> {s.paths['json']}",
+            markup=False, highlight=False,
+        )
 
 
-_register_commands()
+@app.command()
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Run directories to compare (their eval/*.json)."),
+    sets: List[str] = typer.Option([], "--set", help="Evaluation set to show (repeatable; default all)."),
+    metrics: List[str] = typer.Option([], "--metric", help="Score to show (repeatable; default accuracy, f1_macro, ece; dotted keys for nested scores)."),
+    csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV here."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON here."),
+):
+    """Show the evaluation scores (RUN/eval/*.json) of several runs side by side.
+
+    One row per (evaluation set, score), one column per run; '-' where a run lacks the score.
+
+    Examples:
+
+        datamap compare runs/full runs/ambiguous33 runs/random33
+
+        datamap compare runs/a runs/b --set validation --set hans --metric accuracy
+
+        datamap compare runs/a runs/b --metric heuristics.lexical_overlap.non-entailment.accuracy
+
+        datamap compare runs/a runs/b --csv compare.csv --json compare.json
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from datamap.stages.compare import compare_table, write_compare
+
+    labels, rows = compare_table(runs, sets or None, metrics or None)
+    table = Table(title="evaluation scores")
+    table.add_column("set")
+    table.add_column("metric")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for row in rows:
+        table.add_row(row["set"], row["metric"], *("-" if row[c] is None else f"{row[c]:.4f}" for c in labels))
+    # piped or logged output: rich would squeeze the table to 80 columns and cut run names
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    write_compare(rows, labels, runs, csv=csv, json_out=json_out)
+
+
+def parse_amount(text: str | None, flag: str) -> float | int | None:
+    """``"0.33"`` -> 0.33 (a fraction), ``"100"`` -> 100 (a count); ``None`` stays ``None``.
+
+    A value with a decimal point or an exponent is a fraction, a whole number is a count.
+    """
+    if text is None:
+        return None
+    s = str(text).strip()
+    try:
+        if any(c in s for c in ".eE"):
+            return float(s)
+        return int(s)
+    except ValueError:
+        raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
+
+
+def parse_fractions(text: str | None) -> tuple[float, ...]:
+    """``"0.1,0.2"`` -> (0.1, 0.2); ``None`` -> allenai's sweep fractions."""
+    if text is None or not text.strip():
+        from datamap.core.selection import SWEEP_FRACTIONS
+
+        return SWEEP_FRACTIONS
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise DatamapError(f"--fractions {text!r}: expected comma-separated fractions like 0.1,0.25") from None
+
+
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,18 @@
-"""The one exception type users see.
+"""The one exception type users see, and the boundary where library errors become it.
 
-Every problem with user input (a file, a column, a row, a flag) is raised as a
+Every problem with user input (a file, a column, a row, an option) is raised as a
 :class:`DatamapError` whose message is a single line naming the offending thing. The CLI
 prints it as ``error: <message>`` and exits with status 2.
+
+The pure-NumPy core (:mod:`datamap.core`) raises plain ``ValueError`` with messages that speak of
+its own parameters; the stages call it inside :func:`user_errors`, which turns those into
+:class:`DatamapError`.
 """
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
 
 
 class DatamapError(Exception):
@@ -13,3 +22,14 @@ class DatamapError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+@contextlib.contextmanager
+def user_errors(context: str = "") -> Iterator[None]:
+    """Re-raise a ``ValueError`` from the block as :class:`DatamapError` (``context: message``)."""
+    try:
+        yield
+    except DatamapError:
+        raise
+    except ValueError as exc:
+        raise DatamapError(f"{context}: {exc}" if context else str(exc)) from exc

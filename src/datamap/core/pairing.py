@@ -170,15 +170,19 @@ def pair_easy_ambiguous(labels: np.ndarray, regions: np.ndarray, entropy: np.nda
     return partner
 
 
-def apply_drop_hard(regions: np.ndarray) -> np.ndarray:
-    """Positions of the examples kept by ``--drop-hard`` (every region but ``hard``).
+def keep_mask(regions: np.ndarray) -> np.ndarray:
+    """Which examples a "drop hard-to-learn" rule keeps: ``True`` for every region but ``hard``.
 
     Parameters
     ----------
     regions : array of str, shape (n,)
-        Data-map region of each example.
+        Data-map region of each example (``easy``, ``ambiguous``, ``hard`` or ``none``).
+
+    Returns
+    -------
+    bool array, shape (n,)
     """
-    return np.flatnonzero(np.asarray(regions, dtype=object) != "hard").astype(np.int64)
+    return np.asarray(regions, dtype=object) != "hard"
 
 
 def synthetic_count(seen: int, batch: int, ratio: float) -> int:

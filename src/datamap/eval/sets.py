@@ -1,4 +1,4 @@
-"""Evaluation sets: load a labelled set for a model, score it, write RUN/eval/<name>.*.
+"""Evaluation sets: load a labelled set for a model, score it, write RUN/eval/<name>.json and .parquet.
 
 An evaluation set's labels are mapped to the model's classes by NAME. A set with a ``heuristic``
 column (HANS) is scored the McCoy et al. way: the model's argmax class is collapsed to
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from datamap.io import atomic
 from datamap.io.data import load_table, prepare
@@ -71,8 +72,6 @@ def quick_scores(es: EvalSet, logits: np.ndarray, model_label_names: list[str]) 
 
 def write_eval_set(run: RunDir, es: EvalSet, logits: np.ndarray, model_label_names: list[str], extra: dict | None = None) -> dict:
     """Score and write RUN/eval/<name>.json and .parquet; returns the scores."""
-    from datamap.eval.run import predictions_table, write_eval
-
     if es.kind == "standard":
         return write_eval(run, es.name, es.frame, logits, model_label_names, extra)
     from datamap.eval.hans import hans_predictions, hans_scores
@@ -82,8 +81,6 @@ def write_eval_set(run: RunDir, es: EvalSet, logits: np.ndarray, model_label_nam
     scores = hans_scores(pred, es.frame["label_name"].tolist(), es.frame["heuristic"].astype(str).tolist(), subcase,
                          model_label_names=model_label_names)
     scores = {"set": es.name, "kind": "hans", "label_names": list(model_label_names), **scores, **(extra or {})}
-    import pyarrow as pa
-
     table = predictions_table(es.frame.assign(label=0), logits, model_label_names).drop_columns(["gold", "gold_name"])
     table = table.append_column("gold_name", pa.array(es.frame["label_name"].astype(str).tolist(), type=pa.string()))
     table = table.append_column("pred_collapsed", pa.array(list(pred), type=pa.string()))
@@ -92,3 +89,36 @@ def write_eval_set(run: RunDir, es: EvalSet, logits: np.ndarray, model_label_nam
     return scores
 
 
+def predictions_table(frame: pd.DataFrame, logits: np.ndarray, label_names: list[str]) -> pa.Table:
+    """Per-example predictions: id, gold, pred, their names, max probability and the logits."""
+    from datamap.eval.scoring import softmax
+
+    logits = np.asarray(logits, dtype=np.float32)
+    probs = softmax(logits)
+    pred = logits.argmax(axis=1)
+    names = np.asarray(label_names, dtype=object)
+    n, c = logits.shape
+    cols = {
+        "id": pa.array(frame["id"].astype(str).tolist(), type=pa.string()),
+        "gold": pa.array(frame["label"].to_numpy(dtype=np.int64)),
+        "pred": pa.array(pred.astype(np.int64)),
+        "gold_name": pa.array(names[frame["label"].to_numpy()].tolist(), type=pa.string()),
+        "pred_name": pa.array(names[pred].tolist(), type=pa.string()),
+        "prob": pa.array(probs.max(axis=1).astype(np.float32)),
+        "logits": pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * c, c, dtype=np.int32)), pa.array(logits.reshape(-1))),
+    }
+    for extra in ("heuristic", "subcase"):
+        if extra in frame.columns:
+            cols[extra] = pa.array(frame[extra].astype(str).tolist(), type=pa.string())
+    return pa.table(cols)
+
+
+def write_eval(run: RunDir, name: str, frame: pd.DataFrame, logits: np.ndarray, label_names: list[str], extra: dict | None = None) -> dict:
+    """Score ``logits`` against ``frame['label']`` and write eval/<name>.json and .parquet."""
+    from datamap.eval.scoring import classification_scores
+
+    scores = classification_scores(logits, frame["label"].to_numpy(), label_names, probs=False)
+    scores = {"set": name, **scores, **(extra or {})}
+    atomic.write_table(run.eval_predictions(name), predictions_table(frame, logits, label_names))
+    atomic.write_json(run.eval_scores(name), scores)
+    return scores

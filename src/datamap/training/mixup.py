@@ -20,18 +20,16 @@ the mixed rows to the batch, so one ordinary ``model(**inputs)`` call (through D
 wrappers too) yields the clean logits followed by the mixed ones, and evaluation - the same model
 without hooks - never uses a layer that training skipped, nor skips one training used.
 
-Architectures are recognised by ``model.config.model_type``; see :data:`ARCHITECTURES`.
+Architectures are recognised by ``model.config.model_type``; see
+:data:`datamap.training.models.ARCHITECTURES`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import math
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -41,7 +39,7 @@ from datamap.core.pairing import (
     DYNAMICS_PAIRINGS,
     PAIRINGS,
     LambdaSampler,
-    apply_drop_hard,
+    keep_mask,
     pair_easy_ambiguous,
     pair_random,
     pair_reverse,
@@ -51,117 +49,12 @@ from datamap.core.pairing import (
     synthetic_count,
 )
 from datamap.errors import DatamapError
-from datamap.training.losses import Loss, parse_loss
+from datamap.training.losses import Loss
+from datamap.training.models import architecture, model_inputs, unwrap_model
+from datamap.training.steps import StandardStep, zero_loss
 
 SITES = ("embeddings", "pooled", "hidden")
 MODES = ("mixed-only", "mixed+original")
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """Where mixup hooks into one model family.
-
-    ``base``: attribute of the encoder; ``pooled`` / ``hidden``: dotted path of the module whose
-    first input is mixed for that site; ``head``: the classification-head modules (trainable under
-    ``--freeze-base``); ``roberta_positions``: position ids are counted from ``padding_idx + 1``.
-    """
-
-    base: str
-    pooled: str
-    hidden: str
-    head: tuple[str, ...]
-    roberta_positions: bool = False
-
-
-ARCHITECTURES: dict[str, Architecture] = {
-    "bert": Architecture("bert", pooled="classifier", hidden="bert.pooler", head=("classifier",)),
-    "albert": Architecture("albert", pooled="classifier", hidden="albert.pooler", head=("classifier",)),
-    "distilbert": Architecture("distilbert", pooled="classifier", hidden="pre_classifier", head=("pre_classifier", "classifier")),
-    "electra": Architecture("electra", pooled="classifier.out_proj", hidden="classifier", head=("classifier",)),
-    "roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
-    "xlm-roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
-}
-
-
-def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
-    while True:
-        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
-        if not isinstance(inner, torch.nn.Module):
-            return model
-        model = inner
-
-
-def _submodule(model: torch.nn.Module, path: str, model_type: str, flag: str) -> torch.nn.Module:
-    try:
-        module = model.get_submodule(path)
-    except AttributeError:
-        module = None
-    if module is None:
-        raise DatamapError(
-            f"{flag}: model class {type(model).__name__} (type {model_type!r}) has no module {path!r}; "
-            "only the stock ...ForSequenceClassification classes are supported"
-        )
-    return module
-
-
-def architecture(model: torch.nn.Module, flag: str = "--mixup") -> Architecture:
-    """The :class:`Architecture` of ``model`` (checked), or a DatamapError naming the type.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A transformers ``AutoModelForSequenceClassification`` model (wrappers are unwrapped).
-    flag : str, default "--mixup"
-        The option named in the error message.
-    """
-    inner = unwrap_model(model)
-    model_type = getattr(getattr(inner, "config", None), "model_type", None)
-    arch = ARCHITECTURES.get(model_type)
-    if arch is None:
-        raise DatamapError(
-            f"{flag}: model type {model_type!r} cannot be hooked; supported: {', '.join(sorted(ARCHITECTURES))}"
-        )
-    for path in (arch.base, arch.pooled, arch.hidden, *arch.head):
-        _submodule(inner, path, model_type, flag)
-    return arch
-
-
-def freeze_base(model: torch.nn.Module) -> list[str]:
-    """Freeze every parameter except the classification head; return the trainable names.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        A supported sequence classifier. Head modules: BERT/ALBERT ``classifier`` (the pooler
-        belongs to the frozen encoder), RoBERTa/ELECTRA ``classifier`` (their dense + out_proj
-        head), DistilBERT ``pre_classifier`` and ``classifier``.
-
-    Build the optimizer after calling this, from the parameters that still require grad.
-    """
-    inner = unwrap_model(model)
-    arch = architecture(inner, flag="--freeze-base")
-    prefixes = tuple(name + "." for name in arch.head)
-    trainable = []
-    for name, param in inner.named_parameters():
-        param.requires_grad_(name.startswith(prefixes))
-        if param.requires_grad:
-            trainable.append(name)
-    return trainable
-
-
-@functools.lru_cache(maxsize=None)
-def _takes_token_types(cls: type) -> bool:
-    return "token_type_ids" in inspect.signature(cls.forward).parameters
-
-
-def model_inputs(model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
-    """The model's own inputs from a batch: ``input_ids``, ``attention_mask`` and, when the model
-    takes them and the batch has them, ``token_type_ids`` (``labels``/``index`` are left out)."""
-    out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-    if batch.get("token_type_ids") is not None and _takes_token_types(type(unwrap_model(model))):
-        out["token_type_ids"] = batch["token_type_ids"]
-    return out
 
 
 def _pad_inputs(inputs: dict, length: int, pad_id: int) -> dict:
@@ -203,11 +96,6 @@ def _mix_hook(module: torch.nn.Module, rows: int, a: torch.Tensor, b: torch.Tens
     finally:
         handle.remove()
 
-
-def _zero_loss(logits: torch.Tensor) -> torch.Tensor:
-    return logits.float().sum() * 0.0
-
-
 @dataclass
 class MixOutput:
     """What :meth:`MixupStrategy.mix_forward` computed for one batch.
@@ -226,43 +114,7 @@ class MixOutput:
     lam: torch.Tensor
     kept_rows: torch.Tensor
 
-
-class StandardStrategy:
-    """The default step: ``loss(model(**inputs).logits, labels)``.
-
-    Parameters
-    ----------
-    loss : str or Loss, default "ce"
-        ``"ce"`` or ``"focal:GAMMA,ALPHA"`` (see :func:`datamap.training.losses.parse_loss`).
-    keep : array of bool or None, default None
-        Indexed by the batch's ``index`` (data.parquet row): rows marked False (``--drop-hard``)
-        get no loss; their logits are still returned so the data map stays complete.
-
-    Call as ``loss, clean_logits = strategy(model, batch, epoch)``; ``clean_logits`` is detached.
-    """
-
-    def __init__(self, loss: "str | Loss" = "ce", keep: np.ndarray | None = None):
-        self.loss = parse_loss(loss)
-        self.keep = None if keep is None else np.asarray(keep, dtype=bool)
-
-    def on_epoch_start(self, epoch: int) -> None:
-        """Nothing to do for the standard step (kept for the loop's uniform interface)."""
-
-    def _kept_rows(self, batch: dict) -> torch.Tensor:
-        labels = batch["labels"]
-        if self.keep is None:
-            return torch.arange(len(labels), device=labels.device)
-        rows = np.flatnonzero(self.keep[batch["index"].cpu().numpy()])
-        return torch.as_tensor(rows, device=labels.device)
-
-    def __call__(self, model: torch.nn.Module, batch: dict, epoch: int):
-        logits = model(**model_inputs(model, batch)).logits
-        rows = self._kept_rows(batch)
-        loss = self.loss(logits[rows], batch["labels"][rows]) if len(rows) else _zero_loss(logits)
-        return loss, logits.detach()
-
-
-class MixupStrategy(StandardStrategy):
+class MixupStrategy(StandardStep):
     """One training step with mixup; see the module docstring for the sites.
 
     Parameters
@@ -369,10 +221,7 @@ class MixupStrategy(StandardStrategy):
                     f"--dynamics-from: {name} has {len(arr)} rows but the training data has {len(self.labels)}"
                 )
 
-        keep = None
-        if drop_hard:
-            keep = np.zeros(len(self.regions), dtype=bool)
-            keep[apply_drop_hard(self.regions)] = True
+        keep = keep_mask(self.regions) if drop_hard else None
         super().__init__(loss=loss, keep=keep)
 
         self._partner_of = None  # data.parquet row -> partner row (dataset-level pairings)
@@ -442,7 +291,7 @@ class MixupStrategy(StandardStrategy):
             labels = batch["labels"][out.kept_rows]
             parts.insert(0, self.loss(out.clean_logits[out.kept_rows], labels, reduction="none"))
         per_row = torch.cat(parts)
-        loss = per_row.mean() if per_row.numel() else _zero_loss(out.clean_logits)
+        loss = per_row.mean() if per_row.numel() else zero_loss(out.clean_logits)
         return loss, out.clean_logits.detach()
 
     def mix_forward(self, model: torch.nn.Module, batch: dict) -> "MixOutput":
@@ -527,94 +376,3 @@ class MixupStrategy(StandardStrategy):
         with torch.no_grad():
             clean = model(**{k: v[:B] for k, v in inputs.items()}).logits
         return clean, model(**feed_mixed).logits
-
-
-# ---------------------------------------------------------------------- wiring for the loop
-
-
-def load_dynamics(run: "str | Path", ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """Regions and entropies of an earlier run, aligned with this run's training rows.
-
-    Parameters
-    ----------
-    run : path
-        The ``--dynamics-from`` run directory (its ``metrics.parquet``, written by ``metrics``),
-        or the parquet file itself.
-    ids : sequence of str
-        The ``id`` column of this run's data.parquet, in row order.
-
-    Returns ``{"region": object array of str, "entropy": float64 array}`` in the order of ``ids``.
-    Every id must be in the earlier run's metrics (DatamapError naming the first missing one).
-    """
-    import pandas as pd
-
-    from datamap.io.rundir import RunDir
-
-    path = Path(run)
-    if path.is_dir():
-        path = RunDir(path).metrics
-    if not path.is_file():
-        raise DatamapError(f"--dynamics-from: {path} not found (run `datamap metrics` on that run first)")
-    try:
-        frame = pd.read_parquet(path, columns=["id", "region", "entropy"])
-    except Exception as exc:  # missing column or unreadable file
-        raise DatamapError(f"--dynamics-from: cannot read columns id, region, entropy from {path}: {exc}") from None
-    frame["id"] = frame["id"].astype(str)
-    if frame["id"].duplicated().any():
-        raise DatamapError(f"--dynamics-from: {path} has duplicate id {frame['id'][frame['id'].duplicated()].iloc[0]!r}")
-    frame = frame.set_index("id")
-    ids = pd.Index([str(i) for i in ids])
-    missing = ~ids.isin(frame.index)
-    if missing.any():
-        raise DatamapError(
-            f"--dynamics-from: {int(missing.sum())} training ids are not in {path}, e.g. {ids[missing][0]!r}"
-        )
-    frame = frame.loc[ids]
-    return {"region": frame["region"].astype(str).to_numpy(dtype=object), "entropy": frame["entropy"].to_numpy(dtype=np.float64)}
-
-
-def build_strategy(
-    options: dict[str, Any],
-    train_examples: Sequence[dict] | None = None,
-    collate: Callable[[list], dict] | None = None,
-    dynamics: "dict | Any | None" = None,
-) -> StandardStrategy:
-    """The step strategy for the CLI options.
-
-    Parameters
-    ----------
-    options : dict
-        Keys (CLI flags with ``-`` → ``_``; all optional): ``mixup`` (site or None = no mixup),
-        ``mixup_pairing`` ("random"), ``mixup_lambda`` ("beta:0.4"), ``mixup_lambda_per``
-        ("example"), ``mixup_mode`` ("mixed+original"), ``mixup_start_epoch`` (0),
-        ``mixup_ratio`` (1.0), ``drop_hard`` (False), ``seed`` (0), ``loss`` ("ce").
-    train_examples, collate
-        The tokenized training set and its padding function (see :class:`MixupStrategy`).
-    dynamics : dict or DataFrame, optional
-        ``region`` and ``entropy`` per data.parquet row, e.g. from :func:`load_dynamics`.
-    """
-    loss = parse_loss(options.get("loss"))
-    drop_hard = bool(options.get("drop_hard", False))
-    regions = None if dynamics is None else np.asarray(dynamics["region"], dtype=object)
-    entropy = None if dynamics is None else np.asarray(dynamics["entropy"], dtype=np.float64)
-    site = options.get("mixup")
-    if not site:
-        if drop_hard and regions is None:
-            raise DatamapError("--drop-hard needs the regions of an earlier run: pass --dynamics-from RUN")
-        return StandardStrategy(loss, keep=(regions != "hard") if drop_hard else None)
-    return MixupStrategy(
-        site,
-        pairing=options.get("mixup_pairing") or "random",
-        lam_sampler=options.get("mixup_lambda") or "beta:0.4",
-        lam_per=options.get("mixup_lambda_per") or "example",
-        mode=options.get("mixup_mode") or "mixed+original",
-        start_epoch=int(options.get("mixup_start_epoch") or 0),
-        ratio=float(options.get("mixup_ratio") if options.get("mixup_ratio") is not None else 1.0),
-        train_examples=train_examples,
-        collate=collate,
-        regions=regions,
-        entropy=entropy,
-        drop_hard=drop_hard,
-        seed=int(options.get("seed") or 0),
-        loss=loss,
-    )

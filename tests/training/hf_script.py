@@ -1,6 +1,6 @@
 """A plain Hugging Face Trainer script, as users write it; the tests swap ``Trainer`` for ``DynamicsTrainer``.
 
-Used in-process by tests/test_hf_trainer.py and under ``accelerate launch`` by tests/dist_worker.py.
+Used in-process by tests/training/test_trainer.py and under ``accelerate launch`` by tests/training/dist_worker.py.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def measure_run(
     )
     epochs_used = int(burn_out or dyn.n_epochs)
     atomic.write_json(
-        run.root / "metrics.json",
+        run.metrics_json,
         {
             "n_examples": int(dyn.n_examples),
             "n_epochs_recorded": int(dyn.n_epochs),

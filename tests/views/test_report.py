@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest_views import LABELS, XSS_IMG, XSS_SCRIPT, launch_browser, make_run, metrics_frame  # noqa: E402
+from views_helpers import LABELS, XSS_IMG, XSS_SCRIPT, launch_browser, make_run, metrics_frame  # noqa: E402
 
 from datamap.errors import DatamapError  # noqa: E402
 from datamap.views.report import MISLABELED_RULE, most_likely_mislabeled, retrained_runs, write_report  # noqa: E402

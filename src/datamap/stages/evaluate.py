@@ -1,4 +1,4 @@
-"""The evaluation stage: score a model, a run's model, or an ensemble of them on a labelled set."""
+"""The evaluate and ensemble stages: score a model, a run's model, or a weighted ensemble on a labelled set."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ def model_logits(model_ref: str, es: EvalSet, batch_size: int = 128, max_length:
     """(logits, label names) of a model folder / hub name / run directory on an evaluation set."""
     from accelerate import Accelerator
 
-    from datamap.training.data import Collator, encode_frame
-    from datamap.training.loop import predict_logits
+    from datamap.training.batching import Collator, encode_frame
     from datamap.training.models import load_model, load_tokenizer, model_label_names
+    from datamap.training.predict import predict_logits
 
     path, _ = _model_source(model_ref)
     tok = load_tokenizer(path, trust_remote_code)

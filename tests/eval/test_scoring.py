@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from datamap.commands.compare import compare, compare_table, flatten_scores
+from datamap.cli import app as datamap_app
+from datamap.stages.compare import compare_table, flatten_scores
 from datamap.errors import DatamapError
-from datamap.eval.metrics import classification_scores, expected_calibration_error, softmax
+from datamap.eval.scoring import classification_scores, expected_calibration_error, softmax
 
 NAMES = ["a", "b", "c"]
 
@@ -151,9 +151,7 @@ def test_compare_table(two_runs):
 
 def test_compare_command(two_runs, tmp_path):
     a, b = two_runs
-    app = typer.Typer()
-    app.command("compare")(compare)
-    app.command("noop")(lambda: None)
+    app = datamap_app
     out_csv, out_json = tmp_path / "c.csv", tmp_path / "c.json"
     res = CliRunner().invoke(app, ["compare", str(a), str(b), "--csv", str(out_csv), "--json", str(out_json)])
     assert res.exit_code == 0, res.output

@@ -1,6 +1,8 @@
-"""Tokenisation, per-batch padding and length-grouped batching."""
+"""Tokenisation, per-batch padding, length-grouped batching and the batch samplers."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -72,3 +74,47 @@ def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """Deterministic batches sorted by length (for inference passes)."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class LengthGroupedSampler:
+    """Batch sampler: a new seeded length-grouped shuffle on every pass (epoch)."""
+
+    def __init__(self, lengths: np.ndarray, batch_size: int, seed: int):
+        self.lengths = np.asarray(lengths)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epoch = 0
+        self._n = math.ceil(len(self.lengths) / batch_size)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        batches = length_grouped_batches(self.lengths, self.batch_size, rng)
+        # Accelerate's sharding across processes (even_batches) expects only the last batch to be
+        # short; a short batch elsewhere makes it skip a round of batches. Stable: order kept otherwise.
+        batches.sort(key=lambda b: len(b) < self.batch_size)
+        for b in batches:
+            yield b.tolist()
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class FixedBatches:
+    """Batch sampler over precomputed batches (inference passes)."""
+
+    def __init__(self, batches):
+        self.batches = [b.tolist() for b in batches]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def make_loader(encoded, collate, batch_sampler):
+    """A DataLoader over tokenized items with a batch sampler and a collate function."""
+    return torch.utils.data.DataLoader(encoded, batch_sampler=batch_sampler, collate_fn=collate)

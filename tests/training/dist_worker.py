@@ -1,4 +1,4 @@
-"""Run under ``accelerate launch --num_processes N`` (or plain python for N=1) by tests/test_distributed.py.
+"""Run under ``accelerate launch --num_processes N`` (or plain python for N=1) by tests/training/test_distributed.py.
 
     python dist_worker.py MODEL_DIR DATA_CSV OUT_DIR JOB[,JOB...]
 
@@ -25,7 +25,8 @@ def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
     frame = pd.read_csv(csv)
     for job in jobs.split(","):
         if job in ("loop", "loop_epoch_end"):
-            from datamap.training.loop import TrainConfig, train
+            from datamap.training.config import TrainConfig
+            from datamap.training.loop import train
 
             train(TrainConfig(dataset=csv, model=model_dir, out=str(out_dir / job), epochs=2, batch_size=4, lr=5e-4,
                               eval_split=None, seed=3, max_length=32, save_model=False,
@@ -47,8 +48,8 @@ def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
             from accelerate import Accelerator
 
             from datamap.io.data import load_dataset
-            from datamap.training.data import Collator, encode_frame
-            from datamap.training.loop import predict_logits
+            from datamap.training.batching import Collator, encode_frame
+            from datamap.training.predict import predict_logits
             from datamap.training.models import load_model, load_tokenizer
 
             acc = Accelerator(cpu=True)

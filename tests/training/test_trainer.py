@@ -1,8 +1,9 @@
-"""DynamicsTrainer: an existing Trainer script records dynamics with a one-line change (tests/hf_script.py)."""
+"""DynamicsTrainer: an existing Trainer script records dynamics with a one-line change (tests/training/hf_script.py)."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,9 @@ import yaml
 from conftest import cli_env, make_sentiment_frame
 from datamap.errors import DatamapError
 from datamap.io.store import read_dynamics
-from hf_script import trainer_script
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hf_script import trainer_script  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -6,8 +6,9 @@ import pytest
 
 from datamap.errors import DatamapError
 from datamap.io.store import read_dynamics
-from datamap.measure import measure_run
-from datamap.training.loop import TrainConfig, train
+from datamap.stages.measure import measure_run
+from datamap.training.config import TrainConfig
+from datamap.training.loop import train
 
 pytestmark = pytest.mark.slow
 

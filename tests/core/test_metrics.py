@@ -127,7 +127,7 @@ def test_regions_ties_are_stable():
 def test_summary_counts_per_region_and_class():
     import pandas as pd
 
-    from datamap.measure import summary_counts
+    from datamap.stages.measure import summary_counts
 
     table = pd.DataFrame({"region": ["easy", "hard", "easy", "none", "hard"], "gold": [0, 1, 1, 1, 1]})
     counts = summary_counts(table, ["neg", "pos"])

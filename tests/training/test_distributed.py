@@ -91,7 +91,7 @@ def one_process_logits(model_dir, frame):
     """Eval-mode logits of the saved model over ``frame``, one process, no Accelerate."""
     import torch
 
-    from datamap.training.data import Collator, encode_frame
+    from datamap.training.batching import Collator, encode_frame
     from datamap.training.models import load_model, load_tokenizer
 
     tok = load_tokenizer(str(model_dir))
@@ -109,8 +109,8 @@ def test_predict_logits_two_processes_equal_one_process(two_procs, tiny_model_di
     from accelerate import Accelerator
 
     from datamap.io.data import load_dataset
-    from datamap.training.data import Collator, encode_frame
-    from datamap.training.loop import predict_logits
+    from datamap.training.batching import Collator, encode_frame
+    from datamap.training.predict import predict_logits
     from datamap.training.models import load_model, load_tokenizer
 
     out, csv, frame = two_procs

@@ -1,14 +1,10 @@
-"""``datamap compare``: the eval scores of several runs side by side."""
+"""The compare stage: the evaluation scores (RUN/eval/*.json) of several runs side by side."""
 
 from __future__ import annotations
 
-import sys
-
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional, Sequence
-
-import typer
+from typing import Any, Sequence
 
 from datamap.errors import DatamapError
 from datamap.io.atomic import atomic_path, write_json
@@ -104,41 +100,9 @@ def compare_table(
     return labels, rows
 
 
-def compare(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories to compare (their eval/*.json).")],
-    sets: Annotated[Optional[list[str]], typer.Option("--set", help="Evaluation set to show (repeatable; default all).")] = None,
-    metrics: Annotated[Optional[list[str]], typer.Option("--metric", help="Score to show (repeatable; default accuracy, f1_macro, ece; dotted keys for nested scores).")] = None,
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Also write the table as CSV here.")] = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON here.")] = None,
-) -> list[dict[str, Any]]:
-    """Show the evaluation scores (RUN/eval/*.json) of several runs side by side.
-
-    One row per (evaluation set, score), one column per run; '-' where a run lacks the score.
-
-    Examples:
-
-      datamap compare runs/full runs/ambiguous33 runs/random33
-
-      datamap compare runs/a runs/b --set validation --set hans --metric accuracy
-
-      datamap compare runs/a runs/b --metric heuristics.lexical_overlap.non-entailment.accuracy
-
-      datamap compare runs/a runs/b --csv compare.csv --json compare.json
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    labels, rows = compare_table(runs, sets, metrics)
-    table = Table(title="evaluation scores")
-    table.add_column("set")
-    table.add_column("metric")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for row in rows:
-        table.add_row(row["set"], row["metric"], *("-" if row[c] is None else f"{row[c]:.4f}" for c in labels))
-    # piped or logged output: rich would squeeze the table to 80 columns and cut run names
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
-
+def write_compare(rows: list[dict[str, Any]], labels: list[str], runs: Sequence[Path], csv: Path | None = None,
+                  json_out: Path | None = None) -> None:
+    """Write a :func:`compare_table` result as CSV and/or JSON (atomically)."""
     if csv is not None:
         import pandas as pd
 
@@ -146,4 +110,3 @@ def compare(
             pd.DataFrame(rows, columns=["set", "metric", *labels]).to_csv(tmp, index=False)
     if json_out is not None:
         write_json(json_out, {"runs": [str(r) for r in runs], "columns": labels, "rows": rows})
-    return rows

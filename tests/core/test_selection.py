@@ -8,12 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from datamap.commands.select import parse_amount, select as select_command
+from datamap.cli import app as datamap_app, parse_amount
 from datamap.core.selection import (
     SWEEP_FRACTIONS,
     Recipe,
@@ -411,14 +410,7 @@ def test_check_ids_in():
 
 
 def cli_app():
-    app = typer.Typer()
-    app.command("select")(select_command)
-
-    @app.command("noop")
-    def noop():  # a second command keeps typer in sub-command mode, as in the real CLI
-        pass
-
-    return app
+    return datamap_app
 
 
 def test_select_command(tmp_path):

@@ -1,4 +1,4 @@
-"""Import allenai-format dynamics into a run directory."""
+"""The import-dynamics and export-dynamics stages: allenai-format jsonl files <-> a run directory."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.data import load_dataset
-from datamap.io.jsonl import read_jsonl_dir
+from datamap.io.jsonl import export_jsonl, read_jsonl_dir
 from datamap.io.rundir import RunDir
 from datamap.io.store import write_dynamics
 
@@ -50,3 +50,11 @@ def import_dynamics(
         yaml.safe_dump({"imported_from": str(folder), "dataset": dataset, "split": split if dataset else None}, sort_keys=False),
     )
     return run
+
+
+def export_dynamics(run: "str | os.PathLike", out: "str | os.PathLike | None" = None) -> list:
+    """Write ``RUN/dynamics.parquet`` as ``dynamics_epoch_{e}.jsonl`` files into ``out``
+    (default ``RUN/training_dynamics``); returns the paths written."""
+    rd = RunDir(run)
+    rd.require(rd.dynamics)
+    return export_jsonl(rd.dynamics, out or rd.jsonl_dir)

@@ -22,14 +22,15 @@ from transformers import (
 
 from datamap.errors import DatamapError
 from datamap.training.losses import focal_loss, parse_loss, soft_cross_entropy
-from datamap.training.mixup import (
-    MixupStrategy,
-    StandardStrategy,
-    architecture,
-    build_strategy,
-    freeze_base,
-    load_dynamics,
-)
+from datamap.io.rundir import read_regions as load_dynamics
+from datamap.training.config import TrainConfig
+from datamap.training.mixup import MixupStrategy
+from datamap.training.models import architecture, freeze_base
+from datamap.training.steps import StandardStep as StandardStrategy, build_step
+
+
+def build_strategy(options: dict):
+    return build_step(TrainConfig(dataset="unused", **options))
 
 VOCAB, CLASSES = 60, 3
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=40)

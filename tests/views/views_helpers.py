@@ -1,6 +1,6 @@
 """Helpers for the map and report tests: a synthetic run directory and a headless Chromium.
 
-Imported by tests/test_interactive_map.py and tests/test_report.py (not a pytest conftest).
+Imported by tests/views/test_interactive_map.py and tests/views/test_report.py (not a pytest conftest).
 """
 
 from __future__ import annotations

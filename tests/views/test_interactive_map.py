@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest_views import LABELS, LONG_TEXT, XSS_IMG, XSS_SCRIPT, launch_browser, make_run, metrics_frame  # noqa: E402
+from views_helpers import LABELS, LONG_TEXT, XSS_IMG, XSS_SCRIPT, launch_browser, make_run, metrics_frame  # noqa: E402
 
 from datamap.errors import DatamapError  # noqa: E402
 from datamap.views.interactive import write_html_map  # noqa: E402

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datamap.core.pairing import (
-    apply_drop_hard,
+    keep_mask,
     pair_easy_ambiguous,
     pair_random,
     pair_reverse,
@@ -206,7 +206,7 @@ def test_drop_hard_then_pair():
     labels = np.array([0, 0, 1, 1, 0, 1])
     regions = np.array(["hard", "easy", "hard", "ambiguous", "easy", "none"], dtype=object)
     entropy = np.array([0.9, 0.1, 0.8, 0.7, 0.2, 0.3])
-    kept = apply_drop_hard(regions)
+    kept = np.flatnonzero(keep_mask(regions))
     assert kept.tolist() == [1, 3, 4, 5]
     partner = kept[pair_td_entropy(labels[kept], regions[kept], entropy[kept])]
     assert not np.any(regions[partner] == "hard")
@@ -220,7 +220,8 @@ def test_synthetic_count_totals(ratio):
     seen, total = 0, 0
     for size in batches:
         count = synthetic_count(seen, size, ratio)
-        assert count >= 0
+        # spread evenly: each batch gets floor or ceil of its share, never more or less
+        assert int(np.floor(ratio * size - 1e-9)) <= count <= int(np.ceil(ratio * size + 1e-9))
         total += count
         seen += size
     assert total == int(np.floor(ratio * seen + 1e-9))

@@ -102,7 +102,7 @@ def test_bad_inputs():
 def _hans_file() -> Path | None:
     root = os.environ.get("DATAMAP_DATA_DIR")
     candidates = [Path(root)] if root else []
-    candidates.append(Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
     for c in candidates:
         p = c / "hans" / "validation.parquet"
         if p.is_file():

@@ -1,0 +1,76 @@
+"""Inference passes: eval-mode, ``no_grad`` logits for a tokenized set, on one process or several.
+
+Used by the training loop (``--record epoch_end`` and the per-epoch evaluation), by evaluation
+and ensembles (:mod:`datamap.stages.evaluate`). A pass never changes the training's random state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from datamap.training.batching import FixedBatches, make_loader, sorted_batches
+from datamap.training.models import model_inputs
+from datamap.training.recorder import EpochRecorder
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run a block without changing the random state of training (torch, CUDA, NumPy, random).
+
+    Accelerate's data loaders synchronise/draw random state when iterated; an evaluation pass
+    must not change the dropout masks and shuffles that follow it, or adding an evaluation set
+    would change the training run.
+    """
+    cpu = torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+
+
+@torch.no_grad()
+def predict_logits(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
+    """Eval-mode logits (float32, shape (n, C)) for every item, in the order of ``encoded``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A sequence classifier, prepared by ``accelerator`` (several processes shard the batches).
+    encoded : list of dict
+        Tokenized items (:func:`datamap.training.batching.encode_frame`).
+    collate : callable
+        Pads a list of items into a batch (:class:`datamap.training.batching.Collator`).
+    batch_size : int
+        Items per batch; batches are sorted by length (least padding).
+    accelerator : accelerate.Accelerator
+    desc : str or None, default None
+        Progress-bar label; ``None`` shows no bar.
+    """
+    was_training = model.training
+    model.eval()
+    lengths = np.array([len(it["input_ids"]) for it in encoded])
+    rec = EpochRecorder()
+    show = desc is not None and accelerator.is_local_main_process
+    with preserved_rng():
+        loader = accelerator.prepare_data_loader(
+            make_loader(encoded, collate, FixedBatches(sorted_batches(lengths, batch_size))), device_placement=True
+        )
+        for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+            with accelerator.autocast():
+                logits = model(**model_inputs(model, batch)).logits
+            rec.add(batch["index"], logits)
+    model.train(was_training)
+    _, logits = rec.collect(accelerator, n_examples=len(encoded))
+    return logits

@@ -1,0 +1,323 @@
+"""Record training dynamics from an existing Hugging Face ``Trainer`` script with one changed line.
+
+    from datamap.hf import DynamicsTrainer as Trainer      # the one-line change
+
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, ...)   # unchanged
+    trainer.train()                                                           # unchanged
+    # -> <args.output_dir>/datamap/ is a datamap run directory:
+    #    datamap metrics trainer_output/datamap && datamap plot trainer_output/datamap
+
+How it works:
+
+* every training row carries its row position in an extra column (``datamap_index``) that is
+  declared as a model input, so ``remove_unused_columns=True`` (the default) keeps it; a wrapper
+  around the data collator takes it out before the user's collator runs and puts it back as a
+  tensor, and :meth:`DynamicsTrainer.compute_loss` pops it before the model is called;
+* ``record="inflight"`` (default): the logits of each training batch's own forward pass are kept
+  on the device (:class:`~datamap.training.recorder.EpochRecorder`), no extra compute;
+  ``record="epoch_end"``: after each epoch one ``no_grad`` eval-mode pass over the training set;
+* at each epoch's end the records are gathered across processes once, duplicates that even
+  batching adds are dropped by row index, and the main process appends the epoch to
+  ``dynamics.parquet`` (one row group per epoch; host memory does not grow with epochs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers import Trainer, TrainerCallback
+
+from datamap.errors import DatamapError
+from datamap.io.data import TEXT_CANDIDATES
+from datamap.io.rundir import RunDir
+from datamap.training.models import model_label_names
+from datamap.training.recorder import DynamicsRecorder
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = "datamap_index"
+HF_RECORD_MODES = ("inflight", "epoch_end")
+LABEL_COLUMNS = ("labels", "label", "label_ids")
+TEXT_COLUMNS = TEXT_CANDIDATES
+TEXT_PAIR_COLUMNS = ("text_pair", "hypothesis", "sentence2")
+
+
+class IndexCollator:
+    """Wrap a data collator: take ``datamap_index`` out of each feature, collate the rest, add it back.
+
+    Parameters
+    ----------
+    collator : callable
+        The user's data collator (list of feature dicts -> batch dict). Features without the
+        index key (evaluation sets) are passed through unchanged.
+    """
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, features):
+        if not features or INDEX_KEY not in features[0]:
+            return self.collator(features)
+        index = torch.tensor([int(f[INDEX_KEY]) for f in features], dtype=torch.long)
+        batch = self.collator([{k: v for k, v in f.items() if k != INDEX_KEY} for f in features])
+        batch[INDEX_KEY] = index
+        return batch
+
+
+class _IndexedDataset(torch.utils.data.Dataset):
+    """A map-style dataset whose items also carry their row position."""
+
+    def __init__(self, base):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i):
+        item = dict(self.base[i])
+        item[INDEX_KEY] = int(i)
+        return item
+
+
+class _EpochEndCallback(TrainerCallback):
+    def __init__(self, trainer: "DynamicsTrainer"):
+        self.trainer = trainer
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.trainer._end_epoch()
+        return control
+
+
+def _is_hf_dataset(ds) -> bool:
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        return False
+    return isinstance(ds, datasets.Dataset)
+
+
+def train_frame(dataset, id_column: str = "id") -> pd.DataFrame:
+    """The run directory's ``data.parquet`` frame for a Trainer training set.
+
+    Parameters
+    ----------
+    dataset : datasets.Dataset or map-style dataset of dict items
+        The training set as given to the Trainer (before column removal).
+    id_column : str, default "id"
+        Column holding example ids (converted to str). If absent, the id is the row position
+        as a string (``"0"``, ``"1"``, ...), stable as long as the dataset's row order is.
+
+    Returns
+    -------
+    pandas.DataFrame with ``id``, ``label`` (int64) and, where the dataset has such columns,
+    ``text`` (from text/sentence/premise/sentence1/question) and ``text_pair``
+    (from text_pair/hypothesis/sentence2). Raises DatamapError for a missing label column,
+    non-integer labels or duplicate ids.
+    """
+    if _is_hf_dataset(dataset):
+        columns = list(dataset.column_names)
+        wanted = [c for c in columns if c in (id_column, *LABEL_COLUMNS, *TEXT_COLUMNS, *TEXT_PAIR_COLUMNS)]
+        raw = dataset.select_columns(wanted).with_format("arrow")[:].to_pandas() if wanted else pd.DataFrame()
+        n = len(dataset)
+    else:
+        n = len(dataset)
+        items = [dataset[i] for i in range(n)]
+        columns = list(items[0].keys()) if n else []
+        raw = pd.DataFrame({c: [_scalar(it.get(c)) for it in items] for c in columns if c != INDEX_KEY})
+    label_col = next((c for c in LABEL_COLUMNS if c in columns), None)
+    if label_col is None:
+        raise DatamapError(f"train dataset: no label column (looked for {', '.join(LABEL_COLUMNS)})")
+    labels = raw[label_col].map(_scalar).to_numpy()
+    try:
+        gold = np.asarray(labels, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DatamapError(f"train dataset: label column '{label_col}' is not numeric ({exc})") from exc
+    if gold.ndim != 1 or not np.all(np.isfinite(gold)) or not np.all(gold == np.round(gold)):
+        raise DatamapError(f"train dataset: label column '{label_col}' must hold one integer class per row")
+    frame = pd.DataFrame({"id": [str(_scalar(v)) for v in raw[id_column]] if id_column in columns else [str(i) for i in range(n)]})
+    dup = frame["id"].duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DatamapError(f"train dataset: id column '{id_column}' has duplicate value '{frame['id'][row]}' (row {row})")
+    for target, sources in (("text", TEXT_COLUMNS), ("text_pair", TEXT_PAIR_COLUMNS)):
+        src = next((c for c in sources if c in raw.columns and raw[c].map(lambda v: isinstance(v, str)).all()), None)
+        if src is not None:
+            frame[target] = raw[src].to_numpy(dtype=object)
+    frame["label"] = gold.astype(np.int64)
+    return frame
+
+
+def _scalar(v):
+    if isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim == 0:
+        return v.item()
+    return v
+
+
+class DynamicsTrainer(Trainer):
+    """A ``transformers.Trainer`` that records per-example training dynamics into a datamap run directory.
+
+    Takes every argument of ``Trainer`` plus:
+
+    Parameters
+    ----------
+    dynamics_dir : str or PathLike, optional
+        The run directory to write (``dynamics.parquet``, ``labels.json``, ``data.parquet``,
+        ``config.yaml``). Default: ``<args.output_dir>/datamap``.
+    record : {"inflight", "epoch_end"}, default "inflight"
+        ``inflight``: the logits of each training batch's own forward pass (taken in
+        ``compute_loss``, before the optimizer step; no extra compute). ``epoch_end``: a
+        ``no_grad`` eval-mode pass over the training set after every epoch.
+    id_column : str, default "id"
+        Column of the training set holding example ids (written as strings). Without it the id
+        of a row is its position in the training set as a string ("0", "1", ...), which is
+        stable only as long as the dataset's row order is.
+
+    Notes
+    -----
+    The training set must be map-style (have a length) and carry an integer label column
+    (``labels``, ``label`` or ``label_ids``). ``labels.json`` comes from
+    ``model.config.id2label``. Epochs are numbered 0, 1, ... per call of :meth:`train`; an epoch
+    cut short (``max_steps``) is not written, and a resumed run starts a new dynamics file.
+    Works under ``accelerate launch`` / ``torchrun`` (data-parallel); only the main process writes.
+    """
+
+    def __init__(self, *args, dynamics_dir: str | os.PathLike | None = None, record: str = "inflight",
+                 id_column: str = "id", **kwargs):
+        if record not in HF_RECORD_MODES:
+            raise DatamapError(f"record must be one of {', '.join(HF_RECORD_MODES)}, got '{record}'")
+        super().__init__(*args, **kwargs)
+        self.record = record
+        self.id_column = id_column
+        self.run_dir = RunDir(dynamics_dir if dynamics_dir is not None else Path(self.args.output_dir or ".") / "datamap")
+        self.data_collator = IndexCollator(self.data_collator)
+        self._recorder: DynamicsRecorder | None = None
+        self._source = None  # the user's training set
+        self._indexed = None  # the same rows, with datamap_index
+        self._n = 0
+        self._epoch = 0
+        self.add_callback(_EpochEndCallback(self))
+
+    # -- ids through column removal -------------------------------------------------------
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()
+        if INDEX_KEY not in self._signature_columns:
+            self._signature_columns.append(INDEX_KEY)
+
+    def _attach_index(self) -> None:
+        ds = self.train_dataset
+        if ds is None:
+            raise DatamapError("DynamicsTrainer needs a train_dataset")
+        if ds is self._indexed:
+            return
+        if isinstance(ds, torch.utils.data.IterableDataset) or not hasattr(ds, "__len__"):
+            raise DatamapError("DynamicsTrainer needs a map-style train_dataset (with a length), not an iterable one")
+        self._source = ds
+        if _is_hf_dataset(ds):
+            if INDEX_KEY in ds.column_names:
+                ds = ds.remove_columns(INDEX_KEY)
+            self._indexed = ds.add_column(INDEX_KEY, np.arange(len(ds), dtype=np.int64))
+        else:
+            self._indexed = _IndexedDataset(ds)
+        self.train_dataset = self._indexed
+        self._n = len(ds)
+
+    # -- the run --------------------------------------------------------------------------
+    def train(self, *args, **kwargs):
+        """``Trainer.train`` that also writes the run directory (see the class docstring)."""
+        self._attach_index()
+        self._epoch = 0
+        frame = None
+        if self.is_world_process_zero():
+            frame = train_frame(self._source, self.id_column)
+            names = model_label_names(self.model)
+            bad = (frame["label"] < 0) | (frame["label"] >= len(names))
+            if len(frame) and bad.any():
+                raise DatamapError(
+                    f"train dataset: label {int(frame['label'][bad].iloc[0])} (row {int(np.flatnonzero(bad)[0])}) "
+                    f"is outside the model's {len(names)} classes (model.config.id2label)"
+                )
+            frame["label_name"] = [names[g] for g in frame["label"]]
+            self.run_dir.start(self._run_config(), frame, names)
+        # other processes gather their records but do not write
+        self._recorder = DynamicsRecorder(
+            self.run_dir.dynamics if frame is not None else None,
+            frame["id"].tolist() if frame is not None else [],
+            frame["label"].to_numpy() if frame is not None else np.zeros(0, dtype=np.int64),
+        )
+        with self._recorder:
+            return super().train(*args, **kwargs)
+
+    def _run_config(self) -> dict:
+        a = self.args
+        return {
+            "trainer": f"{type(self).__module__}.{type(self).__name__}",
+            "model": str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
+            "record": self.record,
+            "id_column": self.id_column,
+            "epochs": float(a.num_train_epochs),
+            "batch_size": int(a.per_device_train_batch_size),
+            "gradient_accumulation_steps": int(a.gradient_accumulation_steps),
+            "lr": float(a.learning_rate),
+            "weight_decay": float(a.weight_decay),
+            "seed": int(a.seed),
+            "num_processes": int(a.world_size),
+            "output_dir": str(a.output_dir),
+        }
+
+    # -- recording --------------------------------------------------------------------------
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """``Trainer.compute_loss``; in ``inflight`` mode also keeps the batch's logits (on the device)."""
+        index = None
+        if INDEX_KEY in inputs:
+            inputs = dict(inputs)
+            index = inputs.pop(INDEX_KEY)
+        if index is None or self.record != "inflight" or not model.training:
+            return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch)
+        self._recorder.add(index, _logits(outputs))
+        return (loss, outputs) if return_outputs else loss
+
+    @torch.no_grad()
+    def _predict_training_set(self) -> None:
+        loader = self._get_dataloader(
+            dataset=self._indexed,
+            description="datamap epoch_end",
+            batch_size=self.args.eval_batch_size,
+            sampler_fn=self._get_eval_sampler,
+        )
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            for batch in loader:
+                batch = dict(self._prepare_inputs(batch))
+                index = batch.pop(INDEX_KEY)
+                for key in self.label_names:
+                    batch.pop(key, None)
+                with self.autocast_smart_context_manager():
+                    outputs = model(**batch)
+                self._recorder.add(index, _logits(outputs))
+        finally:
+            model.train(was_training)
+
+    def _end_epoch(self) -> None:
+        """Called on every process at each epoch's end: gather once, de-duplicate, write (main process)."""
+        if self.record == "epoch_end":
+            self._predict_training_set()
+        index, logits = self._recorder.collect(self.accelerator)
+        if len(index) != self._n:
+            log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", self._epoch, len(index), self._n)
+            return
+        self._recorder.write(self._epoch, index, logits)
+        self._epoch += 1
+
+
+def _logits(outputs) -> torch.Tensor:
+    if isinstance(outputs, dict):
+        return outputs["logits"]
+    return outputs[1] if len(outputs) > 1 and outputs[0].ndim == 0 else outputs[0]
