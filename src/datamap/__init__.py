@@ -3,10 +3,17 @@
 Record per-example logits while fine-tuning, measure every example (Dataset Cartography
 confidence/variability/correctness, forgetfulness, AUM, EL2N, entropy), draw data maps,
 select subsets, retrain, augment with mixup and evaluate.
+
+The public Python API (:mod:`datamap.api`)::
+
+    datamap.compute_metrics(logits, gold)   datamap.assign_regions(metrics)
+    datamap.select(metrics, ambiguous=0.33) datamap.train(dataset=..., out=...)
+    datamap.load_run("runs/rt")
 """
 
 __version__ = "0.1.0"
 
+from datamap.api import Run, assign_regions, compute_metrics, load_run, select, train  # noqa: E402
 from datamap.errors import DatamapError  # noqa: E402
 
-__all__ = ["DatamapError", "__version__"]
+__all__ = ["DatamapError", "Run", "__version__", "assign_regions", "compute_metrics", "load_run", "select", "train"]

@@ -15,8 +15,11 @@ import contextlib
 from typing import Iterator
 
 
-class DatamapError(Exception):
-    """Bad input or an inconsistent run directory; the message is one line for the user."""
+class DatamapError(ValueError):
+    """Bad input or an inconsistent run directory; the message is one line for the user.
+
+    A ``ValueError``, so Python callers can catch bad input of every layer the same way.
+    """
 
     exit_code = 2
 

@@ -31,7 +31,11 @@ DATA_DIR_ENV = "DATAMAP_DATA_DIR"
 EXTENSIONS = (".parquet", ".csv", ".tsv", ".jsonl", ".json")
 TEXT_CANDIDATES = ("text", "sentence", "premise", "sentence1", "question", "content", "review")
 PAIR_CANDIDATES = {"premise": "hypothesis", "sentence1": "sentence2", "question": "passage"}
+#: second-text columns when the first text column is not known (the Trainer integration)
+PAIR_COLUMNS = ("text_pair", *PAIR_CANDIDATES.values())
 ID_CANDIDATES = ("id", "idx", "guid")
+#: label columns of a Hugging Face training set (the Trainer integration)
+LABEL_CANDIDATES = ("labels", "label", "label_ids")
 
 
 @dataclass

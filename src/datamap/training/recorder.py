@@ -101,21 +101,10 @@ class DynamicsRecorder:
         if self._writer is not None:
             self._writer.write_epoch(epoch, self.ids[index], logits, self.gold[index])
 
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def abort(self) -> None:
-        if self._writer is not None:
-            self._writer.abort()
-            self._writer = None
-
     def __enter__(self) -> "DynamicsRecorder":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.__exit__(exc_type, exc, tb)  # completes the file, or removes the partial one

@@ -33,7 +33,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 from datamap.errors import DatamapError
-from datamap.io.data import TEXT_CANDIDATES
+from datamap.io.data import LABEL_CANDIDATES, PAIR_COLUMNS, TEXT_CANDIDATES
 from datamap.io.rundir import RunDir
 from datamap.training.models import model_label_names
 from datamap.training.recorder import DynamicsRecorder
@@ -42,9 +42,6 @@ log = logging.getLogger(__name__)
 
 INDEX_KEY = "datamap_index"
 HF_RECORD_MODES = ("inflight", "epoch_end")
-LABEL_COLUMNS = ("labels", "label", "label_ids")
-TEXT_COLUMNS = TEXT_CANDIDATES
-TEXT_PAIR_COLUMNS = ("text_pair", "hypothesis", "sentence2")
 
 
 class IndexCollator:
@@ -121,7 +118,7 @@ def train_frame(dataset, id_column: str = "id") -> pd.DataFrame:
     """
     if _is_hf_dataset(dataset):
         columns = list(dataset.column_names)
-        wanted = [c for c in columns if c in (id_column, *LABEL_COLUMNS, *TEXT_COLUMNS, *TEXT_PAIR_COLUMNS)]
+        wanted = [c for c in columns if c in (id_column, *LABEL_CANDIDATES, *TEXT_CANDIDATES, *PAIR_COLUMNS)]
         raw = dataset.select_columns(wanted).with_format("arrow")[:].to_pandas() if wanted else pd.DataFrame()
         n = len(dataset)
     else:
@@ -129,9 +126,9 @@ def train_frame(dataset, id_column: str = "id") -> pd.DataFrame:
         items = [dataset[i] for i in range(n)]
         columns = list(items[0].keys()) if n else []
         raw = pd.DataFrame({c: [_scalar(it.get(c)) for it in items] for c in columns if c != INDEX_KEY})
-    label_col = next((c for c in LABEL_COLUMNS if c in columns), None)
+    label_col = next((c for c in LABEL_CANDIDATES if c in columns), None)
     if label_col is None:
-        raise DatamapError(f"train dataset: no label column (looked for {', '.join(LABEL_COLUMNS)})")
+        raise DatamapError(f"train dataset: no label column (looked for {', '.join(LABEL_CANDIDATES)})")
     labels = raw[label_col].map(_scalar).to_numpy()
     try:
         gold = np.asarray(labels, dtype=np.float64)
@@ -144,7 +141,7 @@ def train_frame(dataset, id_column: str = "id") -> pd.DataFrame:
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise DatamapError(f"train dataset: id column '{id_column}' has duplicate value '{frame['id'][row]}' (row {row})")
-    for target, sources in (("text", TEXT_COLUMNS), ("text_pair", TEXT_PAIR_COLUMNS)):
+    for target, sources in (("text", TEXT_CANDIDATES), ("text_pair", PAIR_COLUMNS)):
         src = next((c for c in sources if c in raw.columns and raw[c].map(lambda v: isinstance(v, str)).all()), None)
         if src is not None:
             frame[target] = raw[src].to_numpy(dtype=object)

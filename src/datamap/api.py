@@ -1,0 +1,326 @@
+"""The public Python API: measure, map into regions, select, train and open runs from Python.
+
+Everything here is re-exported from the package, so ``import datamap`` is enough::
+
+    import datamap
+
+    metrics = datamap.compute_metrics(logits, gold)           # (N, E, C) logits, (N,) gold
+    metrics["region"] = datamap.assign_regions(metrics)       # easy / ambiguous / hard / none
+    chosen = datamap.select(metrics, ambiguous=0.33, seed=0)  # a SelectionResult (.ids, .indices)
+
+    run = datamap.train(dataset="rotten_tomatoes", model="minilm", out="runs/rt", epochs=3)
+    run = datamap.load_run("runs/rt")                         # data, dynamics, metrics, evaluations
+
+The functions are thin: :mod:`datamap.core` holds the formulas (plain arrays in and out),
+:mod:`datamap.stages` the commands' logic, :mod:`datamap.training` the loop. Bad input raises
+:class:`datamap.DatamapError` (a ``ValueError``) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from datamap.errors import DatamapError, user_errors
+
+if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
+    import pandas as pd
+
+__all__ = ["Run", "assign_regions", "compute_metrics", "load_run", "select", "train"]
+
+
+def _dynamics_arrays(dynamics: Any, gold: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(ids or None, logits (N, E, C), gold (N,)) from any of the inputs :func:`compute_metrics` takes."""
+    import pandas as pd
+
+    from datamap.io.store import Dynamics, dynamics_from_table
+
+    if isinstance(dynamics, pd.DataFrame):
+        if gold is not None:
+            raise DatamapError("compute_metrics: pass gold only with a logits array; a frame carries its own 'gold'")
+        import pyarrow as pa
+
+        missing = [c for c in ("id", "epoch", "logits", "gold") if c not in dynamics.columns]
+        if missing:
+            raise DatamapError(f"compute_metrics: the dynamics frame has no column {missing[0]!r} "
+                               "(expected id, epoch, logits, gold: one row per example and epoch)")
+        frame = dynamics[["id", "epoch", "logits", "gold"]].assign(id=dynamics["id"].astype(str))
+        dynamics = dynamics_from_table(pa.Table.from_pandas(frame, preserve_index=False), "dynamics frame")
+    if isinstance(dynamics, Dynamics):
+        return np.asarray(dynamics.ids, dtype=object), dynamics.logits, dynamics.gold
+    if gold is None:
+        raise DatamapError("compute_metrics: gold is required with a logits array")
+    return None, np.asarray(dynamics), np.asarray(gold)
+
+
+def compute_metrics(
+    dynamics: Any,
+    gold: Any = None,
+    *,
+    burn_out: int | None = None,
+    entropy_epoch: int | None = None,
+) -> "pd.DataFrame":
+    """Per-example training-dynamics metrics (Dataset Cartography and more), one row per example.
+
+    Parameters
+    ----------
+    dynamics : array (N, E, C), pandas.DataFrame or datamap.io.store.Dynamics
+        Either raw logits of N examples at E epochs over C classes (then ``gold`` is required), or
+        a frame in the layout of ``dynamics.parquet`` (columns ``id``, ``epoch`` 0..E-1,
+        ``logits`` (a list of C floats), ``gold``; one row per example and epoch, any order), or
+        the arrays :func:`datamap.io.store.read_dynamics` returns.
+    gold : int array (N,), optional
+        Gold class ids; only with a logits array.
+    burn_out : int, optional
+        Use only the first ``burn_out`` epochs, 1 <= burn_out <= E. Default: all epochs.
+    entropy_epoch : int, optional
+        0-based epoch (within those used; negative counts from the end) whose softmax gives
+        ``entropy`` and ``pred``. Default: the last epoch used.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id`` (when the input has ids; else the row position as a string), ``gold``, ``pred``,
+        ``confidence``, ``variability``, ``correctness``, ``forgetfulness`` (``inf`` if never
+        correct), ``threshold_closeness``, ``aum``, ``el2n``, ``entropy``, ``confidence_pred``.
+        Definitions: :mod:`datamap.core.metrics`.
+    """
+    import pandas as pd
+
+    from datamap.core.metrics import METRIC_COLUMNS, compute_metrics as core_metrics
+
+    ids, logits, gold_arr = _dynamics_arrays(dynamics, gold)
+    with user_errors("compute_metrics"):
+        m = core_metrics(logits, gold_arr, burn_out=burn_out, entropy_epoch=entropy_epoch)
+    if ids is None:
+        ids = np.array([str(i) for i in range(len(gold_arr))], dtype=object)
+    table = pd.DataFrame({"id": ids, "gold": np.asarray(gold_arr, dtype=np.int64), "pred": m["pred"]})
+    for col in METRIC_COLUMNS:
+        table[col] = m[col]
+    return table
+
+
+def assign_regions(
+    metrics: Any,
+    variability: Any = None,
+    *,
+    fraction: float = 0.33,
+) -> np.ndarray:
+    """Data-map region of every example: ``easy``, ``ambiguous``, ``hard`` or ``none``.
+
+    The allenai ranking: ambiguous = the ``floor(fraction * N)`` highest variabilities, easy = as many
+    highest confidences, hard = as many lowest confidences; one label each with precedence
+    ambiguous > easy > hard, ties broken by position.
+
+    Parameters
+    ----------
+    metrics : DataFrame (or mapping) with ``confidence`` and ``variability``, or a confidence array
+        The output of :func:`compute_metrics`, or the confidences themselves.
+    variability : array, optional
+        Only when ``metrics`` is a confidence array.
+    fraction : float, default 0.33
+        Size of each region as a fraction of N, in [0, 1].
+
+    Returns
+    -------
+    numpy array of str (object dtype), shape (N,)
+    """
+    from datamap.core.regions import assign_regions as core_regions
+
+    if variability is None:
+        try:
+            confidence, variability = metrics["confidence"], metrics["variability"]
+        except (KeyError, TypeError, IndexError):
+            raise DatamapError("assign_regions: pass a metrics table with confidence and variability, "
+                               "or the confidence and variability arrays") from None
+    else:
+        confidence = metrics
+    with user_errors("assign_regions"):
+        return core_regions(np.asarray(confidence, dtype=np.float64), np.asarray(variability, dtype=np.float64),
+                            fraction=fraction)
+
+
+def select(
+    metrics: Any,
+    recipe: Any = None,
+    *,
+    seed: int = 0,
+    label_names: Sequence[str] | None = None,
+    **parts: Any,
+):
+    """Choose a subset of examples from their metrics (regions, rankings, filters, random parts).
+
+    Parameters
+    ----------
+    metrics : DataFrame or mapping of column -> array
+        A metrics table (:func:`compute_metrics` plus a ``region`` column for ``drop_hard`` or
+        ``region==...`` filters), e.g. ``load_run(path).metrics``.
+    recipe : datamap.core.selection.Recipe, optional
+        What to select; or give its fields as keywords instead: ``ambiguous``, ``easy``, ``hard``,
+        ``random`` (fractions of the whole table), ``by`` with ``top`` or ``bottom`` (a fraction or
+        a count), ``where`` (filters such as ``"confidence<0.5"``), ``data_pct`` (keep a random
+        fraction in (0, 1] of the result), ``drop_hard``, ``stratify``. See
+        :class:`datamap.core.selection.Recipe` for each one's meaning and default.
+    seed : int, default 0
+        Seed of the random draws (``random`` and ``data_pct``).
+    label_names : sequence of str, optional
+        Class names in id order (used for per-class sizes and ``gold==NAME`` filters).
+
+    Returns
+    -------
+    datamap.core.selection.SelectionResult
+        ``.ids`` (list of str), ``.indices`` (row positions), ``.parts``, ``.sizes``.
+        Sizes asked are sizes delivered (or an error says why not).
+    """
+    from datamap.core.selection import Recipe, select as core_select
+
+    if recipe is not None and parts:
+        raise DatamapError(f"select: give a recipe or its fields as keywords, not both (got {', '.join(parts)})")
+    with user_errors("select"):
+        if recipe is None:
+            try:
+                recipe = Recipe(**parts)
+            except TypeError as exc:
+                raise DatamapError(f"select: {exc}") from None
+        return core_select(metrics, recipe, seed=seed, label_names=label_names)
+
+
+def train(config: Any = None, /, **options: Any) -> "Run":
+    """Fine-tune a classifier, record its training dynamics and return the run.
+
+    Parameters
+    ----------
+    config : datamap.training.config.TrainConfig or dict, optional
+        The whole configuration; or give its fields as keywords (``dataset`` is required; e.g.
+        ``model="minilm"``, ``out="runs/rt"``, ``epochs=3``, ``lr=5e-5``, ``limit=2000``). The
+        fields are those of ``datamap train --help`` with ``-`` written ``_``.
+
+    Returns
+    -------
+    Run
+        The run directory, opened with :func:`load_run`.
+    """
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import train as run_train
+
+    if config is not None and options:
+        raise DatamapError("train: give a config or its fields as keywords, not both")
+    if config is None:
+        config = options
+    if isinstance(config, dict):
+        try:
+            config = TrainConfig(**config)
+        except TypeError as exc:
+            raise DatamapError(f"train: {exc}") from None
+    rundir = run_train(config)
+    return load_run(rundir.root)
+
+
+@dataclass
+class Run:
+    """A run directory opened for reading; frames are read on first access.
+
+    Attributes
+    ----------
+    path : Path
+        The run directory.
+    config : dict
+        ``config.yaml`` (empty if absent).
+    label_names : list of str
+        Class names in id order (``labels.json``).
+    history : list of dict
+        Per-epoch training loss, speed and evaluation scores (``history.json``).
+    evaluations : dict of str -> dict
+        ``eval/<set>.json`` scores by set name.
+    selections : dict of str -> list of str
+        Selected ids by selection name (``selections/<name>.json``).
+    data, dynamics, metrics : pandas.DataFrame or None
+        ``data.parquet`` (what was trained on), ``dynamics.parquet`` (one row per example and
+        epoch: ``id``, ``epoch``, ``logits``, ``gold``) and ``metrics.parquet``; ``None`` when the
+        file does not exist yet.
+    """
+
+    path: Path
+    config: dict
+    label_names: list[str]
+    history: list
+    evaluations: dict
+    selections: dict
+
+    @functools.cached_property
+    def data(self) -> "pd.DataFrame | None":
+        return _read_frame(self.path / "data.parquet")
+
+    @functools.cached_property
+    def dynamics(self) -> "pd.DataFrame | None":
+        return _read_frame(self.path / "dynamics.parquet")
+
+    @functools.cached_property
+    def metrics(self) -> "pd.DataFrame | None":
+        return _read_frame(self.path / "metrics.parquet")
+
+    def dynamics_arrays(self):
+        """The dynamics as dense arrays (``.ids``, ``.logits`` (N, E, C), ``.gold``), validated."""
+        from datamap.io.store import read_dynamics
+
+        return read_dynamics(self.path / "dynamics.parquet")
+
+
+def _read_frame(path: Path) -> "pd.DataFrame | None":
+    import pandas as pd
+
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DatamapError(f"{path}: cannot read ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatamapError(f"{path}: cannot read ({exc})") from exc
+
+
+def load_run(path: "str | os.PathLike") -> Run:
+    """Open a run directory (see ``docs/run-directory.md``) for reading.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A folder written by ``datamap train`` (or ``import-dynamics``, or the Trainer integration).
+
+    Returns
+    -------
+    Run
+        Small files (config, labels, history, evaluation scores, selections) are read now; the
+        Parquet frames (``data``, ``dynamics``, ``metrics``) on first access.
+    """
+    import yaml
+
+    from datamap.io.rundir import RunDir
+    from datamap.io.selection import load_selection_ids
+
+    rd = RunDir(path)
+    rd.require()
+    config = {}
+    if rd.config.exists():
+        try:
+            config = yaml.safe_load(rd.config.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise DatamapError(f"{rd.config}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    names = rd.label_names() if rd.labels.exists() else []
+    history = _read_json(rd.history).get("epochs", []) if rd.history.exists() else []
+    evaluations = {p.stem: _read_json(p) for p in sorted(rd.eval_dir.glob("*.json"))} if rd.eval_dir.is_dir() else {}
+    selections = ({p.stem: load_selection_ids(p) for p in sorted(rd.selections.glob("*.json"))}
+                  if rd.selections.is_dir() else {})
+    return Run(path=rd.root, config=config, label_names=names, history=history, evaluations=evaluations,
+               selections=selections)
