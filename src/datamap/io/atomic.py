@@ -1,6 +1,8 @@
 """Atomic writes: every output is written to a temporary file next to it, then renamed.
 
-A crash or an error while writing never leaves a half-written file under the final name.
+A crash or an error while writing never leaves a half-written file under the final name. The
+temporary files and folders get the permissions an ordinary ``open``/``mkdir`` would give under the
+user's umask (``tempfile`` makes them private, 0600/0700, which colleagues could not read).
 """
 
 from __future__ import annotations
@@ -13,6 +15,31 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_file(path: str | os.PathLike, suffix: str = ".tmp") -> Path:
+    """Create an empty temporary file beside ``path`` with the permissions of a new file (0666 & ~umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())
+    return Path(tmp)
+
+
+def temp_dir(path: str | os.PathLike) -> Path:
+    """Create a temporary folder beside ``path`` with the permissions of a new folder (0777 & ~umask)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path in the target's folder; rename it onto ``path`` on success.
@@ -20,10 +47,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     On an exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=(suffix or path.suffix) + ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = temp_file(path, suffix=(suffix or path.suffix) + ".tmp")
     try:
         yield tmp_path
         os.replace(tmp_path, path)

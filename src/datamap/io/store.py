@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datamap.errors import DatamapError
+from datamap.io.atomic import temp_file
 
 SCHEMA = pa.schema(
     [
@@ -77,10 +77,7 @@ class DynamicsWriter:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_file(self.path)
         self._writer = pq.ParquetWriter(self._tmp, SCHEMA, compression="zstd")
         self.epochs_written: list[int] = []
 

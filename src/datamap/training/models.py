@@ -13,7 +13,6 @@ import importlib.util
 import inspect
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,9 +210,10 @@ def model_inputs(model: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]
 
 def save_model(model, tokenizer, folder: Path) -> None:
     """``save_pretrained`` of the model and tokenizer into a temporary folder, then renamed into place."""
+    from datamap.io.atomic import temp_dir
+
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=folder.parent))
+    tmp = temp_dir(folder)
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
