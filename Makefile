@@ -46,6 +46,7 @@ bench: .installed
 	$(PYTHON) benchmarks/bench_html_map.py
 	$(PYTHON) benchmarks/bench_trainer_overhead.py
 	$(PYTHON) benchmarks/bench_epoch_bytes.py
+	$(PYTHON) benchmarks/bench_jsonl.py
 
 clean:
 	rm -rf .installed build dist src/*.egg-info .pytest_cache

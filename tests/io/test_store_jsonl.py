@@ -127,3 +127,43 @@ def test_rows_in_any_order_read_the_same(tmp_path):
     order = {i: k for k, i in enumerate(b.ids)}
     idx = np.array([order[i] for i in a.ids])
     assert np.array_equal(a.logits, b.logits[idx]) and np.array_equal(a.gold, b.gold[idx])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 7])
+def test_jsonl_round_trip_awkward_ids_and_sizes(tmp_path, n):
+    awkward = ['a","b', 'back\\slash', "quote\"d", "uni\u00e9\u4e2d", "new\nline", "],[", "1"]
+    rng = np.random.default_rng(n)
+    logits = rng.normal(size=(n, 2, 3)).astype(np.float32) * np.float32(1e6)
+    logits[:, :, 0] = np.float32(np.pi) * np.float32(1e-30)  # tiny and huge magnitudes round-trip too
+    dyn = Dynamics(np.array(awkward[:n], dtype=object), logits, rng.integers(0, 3, n), np.arange(2))
+    paths = write_jsonl(dyn, tmp_path / "td")
+    # every line is valid JSON with exactly these values (the text is built without json.dumps)
+    for e, path in enumerate(paths):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line)["guid"] for line in lines] == awkward[:n]
+        assert [np.float32(json.loads(line)[f"logits_epoch_{e}"]).tolist() for line in lines] == logits[:, e].tolist()
+    if n:
+        back = read_jsonl_dir(tmp_path / "td")
+        assert back.ids.tolist() == awkward[:n] and np.array_equal(back.logits, logits)
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"guid": "b", "logits_epoch_0": [1, 2], "gold": 1.7}', r"'gold' must be an integer class index, got 1.7"),
+        ('{"guid": "b", "logits_epoch_0": [1, 2], "gold": true}', "'gold' must be an integer class index, got True"),
+        ('{"guid": "b", "logits_epoch_0": [1, 2], "gold": "pos"}', "'gold' must be an integer class index, got 'pos'"),
+        ('{"guid": "b", "logits_epoch_0": [1, 2], "gold": null}', "'gold' must be an integer class index, got None"),
+        ('{"guid": null, "logits_epoch_0": [1, 2], "gold": 1}', "'guid' must be a string or an integer, got None"),
+        ('{"guid": "b", "logits_epoch_0": [1, NaN], "gold": 1}', "must be a non-empty list of finite numbers"),
+        ('{"guid": "b", "logits_epoch_0": [1, "x"], "gold": 1}', "must be a non-empty list of finite numbers"),
+        ("5", "expected a JSON object, got int"),
+        ('{"guid": "b", "logits_epoch_0": [1, 2]', "invalid JSON"),
+    ],
+)
+def test_jsonl_bad_line_is_named(tmp_path, line, message):
+    d = tmp_path / "td"
+    d.mkdir()
+    (d / "dynamics_epoch_0.jsonl").write_text('{"guid": "a", "logits_epoch_0": [0.5, 1], "gold": 0}\n' + line + "\n")
+    with pytest.raises(DatamapError, match=r"dynamics_epoch_0.jsonl:2: .*" + message):
+        read_jsonl_dir(d)

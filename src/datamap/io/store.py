@@ -58,9 +58,12 @@ def epoch_table(ids, logits, gold, epoch: int) -> pa.Table:
     n, c = logits.shape
     offsets = pa.array(np.arange(0, (n + 1) * c, c, dtype=np.int32))
     values = pa.ListArray.from_arrays(offsets, pa.array(logits.reshape(-1)))
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    ids = ids.cast(pa.string()) if isinstance(ids, pa.Array) else pa.array(np.asarray(ids, dtype=object), type=pa.string())
     return pa.Table.from_arrays(
         [
-            pa.array(np.asarray(ids, dtype=object), type=pa.string()),
+            ids,
             pa.array(np.full(n, epoch, dtype=np.int32)),
             values,
             pa.array(np.asarray(gold, dtype=np.int64)),
