@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from datamap.cli import app as datamap_app
 from datamap.stages.compare import compare_table, flatten_scores
 from datamap.errors import DatamapError
-from datamap.eval.scoring import classification_scores, expected_calibration_error, softmax
+from datamap.core.probs import softmax
+from datamap.eval.scoring import classification_scores, expected_calibration_error
 
 NAMES = ["a", "b", "c"]
 

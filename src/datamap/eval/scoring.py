@@ -9,15 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from datamap.core.probs import log_softmax, softmax
 from datamap.errors import DatamapError
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (float64), stable for large logits."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _looks_like_probs(x: np.ndarray) -> bool:
@@ -125,9 +118,8 @@ def classification_scores(
         p = x
         logp = np.log(np.clip(x[np.arange(n), gold], 1e-12, None))
     else:
-        p = softmax(x)
-        z = x - x.max(axis=1, keepdims=True)
-        logp = z[np.arange(n), gold] - np.log(np.exp(z).sum(axis=1))
+        p = softmax(x, axis=1)
+        logp = log_softmax(x, axis=1)[np.arange(n), gold]
 
     pred = p.argmax(axis=1)
     confusion = np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)
