@@ -6,7 +6,7 @@ always names the offending thing and the range it must lie in. ``bool`` and stri
 numbers here (``True`` is not 1, ``"0.5"`` is not 0.5): convert text before checking it.
 
 The core calls them with its own parameter names (``"fraction"``, ``"burn_out"``); a caller that
-speaks to command-line users may pass the option's name instead (``"--fraction"``).
+speaks to command-line users may pass the name of the option instead.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamap.core.checks import check_int
 from datamap.core.probs import log_softmax
 
 METRIC_COLUMNS = (
@@ -74,38 +75,44 @@ def _check(logits: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def compute_metrics(
     logits: np.ndarray,
     gold: np.ndarray,
+    *,
     burn_out: int | None = None,
     entropy_epoch: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Compute every metric for every example.
+    """Compute every metric of :data:`METRIC_COLUMNS` (and ``pred``) for every example.
 
     Parameters
     ----------
-    logits : array (N, E, C)
-        Raw logits of N examples at E epochs (or checkpoints) over C classes.
-    gold : int array (N,)
-        Gold class id of each example.
-    burn_out : int, optional
-        Use only the first ``burn_out`` epochs (1 <= burn_out <= E). Default: all epochs.
-    entropy_epoch : int, optional
-        Epoch (0-based, within the used epochs; negative counts from the end) whose softmax
-        gives ``entropy`` and ``pred``. Default: the last used epoch.
+    logits : array of float, shape (N, E, C)
+        Raw logits of N examples at E >= 1 epochs (or checkpoints, in training order) over
+        C >= 2 classes. float32 is computed in float32, float64 in float64, integers as float32.
+    gold : array of int, shape (N,)
+        Gold class id of each example, in ``[0, C)``.
+    burn_out : int or None, default None
+        Use only the first ``burn_out`` epochs, ``1 <= burn_out <= E``; ``None`` uses all ``E``.
+    entropy_epoch : int or None, default None
+        The epoch whose softmax gives ``entropy`` and ``pred``: 0-based within the epochs used
+        (``U`` = ``burn_out`` or ``E``), negative counts from the end, ``-U <= entropy_epoch < U``;
+        ``None`` is the last epoch used.
 
     Returns
     -------
-    dict of column name -> array (N,): the columns of :data:`METRIC_COLUMNS` plus ``pred``.
+    dict of str -> np.ndarray, shape (N,)
+        The float64 columns of :data:`METRIC_COLUMNS` (definitions in the module docstring) and
+        ``pred`` (int64, the argmax at ``entropy_epoch``).
+
+    Raises
+    ------
+    ValueError
+        If the shapes or gold ids do not fit, or ``burn_out`` / ``entropy_epoch`` is out of range.
     """
     logits, gold = _check(logits, gold)
     n, e_all, c = logits.shape
     if burn_out is not None:
-        if not 1 <= int(burn_out) <= e_all:
-            raise ValueError(f"burn_out must be between 1 and the number of epochs ({e_all}), got {burn_out}")
-        e_all = int(burn_out)
+        e_all = check_int(burn_out, "burn_out", low=1, high=e_all)
     if entropy_epoch is None:
         entropy_epoch = e_all - 1
-    if not -e_all <= entropy_epoch < e_all:
-        raise ValueError(f"entropy_epoch {entropy_epoch} is outside the {e_all} epochs used")
-    entropy_epoch %= e_all
+    entropy_epoch = check_int(entropy_epoch, "entropy_epoch", low=-e_all, high=e_all - 1) % e_all
 
     out = {name: np.empty(n, dtype=np.float64) for name in METRIC_COLUMNS}
     out["pred"] = np.empty(n, dtype=np.int64)

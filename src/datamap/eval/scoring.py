@@ -9,8 +9,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from datamap.core.checks import check_int
 from datamap.core.probs import log_softmax, softmax
-from datamap.errors import DatamapError
+from datamap.errors import DatamapError, user_errors
 
 
 def _looks_like_probs(x: np.ndarray) -> bool:
@@ -39,8 +40,8 @@ def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, n_bins: int 
     """
     probs = np.asarray(probs, dtype=np.float64)
     gold = np.asarray(gold)
-    if n_bins < 1:
-        raise DatamapError(f"n_bins must be >= 1, got {n_bins}")
+    with user_errors():
+        n_bins = check_int(n_bins, "n_bins", low=1)
     n = len(gold)
     if n == 0:
         return 0.0
