@@ -97,7 +97,9 @@ def test_bad_shapes():
 def test_properties(logits, data):
     n, e, c = logits.shape
     gold = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    before = logits.copy()
     m = compute_metrics(logits, gold)
+    np.testing.assert_array_equal(logits, before)  # the input is never written to
     assert ((m["confidence"] >= -1e-9) & (m["confidence"] <= 1 + 1e-9)).all()
     assert (m["variability"] <= 0.5 + 1e-9).all()
     assert ((m["correctness"] >= 0) & (m["correctness"] <= 1)).all()

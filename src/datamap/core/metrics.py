@@ -125,48 +125,48 @@ def compute_metrics(
 def _block(z: np.ndarray, g: np.ndarray, entropy_epoch: int, out: dict, sl: slice) -> None:
     # Work class-major: (C, m*e). NumPy reduces slowly over a short last axis, but fast
     # across a handful of contiguous rows, so every class-wise step is an elementwise op.
-    # Selections use arithmetic or np.where on gold masks (runs of e equal values); a
-    # np.where or masked store on a random mask is several times slower.
+    # Selections use arithmetic, or masks on the gold class (runs of e equal values): a masked
+    # store on a random mask is several times slower. Buffers are reused (out=) because fresh
+    # large temporaries cost page faults.
     dtype = np.float64 if z.dtype == np.float64 else np.float32
     m, e, c = z.shape
     size = m * e
-    zt = np.ascontiguousarray(z.reshape(size, c).T, dtype=dtype)  # (c, size)
+    zt = np.array(z.reshape(size, c).T, dtype=dtype, order="C")  # (c, size), a copy: worked in place
     ids = np.min_scalar_type(-c)  # the smallest signed integer type that holds the class ids
     gg = np.repeat(g.astype(ids), e)  # gold per (example, epoch)
-    ninf = dtype(-np.inf)
+    at = np.arange(m) * e + entropy_epoch
+    z_at = zt[:, at]  # (c, m) the logits at the entropy epoch
 
-    # argmax with first-index tie breaking, the gold logit, and each class's logits with the
-    # gold entries left out (-inf), whose maximum is the largest logit other than gold
+    # argmax with first-index tie breaking and the gold logit; then zt holds each class's
+    # logits with the gold entries left out (-inf)
     best = zt[0].copy()
     pred = np.zeros(size, dtype=ids)
-    is_gold = gg == 0
-    z_gold = np.where(is_gold, zt[0], ninf)
-    not_gold = [np.where(is_gold, ninf, zt[0])]
-    for k in range(1, c):
+    z_gold = np.empty(size, dtype=dtype)
+    for k in range(c):
         row, is_gold = zt[k], gg == k
-        pred += (row > best) * (k - pred)  # = np.where(row > best, k, pred)
-        np.maximum(best, row, out=best)
-        z_gold = np.where(is_gold, row, z_gold)
-        not_gold.append(np.where(is_gold, ninf, row))
-    other = np.maximum.reduce(not_gold)
+        if k:
+            pred += (row > best) * (k - pred)  # = np.where(row > best, k, pred)
+            np.maximum(best, row, out=best)
+        np.copyto(z_gold, row, where=is_gold)
+        np.copyto(row, -np.inf, where=is_gold)
+    other = zt.max(axis=0)  # the largest logit other than gold
 
     # Probabilities relative to the largest logit (no overflow). No quantity near 1 is ever
     # subtracted from 1: with ``e_k = exp(z_k - max z)``, ``e_gold`` and ``rest`` (the sum of
     # ``e_k`` over the classes other than gold) are both sums of positive terms, so
     # p_gold = e_gold / (e_gold + rest) and 1 - p_gold = rest / (e_gold + rest) are each
     # accurate to a few ulps, even for p_gold within 1e-7 of 1 in float32.
-    e_gold = np.exp(z_gold - best)
-    rest = np.zeros(size, dtype=dtype)
-    rest_sq = np.zeros(size, dtype=dtype)
-    for row in not_gold:
-        e_k = np.exp(row - best, out=row)  # 0 at gold
-        rest += e_k
-        rest_sq += np.square(e_k)
-    inv_denom = 1.0 / (e_gold + rest)
-    p_gold = e_gold * inv_denom
-    q_gold = rest * inv_denom  # 1 - p_gold
+    e_gold = np.exp(np.subtract(z_gold, best))
+    np.exp(np.subtract(zt, best, out=zt), out=zt)  # e_k, 0 at gold
+    rest = zt.sum(axis=0)
+    rest_sq = np.square(zt, out=zt).sum(axis=0)
+    inv_denom = np.divide(1.0, np.add(e_gold, rest, out=zt[0]), out=zt[0])  # zt is scratch now
+    p_gold = np.multiply(e_gold, inv_denom, out=e_gold)
+    q_gold = np.multiply(rest, inv_denom, out=rest)  # 1 - p_gold
     # ||p - onehot(gold)||^2 = sum_{c != gold} p_c^2 + (1 - p_gold)^2
-    el2n = np.sqrt(rest_sq * np.square(inv_denom) + np.square(q_gold))
+    rest_sq *= np.square(inv_denom, out=zt[1])
+    rest_sq += np.square(q_gold, out=zt[1])
+    el2n = np.sqrt(rest_sq, out=rest_sq)
 
     def per_example(x: np.ndarray) -> np.ndarray:
         return x.reshape(m, e).mean(axis=1, dtype=np.float64)
@@ -174,11 +174,17 @@ def _block(z: np.ndarray, g: np.ndarray, entropy_epoch: int, out: dict, sl: slic
     conf = per_example(p_gold)
     comp = per_example(q_gold)  # 1 - confidence, without the subtraction
     out["confidence"][sl] = conf
-    # std(p_gold) = std(1 - p_gold): take it over whichever of the two is small (and so exact)
-    small = np.where((conf > 0.5)[:, None], q_gold.reshape(m, e), p_gold.reshape(m, e))
-    out["variability"][sl] = small.std(axis=1, dtype=np.float64)
     out["threshold_closeness"][sl] = conf * comp
     out["confidence_pred"][sl] = per_example(inv_denom)  # max probability = exp(0) / denom
+    out["el2n"][sl] = per_example(el2n)
+
+    buf = np.subtract(z_gold, other, dtype=np.float64).reshape(m, e)  # margins, exact
+    out["aum"][sl] = buf.mean(axis=1)
+    # std(p_gold) = std(1 - p_gold): take it over whichever of the two is small (and so exact)
+    np.copyto(buf, p_gold.reshape(m, e))
+    np.copyto(buf, q_gold.reshape(m, e), where=(conf > 0.5)[:, None])
+    buf -= buf.mean(axis=1, keepdims=True)
+    out["variability"][sl] = np.sqrt(np.square(buf, out=buf).mean(axis=1))  # = np.std, fewer copies
 
     correct = (pred == gg).reshape(m, e)
     out["correctness"][sl] = correct.mean(axis=1)
@@ -186,11 +192,7 @@ def _block(z: np.ndarray, g: np.ndarray, entropy_epoch: int, out: dict, sl: slic
     forgot[~correct.any(axis=1)] = np.inf
     out["forgetfulness"][sl] = forgot
 
-    out["aum"][sl] = per_example(np.subtract(z_gold, other, dtype=np.float64))  # exact differences
-    out["el2n"][sl] = per_example(el2n)
-
     # entropy at one epoch, from the float64 log-softmax (exact where probabilities underflow)
-    at = np.arange(m) * e + entropy_epoch
-    log_p = log_softmax(zt[:, at], axis=0)  # (c, m)
+    log_p = log_softmax(z_at, axis=0)  # (c, m)
     out["entropy"][sl] = -(np.exp(log_p) * log_p).sum(axis=0)
     out["pred"][sl] = pred[at]
