@@ -97,7 +97,9 @@ def test_bad_shapes():
 def test_properties(logits, data):
     n, e, c = logits.shape
     gold = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    before = logits.copy()
     m = compute_metrics(logits, gold)
+    np.testing.assert_array_equal(logits, before)  # the input is never written to
     assert ((m["confidence"] >= -1e-9) & (m["confidence"] <= 1 + 1e-9)).all()
     assert (m["variability"] <= 0.5 + 1e-9).all()
     assert ((m["correctness"] >= 0) & (m["correctness"] <= 1)).all()
@@ -135,3 +137,91 @@ def test_summary_counts_per_region_and_class():
     assert counts.loc["easy"].tolist() == [1, 1, 2]
     assert counts.loc["hard"].tolist() == [0, 2, 2]
     assert counts.loc["none"].tolist() == [0, 1, 1]
+
+
+# ------------------------------------------------------------------ precision near p = 1
+
+
+def reference_metrics(logits: np.ndarray, gold: np.ndarray, digits: int = 40) -> dict[str, np.ndarray]:
+    """Every metric from the definitions, naively, in 40-digit arithmetic (mpmath), then rounded."""
+    mp = pytest.importorskip("mpmath")
+    mp.mp.dps = digits
+    cols: dict[str, list] = {k: [] for k in ("confidence", "variability", "threshold_closeness", "aum", "el2n",
+                                             "entropy", "confidence_pred")}
+    for rows, g in zip(logits, gold):
+        probs = []
+        for row in rows:
+            ex = [mp.exp(mp.mpf(float(v))) for v in row]
+            total = mp.fsum(ex)
+            probs.append([x / total for x in ex])
+        e = len(probs)
+        pg = [p[g] for p in probs]
+        conf = mp.fsum(pg) / e
+        cols["confidence"].append(conf)
+        cols["variability"].append(mp.sqrt(mp.fsum((x - conf) ** 2 for x in pg) / e))
+        cols["threshold_closeness"].append(conf * (1 - conf))
+        cols["aum"].append(mp.fsum(mp.mpf(float(r[g])) - max(mp.mpf(float(v)) for j, v in enumerate(r) if j != g)
+                                   for r in rows) / e)
+        cols["el2n"].append(mp.fsum(mp.sqrt(mp.fsum((pj - (1 if j == g else 0)) ** 2 for j, pj in enumerate(p)))
+                                    for p in probs) / e)
+        cols["entropy"].append(-mp.fsum(pj * mp.log(pj) for pj in probs[-1] if pj > 0))
+        cols["confidence_pred"].append(mp.fsum(max(p) for p in probs) / e)
+    return {k: np.array([float(x) for x in v]) for k, v in cols.items()}
+
+
+def relative_errors(got: dict, ref: dict) -> dict[str, float]:
+    out = {}
+    for name, r in ref.items():
+        nz = np.abs(r) > 1e-30  # 40-digit rounding leaves ~1e-41 where the value is 0
+        assert np.all(np.abs(got[name][~nz]) < 1e-15), name  # a zero stays (practically) zero
+        out[name] = float(np.max(np.abs(got[name][nz] - r[nz]) / np.abs(r[nz]), initial=0.0))
+    return out
+
+
+# Hand-made, 3 classes x 3 epochs: gold probabilities from 1 - 1e-7 down to 1e-7
+CONFIDENT = np.array(
+    [
+        [[0, 16.1, -2], [0, 15.0, 0.5], [0.3, 13.7, -1]],  # gold 1: p = 1 - 1.2e-7, 1 - 5e-7, ...
+        [[-16.1, 0, 0], [-15.2, 0, -3], [-14, 1, 0]],  # gold 2: p ~ 0.5 and tiny others
+        [[16.1, 0, 0], [16.1, 0, -30], [12, 0, -1]],  # gold 0: p = 1 - 2e-7, 1 - 1e-7, 1 - 6e-6
+        [[0, 0, 16.1], [0, 16.1, 0], [16.1, 0, 0]],  # gold 0: p ~ 1e-7, 1e-7, 1 - 2e-7
+        [[1, 2, 9], [0, 0, 12], [3, -1, 14]],  # gold 2: confident, ordinary
+        [[0, 1, 2], [0, 1, 2], [0, 1, 2]],  # gold 1: constant, variability 0
+    ],
+    dtype=np.float32,
+)
+CONFIDENT_GOLD = np.array([1, 2, 0, 0, 2, 1])
+
+
+def random_confident(n: int = 300, e: int = 5, c: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gold logit above the others by a gap in [0, 16]: gold probabilities up to 1 - 1e-7."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 3, size=(n, e, c))
+    gold = rng.integers(0, c, n)
+    others = np.where(np.arange(c) == gold[:, None, None], -np.inf, z).max(axis=2)
+    gap = rng.uniform(0, 16, size=(n, e))
+    z[np.arange(n), :, gold] = others + gap
+    return z.astype(np.float32), gold
+
+
+@pytest.mark.parametrize("case", ["hand-made", "random", "binary"])
+def test_precision_near_one_against_high_precision_reference(case):
+    if case == "hand-made":
+        logits, gold = CONFIDENT, CONFIDENT_GOLD
+    elif case == "random":
+        logits, gold = random_confident()
+    else:
+        logits, gold = random_confident(c=2, seed=1)
+        logits[0] = [[0, 16.1]] * 5  # p = 1 - 1.0e-7 at every epoch
+        gold[0] = 1
+    got = compute_metrics(logits, gold)
+    errors = relative_errors(got, reference_metrics(logits, gold))
+    assert max(errors.values()) <= 1e-6, errors
+
+
+def test_aum_margins_are_exact_before_averaging():
+    # margins +999.8 and -999.9 (to float32 rounding) nearly cancel: each difference is taken exactly
+    logits = np.array([[[0.3, 1000.1, 0], [999.7, -0.2, 0], [0, 0.5, 0]]], dtype=np.float32)
+    z = logits[0].astype(np.float64)
+    want = math.fsum(r[1] - max(r[0], r[2]) for r in z) / 3
+    assert compute_metrics(logits, np.array([1]))["aum"][0] == pytest.approx(want, rel=1e-12)

@@ -99,7 +99,7 @@ def test_fraction_rounds_down():
 
 
 def test_sizes_asked_are_delivered_or_error():
-    with pytest.raises(DatamapError, match="random: asked for 8 examples but only 7"):
+    with pytest.raises(ValueError, match="random: asked for 8 examples but only 7"):
         select(TABLE, Recipe(random=0.8, drop_hard=True))
 
 
@@ -141,9 +141,9 @@ def test_sweep_allenai_fractions():
 
 
 def test_sweep_needs_one_part():
-    with pytest.raises(DatamapError, match="exactly one part"):
+    with pytest.raises(ValueError, match="exactly one part"):
         sweep(TABLE, Recipe(ambiguous=0.1, easy=0.1))
-    with pytest.raises(DatamapError, match="exactly one part"):
+    with pytest.raises(ValueError, match="exactly one part"):
         sweep(TABLE, Recipe())
 
 
@@ -181,17 +181,17 @@ def test_filters_combine_and_feed_parts():
 
 
 def test_filter_errors():
-    with pytest.raises(DatamapError) as e:
+    with pytest.raises(ValueError) as e:
         select(TABLE, Recipe(where=("confidnce<0.5",)))
     msg = str(e.value)
     assert "'confidnce'" in msg and "confidence" in msg and "variability" in msg and "\n" not in msg
-    with pytest.raises(DatamapError, match="cannot parse filter"):
+    with pytest.raises(ValueError, match="cannot parse filter"):
         parse_filter("confidence ~ 0.5")
-    with pytest.raises(DatamapError, match="cannot parse filter"):
+    with pytest.raises(ValueError, match="cannot parse filter"):
         parse_filter("confidence<")
-    with pytest.raises(DatamapError, match="only == and != apply"):
+    with pytest.raises(ValueError, match="only == and != apply"):
         filter_mask(TABLE, ["region<ambiguous"])
-    with pytest.raises(DatamapError, match="is numeric"):
+    with pytest.raises(ValueError, match="is numeric"):
         filter_mask(TABLE, ["confidence<high"])
     assert parse_filter("variability >= 0.2") == ("variability", ">=", 0.2)
 
@@ -210,7 +210,7 @@ def test_data_pct():
     order = [2, 5, 9, 0, 8, 3]
     assert r.indices.tolist() == sorted(r.indices.tolist(), key=order.index)
     for bad in (0, 0.0, -0.1, 1.5, "x"):
-        with pytest.raises(DatamapError, match="data_pct"):
+        with pytest.raises(ValueError, match="data_pct"):
             select(TABLE, Recipe(data_pct=bad))
 
 
@@ -223,7 +223,7 @@ def test_drop_hard_combines():
     assert len(select(TABLE, Recipe(drop_hard=True, data_pct=0.5))) == 3
     r = select(TABLE, Recipe(drop_hard=True, random=0.7), seed=2)
     assert sorted(ids(r)) == [0, 2, 3, 5, 6, 8, 9]
-    with pytest.raises(DatamapError, match="region"):
+    with pytest.raises(ValueError, match="region"):
         select({"confidence": TABLE["confidence"]}, Recipe(drop_hard=True))
 
 
@@ -236,7 +236,7 @@ def test_stratify_within_classes():
     assert r.class_sizes == {"0": 1, "1": 1}
     r = select(TABLE, Recipe(data_pct=0.4, stratify=True), seed=0)
     assert r.class_sizes == {"0": 2, "1": 2}
-    with pytest.raises(DatamapError, match="fraction, not a count"):
+    with pytest.raises(ValueError, match="fraction, not a count"):
         select(TABLE, Recipe(by="aum", top=3, stratify=True))
 
 
@@ -260,13 +260,13 @@ def test_no_part_selects_whole_pool_and_dataframe_input():
         (Recipe(top=0.1), "need a column to rank by"),
         (Recipe(by="confidence"), "needs top or bottom"),
         (Recipe(by="confidence", top=1.5), "top must be a fraction"),
-        (Recipe(by="confidence", top=-3), "count must be >= 0"),
+        (Recipe(by="confidence", top=-3), "top count must be an integer >= 0, got -3"),
         (Recipe(by="region", top=3), "not numeric"),
         (Recipe(by="aumm", top=3), "unknown column 'aumm'"),
     ],
 )
 def test_bad_recipes(recipe, match):
-    with pytest.raises(DatamapError, match=match) as e:
+    with pytest.raises(ValueError, match=match) as e:
         select(TABLE, recipe)
     assert "\n" not in str(e.value)
 
@@ -276,7 +276,7 @@ def test_recipe_roundtrip():
     d = r.to_dict()
     assert json.loads(json.dumps(d)) == d
     assert Recipe.from_dict(d) == r
-    with pytest.raises(DatamapError, match="unknown recipe key 'ambiguos'"):
+    with pytest.raises(ValueError, match="unknown recipe key 'ambiguos'"):
         Recipe.from_dict({"ambiguos": 0.3})
 
 
@@ -460,3 +460,27 @@ def test_select_command_errors(tmp_path):
     assert parse_amount("0.33", "--top") == 0.33 and parse_amount("100", "--top") == 100
     with pytest.raises(DatamapError, match="--top 'lots'"):
         parse_amount("lots", "--top")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--ambiguous", "0.6", "--easy", "0.6"], "region fractions sum to 1.2 > 1"),
+        (["--ambiguous", "1.5"], "ambiguous must be a fraction in [0, 1], got 1.5"),
+        (["--data-pct", "0"], "data_pct must be a fraction in (0, 1], got 0.0"),
+        (["--by", "aum", "--top", "-3"], "top count must be an integer >= 0, got -3"),
+        (["--easy", "0.1", "--sweep", "--fractions", "0.1,1.5"], "fractions[1] must be a fraction in [0, 1], got 1.5"),
+        (["--where", "confidence~1"], "cannot parse filter 'confidence~1'"),
+    ],
+)
+def test_select_command_core_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
+    from datamap.cli import main
+
+    run, _ = make_run(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(["select", str(run), "--out", "x", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err
+    assert not (run / "selections").exists()

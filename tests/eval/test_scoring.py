@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from datamap.cli import app as datamap_app
 from datamap.stages.compare import compare_table, flatten_scores
 from datamap.errors import DatamapError
-from datamap.eval.scoring import classification_scores, expected_calibration_error, softmax
+from datamap.core.probs import softmax
+from datamap.eval.scoring import classification_scores, expected_calibration_error
 
 NAMES = ["a", "b", "c"]
 
@@ -98,6 +99,9 @@ def test_ece_hand_made():
     assert expected_calibration_error(probs, gold, n_bins=5) == pytest.approx(expected)
     # a perfectly calibrated model: confidence 1, always right
     assert expected_calibration_error(np.eye(2)[[0, 1, 1]], np.array([0, 1, 1])) == 0.0
+    for bad in (0, 2.5, True):
+        with pytest.raises(DatamapError, match=r"^n_bins must be an integer >= 1, got "):
+            expected_calibration_error(probs, gold, n_bins=bad)
 
 
 def test_bad_inputs():

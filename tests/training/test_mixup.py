@@ -442,9 +442,17 @@ def test_build_strategy_options_and_errors():
         ({"mixup": "logits"}, "--mixup "), ({"mixup": "pooled", "mixup_pairing": "x"}, "--mixup-pairing"),
         ({"mixup": "pooled", "mixup_mode": "x"}, "--mixup-mode"), ({"mixup": "pooled", "mixup_ratio": 0}, "--mixup-ratio"),
         ({"mixup": "pooled", "mixup_lambda_per": "x"}, "--mixup-lambda-per"),
+        ({"mixup": "pooled", "mixup_lambda": "beta:0"}, "--mixup-lambda: spec 'beta:0': ALPHA must be"),
     ):
         with pytest.raises(DatamapError, match=flag):
             build_strategy(options)
+
+
+def test_nan_entropy_from_an_earlier_run_names_the_option():
+    examples = [{"index": i, "labels": i % 2} for i in range(4)]
+    with pytest.raises(DatamapError, match=r"^--dynamics-from: entropy is missing \(NaN\) at row 2$"):
+        MixupStrategy("pooled", pairing="td-entropy", train_examples=examples, collate=list,
+                      regions=np.array(["easy"] * 4, dtype=object), entropy=np.array([0.1, 0.2, np.nan, 0.3]))
 
 
 def test_load_dynamics_joins_by_id(tmp_path):

@@ -26,7 +26,7 @@ How each rule treats odd counts and singletons (nothing is ever left out):
                     regions (``none``, and ``hard`` unless dropped), and easy/ambiguous examples of a
                     label that lacks the other region, fall back to the ``td-entropy`` rule.
 
-``--mixup-ratio r`` scales the number of synthetic examples to ``floor(r · kept)`` per epoch:
+A ratio ``r`` scales the number of synthetic examples to ``floor(r · kept)`` per epoch:
 :func:`synthetic_count` spreads it over batches exactly (cumulative floor); when ``r > 1`` the
 pairing rule is applied again (a fresh draw for the random rules, the same pairs with fresh λ for
 the deterministic ones) until enough rows exist.
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamap.errors import DatamapError
+from datamap.core.checks import check_fraction, check_number
 
 PAIRINGS = ("reverse", "random", "same-label", "td-entropy", "easy-ambiguous")
 DYNAMICS_PAIRINGS = ("td-entropy", "easy-ambiguous")
@@ -103,7 +103,7 @@ def _check_dynamics(labels, regions, entropy) -> tuple[np.ndarray, np.ndarray, n
         raise ValueError("labels, regions and entropy must be 1-d arrays of the same length")
     if np.isnan(entropy).any():
         bad = int(np.flatnonzero(np.isnan(entropy))[0])
-        raise DatamapError(f"--dynamics-from: entropy is missing (NaN) at training row {bad}")
+        raise ValueError(f"entropy is missing (NaN) at row {bad}")
     return labels, regions, entropy
 
 
@@ -195,7 +195,7 @@ def synthetic_count(seen: int, batch: int, ratio: float) -> int:
     batch : int
         Kept examples in this batch.
     ratio : float
-        ``--mixup-ratio`` (default 1: one synthetic example per kept original).
+        Synthetic examples per kept original, > 0 (1: one each; 2: two each).
     """
     return int(math.floor(ratio * (seen + batch) + 1e-9) - math.floor(ratio * seen + 1e-9))
 
@@ -227,39 +227,59 @@ class LambdaSampler:
             lam = np.maximum(lam, 1.0 - lam)
         return lam
 
-    def draw(self, rng: np.random.Generator, n: int, per: str = "example") -> np.ndarray:
-        """``n`` coefficients, one per example (``per="example"``) or one repeated (``"batch"``)."""
+    def draw(self, rng: np.random.Generator, n: int, *, per: str = "example") -> np.ndarray:
+        """``n`` coefficients (float64).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+            Source of randomness.
+        n : int
+            How many coefficients.
+        per : {"example", "batch"}, default "example"
+            One independent draw per example, or one draw repeated ``n`` times.
+        """
         if per == "batch":
             return np.repeat(self.sample(rng, 1), n)
         if per != "example":
-            raise DatamapError(f"--mixup-lambda-per must be 'example' or 'batch', got {per!r}")
+            raise ValueError(f"per must be 'example' or 'batch', got {per!r}")
         return self.sample(rng, n)
 
 
 def parse_lambda(spec: str) -> LambdaSampler:
-    """Parse ``--mixup-lambda``: ``beta:ALPHA``, ``beta-folded:ALPHA``, ``normal:MU,SIGMA``, ``fixed:L``.
+    """Parse a λ distribution: ``beta:ALPHA``, ``beta-folded:ALPHA``, ``normal:MU,SIGMA``, ``fixed:L``.
 
     Parameters
     ----------
     spec : str
-        The option value, e.g. ``"beta:0.4"`` or ``"normal:0.1,0.015"``.
+        The distribution, e.g. ``"beta:0.4"`` or ``"normal:0.1,0.015"``: ``ALPHA`` > 0,
+        ``MU`` finite, ``SIGMA`` >= 0, ``L`` in [0, 1] (see :class:`LambdaSampler`).
+
+    Returns
+    -------
+    LambdaSampler
+
+    Raises
+    ------
+    ValueError
+        ``"spec '...': ..."`` naming what is wrong.
     """
     kind, _, rest = str(spec).strip().partition(":")
     kind = kind.strip().lower()
     if kind not in LAMBDA_KINDS:
-        raise DatamapError(f"--mixup-lambda {spec!r}: kind must be one of {', '.join(LAMBDA_KINDS)}")
+        raise ValueError(f"spec {spec!r}: kind must be one of {', '.join(LAMBDA_KINDS)}")
     try:
         params = tuple(float(p) for p in rest.split(",")) if rest.strip() else ()
     except ValueError:
-        raise DatamapError(f"--mixup-lambda {spec!r}: parameters must be numbers") from None
+        raise ValueError(f"spec {spec!r}: parameters must be numbers") from None
     want = 2 if kind == "normal" else 1
     if len(params) != want or not all(math.isfinite(p) for p in params):
         form = {"beta": "beta:ALPHA", "beta-folded": "beta-folded:ALPHA", "normal": "normal:MU,SIGMA", "fixed": "fixed:L"}[kind]
-        raise DatamapError(f"--mixup-lambda {spec!r}: expected {form}")
-    if kind in ("beta", "beta-folded") and params[0] <= 0:
-        raise DatamapError(f"--mixup-lambda {spec!r}: ALPHA must be > 0")
-    if kind == "normal" and params[1] < 0:
-        raise DatamapError(f"--mixup-lambda {spec!r}: SIGMA must be >= 0")
-    if kind == "fixed" and not 0.0 <= params[0] <= 1.0:
-        raise DatamapError(f"--mixup-lambda {spec!r}: L must be in [0, 1]")
+        raise ValueError(f"spec {spec!r}: expected {form} with finite numbers")
+    if kind in ("beta", "beta-folded"):
+        check_number(params[0], f"spec {spec!r}: ALPHA", low=0.0, low_inclusive=False)
+    if kind == "normal":
+        check_number(params[1], f"spec {spec!r}: SIGMA", low=0.0)
+    if kind == "fixed":
+        check_fraction(params[0], f"spec {spec!r}: L")
     return LambdaSampler(kind, params)

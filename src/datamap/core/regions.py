@@ -14,12 +14,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamap.core.checks import check_fraction
+
 REGIONS = ("easy", "ambiguous", "hard")
 NONE = "none"
 
 
-def top_k(values: np.ndarray, k: int, largest: bool = True) -> np.ndarray:
-    """Indices of the ``k`` largest (or smallest) values, ties broken by position."""
+def top_k(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
+    """Indices of the ``k`` largest (or smallest) values, ties broken by position.
+
+    Parameters
+    ----------
+    values : array of float, shape (N,)
+        The values to rank; NaN ranks last either way.
+    k : int
+        How many indices to return; ``k <= 0`` gives none, ``k >= N`` all ``N``.
+    largest : bool, default True
+        Rank the largest values first (``False``: the smallest first).
+
+    Returns
+    -------
+    np.ndarray of int64, shape (min(max(k, 0), N),)
+        Positions in ``values``, best first.
+    """
     values = np.asarray(values, dtype=np.float64)
     k = int(k)
     if k <= 0:
@@ -30,15 +47,34 @@ def top_k(values: np.ndarray, k: int, largest: bool = True) -> np.ndarray:
     return np.argsort(key, kind="stable")[:k].astype(np.int64)
 
 
-def region_indices(confidence: np.ndarray, variability: np.ndarray, fraction: float = 0.33) -> dict[str, np.ndarray]:
-    """The three allenai rankings (they may overlap): ``{"easy", "ambiguous", "hard"}`` -> indices."""
+def region_indices(
+    confidence: np.ndarray, variability: np.ndarray, *, fraction: float = 0.33
+) -> dict[str, np.ndarray]:
+    """The three allenai rankings, which may overlap.
+
+    Parameters
+    ----------
+    confidence, variability : array of float, shape (N,)
+        Per-example confidence and variability (see :mod:`datamap.core.metrics`).
+    fraction : float, default 0.33
+        Size of each ranking as a fraction of ``N``, in ``[0, 1]``: ``k = int(fraction * N)``.
+
+    Returns
+    -------
+    dict with keys ``"easy"``, ``"ambiguous"``, ``"hard"`` -> np.ndarray of int64, shape (k,)
+        easy: highest confidence first; ambiguous: highest variability first; hard: lowest
+        confidence first. Ties by position.
+
+    Raises
+    ------
+    ValueError
+        If the arrays are not 1-d of one length, or ``fraction`` is not in ``[0, 1]``.
+    """
     confidence = np.asarray(confidence, dtype=np.float64)
     variability = np.asarray(variability, dtype=np.float64)
     if confidence.shape != variability.shape or confidence.ndim != 1:
         raise ValueError("confidence and variability must be 1-d arrays of the same length")
-    if not 0.0 <= fraction <= 1.0:
-        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
-    k = int(fraction * len(confidence))
+    k = int(check_fraction(fraction, "fraction") * len(confidence))
     return {
         "easy": top_k(confidence, k, largest=True),
         "ambiguous": top_k(variability, k, largest=True),
@@ -46,9 +82,22 @@ def region_indices(confidence: np.ndarray, variability: np.ndarray, fraction: fl
     }
 
 
-def assign_regions(confidence: np.ndarray, variability: np.ndarray, fraction: float = 0.33) -> np.ndarray:
-    """One label per example (object array of str), precedence ambiguous > easy > hard, else ``none``."""
-    idx = region_indices(confidence, variability, fraction)
+def assign_regions(confidence: np.ndarray, variability: np.ndarray, *, fraction: float = 0.33) -> np.ndarray:
+    """One region per example, precedence ambiguous > easy > hard, else ``"none"``.
+
+    Parameters
+    ----------
+    confidence, variability : array of float, shape (N,)
+        Per-example confidence and variability.
+    fraction : float, default 0.33
+        Size of each ranking, as in :func:`region_indices`.
+
+    Returns
+    -------
+    np.ndarray of object (str), shape (N,)
+        ``"easy"``, ``"ambiguous"``, ``"hard"`` or ``"none"``.
+    """
+    idx = region_indices(confidence, variability, fraction=fraction)
     labels = np.full(len(np.asarray(confidence)), NONE, dtype=object)
     for name in ("hard", "easy", "ambiguous"):  # later assignments win
         labels[idx[name]] = name

@@ -28,7 +28,7 @@ A :class:`Recipe` says what to keep; :func:`select` applies it in this order:
 
 Sizes. A fraction ``f`` of a part is a fraction of the *whole* table: ``k = floor(f * N)`` examples
 (rounded down, with a 1e-9 tolerance so that ``0.29 * 100`` gives 29, not 28), whatever the
-filters removed; if fewer than ``k`` examples are left to draw from, :class:`DatamapError` is
+filters removed; if fewer than ``k`` examples are left to draw from, ``ValueError`` is
 raised, so the size asked for is always the size delivered. With ``stratify=True`` the fraction is
 applied within each gold class: ``k_c = floor(f * N_c)`` examples of class ``c`` (``N_c`` = rows of
 class ``c`` in the table), ranked within the class; the total can then be a little below
@@ -46,8 +46,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from datamap.core.checks import check_fraction, check_int
 from datamap.core.regions import top_k
-from datamap.errors import DatamapError
 
 #: allenai/cartography's sweep of selection fractions.
 SWEEP_FRACTIONS = (0.01, 0.05, 0.10, 0.17, 0.25, 0.33, 0.50, 0.75)
@@ -68,7 +68,7 @@ _TOL = 1e-9
 # recipe
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Recipe:
     """What to select; every field is optional and they compose (see the module docstring).
 
@@ -126,67 +126,52 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Recipe":
-        """Build a recipe from :meth:`to_dict` output; unknown keys raise :class:`DatamapError`."""
+        """Build a recipe from :meth:`to_dict` output (or any mapping of its fields).
+
+        Parameters
+        ----------
+        d : mapping of str -> value
+            Recipe fields; unknown keys raise ``ValueError`` naming the first one.
+        """
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise DatamapError(f"unknown recipe key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+            raise ValueError(f"unknown recipe key {unknown[0]!r} (known: {', '.join(sorted(names))})")
         return cls(**dict(d))
 
     def validate(self) -> None:
-        """Raise :class:`DatamapError` (one line) if the recipe is inconsistent."""
+        """Raise ``ValueError`` (one line, naming the field) if the recipe is inconsistent."""
         for name in ("ambiguous", "easy", "hard", "random"):
-            _check_fraction(name, getattr(self, name))
+            check_fraction(getattr(self, name), name)
         total = self.ambiguous + self.easy + self.hard + self.random
         if total > 1.0 + _TOL:
-            raise DatamapError(
+            raise ValueError(
                 f"region fractions sum to {total:g} > 1 (ambiguous {self.ambiguous:g} + easy {self.easy:g}"
                 f" + hard {self.hard:g} + random {self.random:g})"
             )
         if self.top is not None and self.bottom is not None:
-            raise DatamapError("give only one of top / bottom")
+            raise ValueError("give only one of top / bottom")
         if self.by is None and (self.top is not None or self.bottom is not None):
-            raise DatamapError("top / bottom need a column to rank by (by=...)")
+            raise ValueError("top / bottom need a column to rank by (by=...)")
         if self.by is not None and self.top is None and self.bottom is None:
-            raise DatamapError(f"by={self.by!r} needs top or bottom (a fraction or a count)")
+            raise ValueError(f"by={self.by!r} needs top or bottom (a fraction or a count)")
         for name in ("top", "bottom"):
             v = getattr(self, name)
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise DatamapError(f"{name} must be a fraction (float) or a count (int), got {v!r}")
+                raise ValueError(f"{name} must be a fraction (float) or a count (int), got {v!r}")
             if isinstance(v, (int, np.integer)):
-                if v < 0:
-                    raise DatamapError(f"{name} count must be >= 0, got {v}")
+                check_int(v, f"{name} count", low=0)
                 if self.stratify:
-                    raise DatamapError(f"stratify needs {name} as a fraction, not a count ({v})")
+                    raise ValueError(f"stratify needs {name} as a fraction, not a count ({v})")
             else:
-                _check_fraction(name, v)
+                check_fraction(v, name)
         if self.data_pct is not None:
-            check_data_pct(self.data_pct)
+            check_fraction(self.data_pct, "data_pct", low_inclusive=False)
         for w in self.where:
             if not isinstance(w, str):
-                raise DatamapError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
-
-
-def _check_fraction(name: str, value: Any) -> None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DatamapError(f"{name} must be a fraction in [0, 1], got {value!r}") from None
-    if not (0.0 <= v <= 1.0):
-        raise DatamapError(f"{name} must be a fraction in [0, 1], got {value!r}")
-
-
-def check_data_pct(data_pct: Any) -> float:
-    """Return ``data_pct`` as a float if it is in (0, 1], else raise :class:`DatamapError`."""
-    try:
-        v = float(data_pct)
-    except (TypeError, ValueError):
-        raise DatamapError(f"data_pct must be a fraction in (0, 1], got {data_pct!r}") from None
-    if not (0.0 < v <= 1.0):
-        raise DatamapError(f"data_pct must be a fraction in (0, 1], got {data_pct!r}")
-    return v
+                raise ValueError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
 
 
 def fraction_size(fraction: float, n: int) -> int:
@@ -256,23 +241,23 @@ def as_columns(metrics: Any) -> dict[str, np.ndarray]:
     try:
         keys = list(metrics.keys())
     except AttributeError:
-        raise DatamapError("metrics must be a mapping of column name -> array (or a DataFrame)") from None
+        raise ValueError("metrics must be a mapping of column name -> array (or a DataFrame)") from None
     cols = {str(k): np.asarray(metrics[k]) for k in keys}
     lengths = {k: (v.shape[0] if v.ndim == 1 else -1) for k, v in cols.items()}
     if not cols:
-        raise DatamapError("metrics table has no columns")
+        raise ValueError("metrics table has no columns")
     n = next(iter(lengths.values()))
     for k, length in lengths.items():
         if length == -1:
-            raise DatamapError(f"metrics column {k!r} is not 1-d")
+            raise ValueError(f"metrics column {k!r} is not 1-d")
         if length != n:
-            raise DatamapError(f"metrics column {k!r} has {length} rows, expected {n}")
+            raise ValueError(f"metrics column {k!r} has {length} rows, expected {n}")
     return cols
 
 
 def _column(cols: Mapping[str, np.ndarray], name: str, what: str = "column") -> np.ndarray:
     if name not in cols:
-        raise DatamapError(f"unknown {what} {name!r} (known: {', '.join(sorted(cols))})")
+        raise ValueError(f"unknown {what} {name!r} (known: {', '.join(sorted(cols))})")
     return cols[name]
 
 
@@ -280,7 +265,7 @@ def _numeric(cols: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     col = _column(cols, name)
     if not (np.issubdtype(col.dtype, np.number) or col.dtype == np.bool_):
         numeric = sorted(k for k, v in cols.items() if np.issubdtype(v.dtype, np.number))
-        raise DatamapError(f"column {name!r} is not numeric (numeric columns: {', '.join(numeric)})")
+        raise ValueError(f"column {name!r} is not numeric (numeric columns: {', '.join(numeric)})")
     return col.astype(np.float64)
 
 
@@ -292,7 +277,7 @@ def _n_rows(cols: Mapping[str, np.ndarray]) -> int:
 # filters
 
 
-def parse_filter(text: str, columns: Iterable[str] | None = None) -> tuple[str, str, float | str]:
+def parse_filter(text: str, *, columns: Iterable[str] | None = None) -> tuple[str, str, float | str]:
     """Parse ``"column<op>value"`` into ``(column, op, value)``.
 
     Parameters
@@ -302,12 +287,12 @@ def parse_filter(text: str, columns: Iterable[str] | None = None) -> tuple[str, 
         ``<``, ``<=``, ``>``, ``>=`` (strict or inclusive exactly as written), ``==``, ``!=``.
         The value is a float when it parses as one (``inf`` too), else a string (for ``region``).
     columns : iterable of str or None, default None
-        Known column names; when given, an unknown column raises :class:`DatamapError` naming it
+        Known column names; when given, an unknown column raises ``ValueError`` naming it
         and listing the known ones.
     """
     m = _FILTER_RE.match(text or "")
     if not m or m.group(3) == "":
-        raise DatamapError(
+        raise ValueError(
             f"cannot parse filter {text!r}: expected COLUMN OP VALUE with OP one of {' '.join(OPERATORS)}"
             " (e.g. 'confidence<0.5')"
         )
@@ -315,7 +300,7 @@ def parse_filter(text: str, columns: Iterable[str] | None = None) -> tuple[str, 
     if columns is not None:
         known = sorted(columns)
         if col not in known:
-            raise DatamapError(f"filter {text!r}: unknown column {col!r} (known: {', '.join(known)})")
+            raise ValueError(f"filter {text!r}: unknown column {col!r} (known: {', '.join(known)})")
     value: float | str
     try:
         value = float(raw)
@@ -333,16 +318,16 @@ def filter_mask(metrics: Any, filters: Sequence[str]) -> np.ndarray:
     cols = as_columns(metrics)
     mask = np.ones(_n_rows(cols), dtype=bool)
     for text in filters:
-        col, op, value = parse_filter(text, cols.keys())
+        col, op, value = parse_filter(text, columns=cols.keys())
         data = cols[col]
         is_num = np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_
         if is_num:
             if isinstance(value, str):
-                raise DatamapError(f"filter {text!r}: column {col!r} is numeric but {value!r} is not a number")
+                raise ValueError(f"filter {text!r}: column {col!r} is numeric but {value!r} is not a number")
             data = data.astype(np.float64)
         else:
             if op not in ("==", "!="):
-                raise DatamapError(f"filter {text!r}: column {col!r} holds text, only == and != apply")
+                raise ValueError(f"filter {text!r}: column {col!r} holds text, only == and != apply")
             data = data.astype(str)
             value = str(value) if not isinstance(value, float) else _num_text(value)
         if op == "<":
@@ -387,6 +372,7 @@ def _groups(cols: Mapping[str, np.ndarray], stratify: bool) -> list[tuple[Any, n
 def select(
     metrics: Any,
     recipe: Recipe | None = None,
+    *,
     seed: int = 0,
     label_names: Sequence[str] | None = None,
 ) -> SelectionResult:
@@ -454,7 +440,7 @@ def select(
             candidates = np.flatnonzero(available & gmask)
             if k > len(candidates):
                 where = f" of class {g!r}" if g is not None else ""
-                raise DatamapError(
+                raise ValueError(
                     f"{name}: asked for {k} examples{where} but only {len(candidates)} are left"
                     " after drop_hard/where filters and earlier parts"
                 )
@@ -504,14 +490,31 @@ def select(
 def select_by(
     metrics: Any,
     by: str,
+    *,
     top: float | int | None = None,
     bottom: float | int | None = None,
     seed: int = 0,
 ) -> np.ndarray:
     """Indices of the ``top`` highest (or ``bottom`` lowest) rows by column ``by``.
 
-    A float is a fraction of the table (``floor(f * N)`` rows), an int a count; ties by position.
-    Shorthand for ``select(metrics, Recipe(by=by, top=top, bottom=bottom)).indices``.
+    Shorthand for ``select(metrics, Recipe(by=by, top=top, bottom=bottom), seed=seed).indices``.
+
+    Parameters
+    ----------
+    metrics : mapping of str -> array, or DataFrame
+        The metrics table.
+    by : str
+        A numeric column to rank by.
+    top, bottom : float, int or None, default None
+        Exactly one of them: a ``float`` is a fraction in [0, 1] of the table
+        (``floor(f * N)`` rows), an ``int`` >= 0 a count. Ties by position.
+    seed : int, default 0
+        Unused by a ranking; kept for symmetry with :func:`select`.
+
+    Returns
+    -------
+    np.ndarray of int64
+        Row positions, best first.
     """
     return select(metrics, Recipe(by=by, top=top, bottom=bottom), seed=seed).indices
 
@@ -520,13 +523,13 @@ def sweep_part(recipe: Recipe) -> str:
     """The one part of ``recipe`` that :func:`sweep` varies.
 
     ``"top"`` / ``"bottom"`` when the recipe ranks ``by`` a column, else the single non-zero
-    fraction among ambiguous / easy / hard / random; :class:`DatamapError` if that is ambiguous.
+    fraction among ambiguous / easy / hard / random; ``ValueError`` if that is ambiguous.
     """
     if recipe.by is not None:
         return "bottom" if recipe.bottom is not None else "top"
     nonzero = [p for p in ("ambiguous", "easy", "hard", "random") if getattr(recipe, p) > 0]
     if len(nonzero) != 1:
-        raise DatamapError(
+        raise ValueError(
             "sweep needs exactly one part to vary (one of ambiguous/easy/hard/random, or by + top/bottom),"
             f" got {', '.join(nonzero) or 'none'}"
         )
@@ -536,6 +539,7 @@ def sweep_part(recipe: Recipe) -> str:
 def sweep(
     metrics: Any,
     recipe: Recipe,
+    *,
     fractions: Sequence[float] = SWEEP_FRACTIONS,
     part: str | None = None,
     seed: int = 0,
@@ -550,7 +554,7 @@ def sweep(
     recipe : Recipe
         The base recipe; its ``part`` is replaced by each fraction in turn, the rest is kept.
     fractions : sequence of float, default :data:`SWEEP_FRACTIONS`
-        ``(0.01, 0.05, 0.10, 0.17, 0.25, 0.33, 0.50, 0.75)``.
+        Each in [0, 1]; the default is ``(0.01, 0.05, 0.10, 0.17, 0.25, 0.33, 0.50, 0.75)``.
     part : str or None, default None
         ``"ambiguous"``, ``"easy"``, ``"hard"``, ``"random"``, ``"top"`` or ``"bottom"``;
         ``None`` infers it with :func:`sweep_part`.
@@ -563,9 +567,9 @@ def sweep(
     """
     part = part or sweep_part(recipe)
     if part not in ("ambiguous", "easy", "hard", "random", "top", "bottom"):
-        raise DatamapError(f"cannot sweep part {part!r} (one of ambiguous, easy, hard, random, top, bottom)")
+        raise ValueError(f"cannot sweep part {part!r} (one of ambiguous, easy, hard, random, top, bottom)")
     out: dict[float, SelectionResult] = {}
-    for f in fractions:
-        _check_fraction("sweep fraction", f)
-        out[float(f)] = select(metrics, dataclasses.replace(recipe, **{part: float(f)}), seed=seed, label_names=label_names)
+    for i, f in enumerate(fractions):
+        f = check_fraction(f, f"fractions[{i}]")
+        out[f] = select(metrics, dataclasses.replace(recipe, **{part: float(f)}), seed=seed, label_names=label_names)
     return out

@@ -6,7 +6,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from datamap.errors import DatamapError
+from datamap.core.checks import check_number
+from datamap.errors import DatamapError, user_errors
 
 _SUM_TOL = 1e-6
 
@@ -30,10 +31,9 @@ def check_weights(weights: Any, n_models: int) -> np.ndarray:
         raise DatamapError(f"weights must be numbers, got {weights!r}") from None
     if len(w) != n_models:
         raise DatamapError(f"{len(w)} weights given for {n_models} models")
-    if not np.all(np.isfinite(w)):
-        raise DatamapError(f"weights must be finite numbers, got {w.tolist()}")
-    if np.any(w < 0):
-        raise DatamapError(f"weights must be non-negative, got {w.tolist()}")
+    with user_errors():
+        for i, wi in enumerate(w.tolist()):
+            check_number(wi, f"weights[{i}]", low=0.0)
     if abs(w.sum() - 1.0) > _SUM_TOL:
         raise DatamapError(f"weights must sum to 1, got {w.tolist()} (sum {w.sum():g})")
     return w

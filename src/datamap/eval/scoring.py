@@ -9,15 +9,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from datamap.errors import DatamapError
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax (float64), stable for large logits."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+from datamap.core.checks import check_int
+from datamap.core.probs import log_softmax, softmax
+from datamap.errors import DatamapError, user_errors
 
 
 def _looks_like_probs(x: np.ndarray) -> bool:
@@ -46,8 +40,8 @@ def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, n_bins: int 
     """
     probs = np.asarray(probs, dtype=np.float64)
     gold = np.asarray(gold)
-    if n_bins < 1:
-        raise DatamapError(f"n_bins must be >= 1, got {n_bins}")
+    with user_errors():
+        n_bins = check_int(n_bins, "n_bins", low=1)
     n = len(gold)
     if n == 0:
         return 0.0
@@ -125,9 +119,8 @@ def classification_scores(
         p = x
         logp = np.log(np.clip(x[np.arange(n), gold], 1e-12, None))
     else:
-        p = softmax(x)
-        z = x - x.max(axis=1, keepdims=True)
-        logp = z[np.arange(n), gold] - np.log(np.exp(z).sum(axis=1))
+        p = softmax(x, axis=1)
+        logp = log_softmax(x, axis=1)[np.arange(n), gold]
 
     pred = p.argmax(axis=1)
     confusion = np.bincount(gold * k + pred, minlength=k * k).reshape(k, k)

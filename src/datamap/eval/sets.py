@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from datamap.core.probs import log_softmax, softmax
 from datamap.io import atomic
 from datamap.io.data import load_table, prepare
 from datamap.io.rundir import RunDir
@@ -64,9 +65,7 @@ def quick_scores(es: EvalSet, logits: np.ndarray, model_label_names: list[str]) 
         return {"accuracy": float((pred == gold).mean())}
     z = np.asarray(logits, dtype=np.float64)
     gold = es.frame["label"].to_numpy()
-    m = z.max(axis=1)
-    log_norm = m + np.log(np.exp(z - m[:, None]).sum(axis=1))
-    loss = float((log_norm - z[np.arange(len(z)), gold]).mean())
+    loss = float(-log_softmax(z, axis=1)[np.arange(len(z)), gold].mean())
     return {"accuracy": float((z.argmax(1) == gold).mean()), "loss": loss}
 
 
@@ -91,10 +90,8 @@ def write_eval_set(run: RunDir, es: EvalSet, logits: np.ndarray, model_label_nam
 
 def predictions_table(frame: pd.DataFrame, logits: np.ndarray, label_names: list[str]) -> pa.Table:
     """Per-example predictions: id, gold, pred, their names, max probability and the logits."""
-    from datamap.eval.scoring import softmax
-
     logits = np.asarray(logits, dtype=np.float32)
-    probs = softmax(logits)
+    probs = softmax(logits, axis=1)
     pred = logits.argmax(axis=1)
     names = np.asarray(label_names, dtype=object)
     n, c = logits.shape

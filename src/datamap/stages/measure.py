@@ -7,9 +7,10 @@ import os
 import numpy as np
 import pandas as pd
 
+from datamap.core.checks import check_fraction, check_int
 from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
 from datamap.core.regions import REGIONS, assign_regions, region_indices
-from datamap.errors import DatamapError
+from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.rundir import RunDir
 from datamap.io.store import read_dynamics
@@ -21,23 +22,41 @@ def measure_run(
     fraction: float = 0.33,
     entropy_epoch: int | None = None,
 ) -> pd.DataFrame:
-    """Compute every metric and region for a run and write its metrics files; returns the table."""
+    """Compute every metric and region for a run and write its metrics files; returns the table.
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory holding ``dynamics.parquet`` (and ``labels.json``).
+    burn_out : int or None, default None
+        Use only the first ``burn_out`` epochs recorded (1 to the number recorded); ``None``: all.
+    fraction : float, default 0.33
+        Size of each region ranking as a fraction of the examples, in (0, 1].
+    entropy_epoch : int or None, default None
+        Epoch (0-based within those used, negative from the end) whose softmax gives
+        ``entropy`` and ``pred``; ``None``: the last one used.
+
+    Raises :class:`DatamapError` (naming the command-line option) for an option out of range or
+    inputs that do not fit.
+    """
     run = RunDir(run_dir)
     run.require(run.dynamics, hint="run `datamap train` or `datamap import-dynamics` first")
-    if not 0.0 < fraction <= 1.0:
-        raise DatamapError(f"--fraction must be in (0, 1], got {fraction}")
+    with user_errors():
+        fraction = check_fraction(fraction, "--fraction", low_inclusive=False)
     dyn = read_dynamics(run.dynamics)
-    if burn_out is not None and not 1 <= burn_out <= dyn.n_epochs:
-        raise DatamapError(f"--burn-out must be between 1 and {dyn.n_epochs} (epochs recorded), got {burn_out}")
-    try:
+    epochs_used = dyn.n_epochs
+    with user_errors(f"{run.dynamics} holds {dyn.n_epochs} epochs"):
+        if burn_out is not None:
+            burn_out = epochs_used = check_int(burn_out, "--burn-out", low=1, high=dyn.n_epochs)
+        if entropy_epoch is not None:
+            check_int(entropy_epoch, "--entropy-epoch", low=-epochs_used, high=epochs_used - 1)
+    with user_errors(str(run.dynamics)):
         m = compute_metrics(dyn.logits, dyn.gold, burn_out=burn_out, entropy_epoch=entropy_epoch)
-    except ValueError as exc:
-        raise DatamapError(f"{run.dynamics}: {exc}") from exc
     table = pd.DataFrame({"id": dyn.ids, "gold": dyn.gold, "pred": m["pred"]})
     for col in METRIC_COLUMNS:
         table[col] = m[col]
-    table["region"] = assign_regions(m["confidence"], m["variability"], fraction)
-    idx = region_indices(m["confidence"], m["variability"], fraction)
+    table["region"] = assign_regions(m["confidence"], m["variability"], fraction=fraction)
+    idx = region_indices(m["confidence"], m["variability"], fraction=fraction)
 
     names = run.label_names() if run.labels.exists() else [str(i) for i in range(dyn.n_classes)]
     if len(names) != dyn.n_classes:
@@ -46,7 +65,6 @@ def measure_run(
     atomic.write_json(
         run.regions_json, {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")}
     )
-    epochs_used = int(burn_out or dyn.n_epochs)
     atomic.write_json(
         run.metrics_json,
         {

@@ -48,7 +48,7 @@ from datamap.core.pairing import (
     parse_lambda,
     synthetic_count,
 )
-from datamap.errors import DatamapError
+from datamap.errors import DatamapError, user_errors
 from datamap.training.losses import Loss
 from datamap.training.models import architecture, model_inputs, unwrap_model
 from datamap.training.steps import StandardStep, zero_loss
@@ -199,7 +199,8 @@ class MixupStrategy(StandardStep):
 
         self.site, self.pairing, self.lam_per, self.mode = site, pairing, lam_per, mode
         self.start_epoch, self.ratio, self.seed = int(start_epoch), float(ratio), int(seed)
-        self.lam_sampler = lam_sampler if isinstance(lam_sampler, LambdaSampler) else parse_lambda(lam_sampler)
+        with user_errors("--mixup-lambda"):
+            self.lam_sampler = lam_sampler if isinstance(lam_sampler, LambdaSampler) else parse_lambda(lam_sampler)
         self.train_examples, self.collate = train_examples, collate
 
         # position in train_examples of each data.parquet row
@@ -231,7 +232,8 @@ class MixupStrategy(StandardStep):
                 kept = kept[(kept < len(self._position))]
                 kept = kept[self._position[kept] >= 0]  # only rows actually in the training set
             rule = pair_td_entropy if pairing == "td-entropy" else pair_easy_ambiguous
-            partner = rule(self.labels[kept], self.regions[kept], self.entropy[kept])
+            with user_errors("--dynamics-from"):
+                partner = rule(self.labels[kept], self.regions[kept], self.entropy[kept])
             self._partner_of = np.full(len(self.labels), -1, dtype=np.int64)
             self._partner_of[kept] = kept[partner]
         self._epoch = None
@@ -332,7 +334,7 @@ class MixupStrategy(StandardStep):
         rows_total = all_labels.shape[0]
         a_t = torch.as_tensor(a, device=device)
         b_t = torch.as_tensor(b, device=device)
-        lam = torch.as_tensor(self.lam_sampler.draw(self._rng, m, self.lam_per), dtype=torch.float32, device=device)
+        lam = torch.as_tensor(self.lam_sampler.draw(self._rng, m, per=self.lam_per), dtype=torch.float32, device=device)
 
         if self.site == "embeddings":
             clean, mixed = self._embeddings_forward(model, inner, arch, inputs, B, a_t, b_t, lam)
