@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
-from datamap.errors import DatamapError
 from datamap.io.store import read_dynamics
 from datamap.stages.measure import measure_run
 from datamap.training.config import TrainConfig
@@ -22,7 +22,7 @@ def cfg(tmp_path, model_dir, csv, name, **kw):
 
 @pytest.mark.parametrize("site", ["embeddings", "pooled", "hidden"])
 def test_each_site_records_complete_dynamics(tmp_path, tiny_model_dir, sentiment_csv, site):
-    run = train(cfg(tmp_path, tiny_model_dir, sentiment_csv, site, mixup=site, mixup_pairing="reverse"), progress=False)
+    run = train(cfg(tmp_path, tiny_model_dir, sentiment_csv, site, mixup={"site": site, "pairing": "reverse"}), progress=False)
     dyn = read_dynamics(run.dynamics)
     data = pd.read_parquet(run.data)
     assert dyn.n_epochs == 2 and sorted(dyn.ids) == sorted(data["id"]) and np.isfinite(dyn.logits).all()
@@ -31,14 +31,13 @@ def test_each_site_records_complete_dynamics(tmp_path, tiny_model_dir, sentiment
 def test_td_entropy_and_drop_hard_from_an_earlier_run(tmp_path, tiny_model_dir, sentiment_csv):
     base = train(cfg(tmp_path, tiny_model_dir, sentiment_csv, "base"), progress=False)
     measure_run(base.root)
-    run = train(cfg(tmp_path, tiny_model_dir, sentiment_csv, "td", mixup="pooled", mixup_pairing="td-entropy",
-                    dynamics_from=str(base.root), drop_hard=True, mixup_lambda="beta-folded:1",
-                    mixup_mode="mixed-only"), progress=False)
+    run = train(cfg(tmp_path, tiny_model_dir, sentiment_csv, "td", dynamics_from=str(base.root), drop_hard=True,
+                    mixup={"site": "pooled", "pairing": "td-entropy", "lam": "beta-folded:1", "mode": "mixed-only"}),
+                progress=False)
     dyn = read_dynamics(run.dynamics)
     assert len(dyn.ids) == 60  # hard examples are left out of the loss, not out of the data map
-    with pytest.raises(DatamapError, match="dynamics-from"):
-        train(cfg(tmp_path, tiny_model_dir, sentiment_csv, "bad", mixup="pooled", mixup_pairing="td-entropy"), progress=False)
-    assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValidationError, match="td-entropy needs dynamics_from"):  # when the config is built
+        cfg(tmp_path, tiny_model_dir, sentiment_csv, "bad", mixup={"site": "pooled", "pairing": "td-entropy"})
 
 
 def test_focal_loss_run(tmp_path, tiny_model_dir, sentiment_csv):
