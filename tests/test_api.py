@@ -84,3 +84,11 @@ def test_load_run_reads_every_file(tmp_path):
     assert r.dynamics["id"].tolist() == ["a", "b"] and r.dynamics_arrays().logits.shape == (2, 1, 2)
     with pytest.raises(datamap.DatamapError, match="run directory not found"):
         datamap.load_run(tmp_path / "missing")
+
+
+def test_train_validates_before_reading_anything(tmp_path):
+    with pytest.raises(datamap.DatamapError, match=r"^train: epochs: must be >= 1, got 0$"):
+        datamap.train(dataset=str(tmp_path / "missing.csv"), out=str(tmp_path / "run"), epochs=0)
+    with pytest.raises(datamap.DatamapError, match=r"mixup.pairing"):
+        datamap.train(dataset="x", out=str(tmp_path / "run"), mixup={"pairing": "td-entropy"})
+    assert not (tmp_path / "run").exists()

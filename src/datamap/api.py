@@ -199,14 +199,18 @@ def train(config: Any = None, /, **options: Any) -> "Run":
     config : datamap.training.config.TrainConfig or dict, optional
         The whole configuration; or give its fields as keywords (``dataset`` is required; e.g.
         ``model="minilm"``, ``out="runs/rt"``, ``epochs=3``, ``lr=5e-5``, ``limit=2000``). The
-        fields are those of ``datamap train --help`` with ``-`` written ``_``.
+        fields are those of ``datamap train --help`` with ``-`` written ``_``; mixup options are
+        nested: ``mixup={"site": "pooled", "pairing": "td-entropy"}``. Every field is validated
+        before any file is read (:class:`datamap.training.config.TrainConfig`).
 
     Returns
     -------
     Run
         The run directory, opened with :func:`load_run`.
     """
-    from datamap.training.config import TrainConfig
+    from pydantic import ValidationError
+
+    from datamap.training.config import TrainConfig, config_error, field_path
     from datamap.training.loop import train as run_train
 
     if config is not None and options:
@@ -216,8 +220,8 @@ def train(config: Any = None, /, **options: Any) -> "Run":
     if isinstance(config, dict):
         try:
             config = TrainConfig(**config)
-        except TypeError as exc:
-            raise DatamapError(f"train: {exc}") from None
+        except ValidationError as exc:  # one line naming the field: "train: epochs: must be >= 1, got 0"
+            raise DatamapError(f"train: {config_error(exc, naming=field_path)}") from None
     rundir = run_train(config)
     return load_run(rundir.root)
 

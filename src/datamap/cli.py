@@ -15,6 +15,17 @@ from typing import List, Optional
 import typer
 
 from datamap.errors import DatamapError
+from datamap.training.config import (
+    LambdaPer,
+    LimitMode,
+    MixupConfig,
+    MixupMode,
+    MixupSite,
+    Pairing,
+    Precision,
+    RecordMode,
+    TrainConfig,
+)
 
 app = typer.Typer(
     name="datamap",
@@ -45,51 +56,62 @@ def _root(
     """
 
 
+def _default(name: str, section: str = "") -> object:
+    """The training config's default of a field: each default is defined once, in the config."""
+    return (MixupConfig if section == "mixup" else TrainConfig).model_fields[name].get_default(call_default_factory=True)
+
+
+# The parameters are named like the fields of TrainConfig (the --mixup-* ones like those of MixupConfig;
+# --no-save-model sets save_model), so the options the user gave pass on by name and the config fills
+# in the rest; a --mixup-* option given without --mixup is then an error even at its default value.
 @app.command()
 def train(
+    ctx: typer.Context,
     dataset: str = typer.Option(..., "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder."),
-    model: str = typer.Option("minilm", "--model", help="Model folder, hub name, or the alias `minilm`."),
-    out: Path = typer.Option(Path("runs/run"), "--out", help="Run directory to write."),
-    split: str = typer.Option("train", "--split", help="Training split."),
-    eval_split: str = typer.Option("auto", "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip)."),
-    eval_dataset: List[str] = typer.Option([], "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
-    text_column: Optional[str] = typer.Option(None, "--text-column", help="Text column (default: text, sentence, premise, ...)."),
-    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
-    label_column: str = typer.Option("label", "--label-column", help="Label column (integers or names)."),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: id/idx/guid, else a content hash)."),
-    drop_empty: bool = typer.Option(False, "--drop-empty", help="Skip rows with empty or null text instead of stopping."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use only N training examples (quick runs)."),
-    limit_mode: str = typer.Option("first", "--limit-mode", help="first: the first N rows; random: N rows drawn with --limit-seed."),
-    limit_seed: int = typer.Option(0, "--limit-seed", help="Seed of --limit-mode random (independent of --seed)."),
-    subset: Optional[Path] = typer.Option(None, "--subset", help="Selection JSON (RUN/selections/NAME.json): train on exactly these ids."),
-    epochs: int = typer.Option(3, "--epochs"),
-    batch_size: int = typer.Option(32, "--batch-size"),
-    eval_batch_size: int = typer.Option(128, "--eval-batch-size"),
-    lr: float = typer.Option(2e-5, "--lr", help="Peak learning rate (AdamW, linear schedule with warm-up)."),
-    weight_decay: float = typer.Option(0.01, "--weight-decay"),
-    warmup_ratio: float = typer.Option(0.1, "--warmup-ratio"),
-    max_grad_norm: float = typer.Option(1.0, "--max-grad-norm", help="Gradient clipping (0 disables)."),
-    max_length: int = typer.Option(128, "--max-length", help="Truncate inputs to this many tokens."),
-    seed: int = typer.Option(42, "--seed"),
-    record: str = typer.Option("inflight", "--record", help="inflight (logits of each training forward pass), epoch_end (a no_grad pass after each epoch), none."),
-    export_jsonl: bool = typer.Option(False, "--export-jsonl", help="Also write RUN/training_dynamics/dynamics_epoch_{e}.jsonl (allenai format)."),
-    freeze_base: bool = typer.Option(False, "--freeze-base", help="Train only the classification head."),
-    precision: str = typer.Option("auto", "--precision", help="auto (bf16 on a GPU that supports it), bf16, fp32."),
-    no_save_model: bool = typer.Option(False, "--no-save-model", help="Do not write RUN/model/."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="Allow model code from the hub (off by default)."),
-    loss: str = typer.Option("ce", "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
-    mixup: Optional[str] = typer.Option(None, "--mixup", help="Mixup site: embeddings, pooled or hidden."),
-    mixup_pairing: str = typer.Option("reverse", "--mixup-pairing", help="reverse, random, same-label, td-entropy, easy-ambiguous."),
-    mixup_lambda: str = typer.Option("beta:0.4", "--mixup-lambda", help="beta:A, beta-folded:A, normal:MU,SIGMA or fixed:L."),
-    mixup_lambda_per: str = typer.Option("example", "--mixup-lambda-per", help="Draw lambda per example or per batch."),
-    mixup_mode: str = typer.Option("mixed+original", "--mixup-mode", help="mixed-only or mixed+original."),
-    mixup_start_epoch: int = typer.Option(0, "--mixup-start-epoch", help="First epoch (0-based) with mixup."),
-    mixup_ratio: float = typer.Option(1.0, "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
-    dynamics_from: Optional[Path] = typer.Option(None, "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
-    drop_hard: bool = typer.Option(False, "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
+    model: str = typer.Option(_default("model"), "--model", help="Model folder, hub name, or the alias `minilm`."),
+    out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
+    split: str = typer.Option(_default("split"), "--split", help="Training split."),
+    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip)."),
+    eval_datasets: List[str] = typer.Option(_default("eval_datasets"), "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
+    text_column: Optional[str] = typer.Option(_default("text_column"), "--text-column", help="Text column (default: text, sentence, premise, ...)."),
+    text_pair_column: Optional[str] = typer.Option(_default("text_pair_column"), "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
+    label_column: str = typer.Option(_default("label_column"), "--label-column", help="Label column (integers or names)."),
+    id_column: Optional[str] = typer.Option(_default("id_column"), "--id-column", help="Id column (default: id/idx/guid, else a content hash)."),
+    drop_empty: bool = typer.Option(_default("drop_empty"), "--drop-empty", help="Skip rows with empty or null text instead of stopping."),
+    limit: Optional[int] = typer.Option(_default("limit"), "--limit", help="Use only N training examples (quick runs)."),
+    limit_mode: LimitMode = typer.Option(_default("limit_mode"), "--limit-mode", help="first: the first N rows; random: N rows drawn with --limit-seed. Needs --limit."),
+    limit_seed: int = typer.Option(_default("limit_seed"), "--limit-seed", help="Seed of --limit-mode random (independent of --seed). Needs --limit."),
+    subset: Optional[Path] = typer.Option(_default("subset"), "--subset", help="Selection JSON (RUN/selections/NAME.json): train on exactly these ids."),
+    epochs: int = typer.Option(_default("epochs"), "--epochs"),
+    batch_size: int = typer.Option(_default("batch_size"), "--batch-size"),
+    eval_batch_size: int = typer.Option(_default("eval_batch_size"), "--eval-batch-size"),
+    lr: float = typer.Option(_default("lr"), "--lr", help="Peak learning rate (AdamW, linear schedule with warm-up)."),
+    weight_decay: float = typer.Option(_default("weight_decay"), "--weight-decay"),
+    warmup_ratio: float = typer.Option(_default("warmup_ratio"), "--warmup-ratio", help="Fraction of the steps spent warming up, in [0, 1]."),
+    max_grad_norm: float = typer.Option(_default("max_grad_norm"), "--max-grad-norm", help="Gradient clipping (0 disables)."),
+    max_length: int = typer.Option(_default("max_length"), "--max-length", help="Truncate inputs to this many tokens."),
+    seed: int = typer.Option(_default("seed"), "--seed"),
+    record: RecordMode = typer.Option(_default("record"), "--record", help="inflight (logits of each training forward pass), epoch_end (a no_grad pass after each epoch), none."),
+    export_jsonl: bool = typer.Option(_default("export_jsonl"), "--export-jsonl", help="Also write RUN/training_dynamics/dynamics_epoch_{e}.jsonl (allenai format)."),
+    freeze_base: bool = typer.Option(_default("freeze_base"), "--freeze-base", help="Train only the classification head."),
+    precision: Precision = typer.Option(_default("precision"), "--precision", help="auto (bf16 on a GPU that supports it), bf16, fp32."),
+    no_save_model: bool = typer.Option(not _default("save_model"), "--no-save-model", help="Do not write RUN/model/."),
+    overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
+    trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
+    loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
+    site: Optional[MixupSite] = typer.Option(None, "--mixup", help="Mixup site; the other --mixup-* options need it."),
+    pairing: Pairing = typer.Option(_default("pairing", "mixup"), "--mixup-pairing", help="Partner of each example (td-entropy and easy-ambiguous need --dynamics-from)."),
+    lam: str = typer.Option(_default("lam", "mixup"), "--mixup-lambda", help="beta:A, beta-folded:A, normal:MU,SIGMA or fixed:L."),
+    lam_per: LambdaPer = typer.Option(_default("lam_per", "mixup"), "--mixup-lambda-per", help="Draw lambda per example or per batch."),
+    mode: MixupMode = typer.Option(_default("mode", "mixup"), "--mixup-mode", help="Loss over the mixed rows only, or over the mixed and the original rows."),
+    start_epoch: int = typer.Option(_default("start_epoch", "mixup"), "--mixup-start-epoch", help="First epoch (0-based) with mixup."),
+    ratio: float = typer.Option(_default("ratio", "mixup"), "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
+    dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
+    drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
+
+    Every option is checked before any file is read or written.
 
     Examples:
 
@@ -103,23 +125,30 @@ def train(
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
     """
-    from datamap.training.config import TrainConfig
+    from pydantic import ValidationError
+
+    from datamap.training.config import config_error
+
+    # by name: recent typer versions bring their own copy of click's ParameterSource
+    given = {name: value for name, value in ctx.params.items()
+             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+    for name in ("out", "dynamics_from"):
+        if name in given:
+            given[name] = str(given[name])
+    if "no_save_model" in given:
+        given["save_model"] = not given.pop("no_save_model")
+    if "subset" in given:
+        given["subset"] = str(given["subset"].resolve())
+    if str(given.get("eval_split", "")).lower() == "none":
+        given["eval_split"] = None
+    mixup = {name: given.pop(name) for name in MixupConfig.model_fields if name in given}
+    try:
+        cfg = TrainConfig(**given, mixup=mixup or None)  # errors name the flags: see config_error
+    except ValidationError as exc:
+        raise config_error(exc) from None
+
     from datamap.training.loop import train as run_train
 
-    cfg = TrainConfig(
-        dataset=dataset, model=model, out=str(out), split=split,
-        eval_split=None if eval_split.lower() == "none" else eval_split, eval_datasets=list(eval_dataset),
-        text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
-        id_column=id_column, drop_empty=drop_empty, limit=limit, limit_mode=limit_mode, limit_seed=limit_seed,
-        subset=str(subset.resolve()) if subset else None, epochs=epochs, batch_size=batch_size,
-        eval_batch_size=eval_batch_size, lr=lr, weight_decay=weight_decay, warmup_ratio=warmup_ratio,
-        max_grad_norm=max_grad_norm, max_length=max_length, seed=seed, record=record,
-        export_jsonl=export_jsonl, freeze_base=freeze_base, precision=precision,
-        save_model=not no_save_model, overwrite=overwrite, trust_remote_code=trust_remote_code, loss=loss, mixup=mixup,
-        mixup_pairing=mixup_pairing, mixup_lambda=mixup_lambda, mixup_lambda_per=mixup_lambda_per,
-        mixup_mode=mixup_mode, mixup_start_epoch=mixup_start_epoch, mixup_ratio=mixup_ratio,
-        dynamics_from=str(dynamics_from) if dynamics_from else None, drop_hard=drop_hard,
-    )
     run = run_train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under accelerate launch, only the main process speaks
         typer.echo(f"run written to {run.root}")

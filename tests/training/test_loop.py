@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from conftest import cli_env
 from datamap.errors import DatamapError
@@ -82,8 +83,8 @@ def test_existing_run_needs_overwrite(tmp_path, tiny_model_dir, sentiment_csv):
 
 
 def test_bad_options(tmp_path, tiny_model_dir, sentiment_csv):
-    with pytest.raises(DatamapError, match="--record must be one of"):
-        train(config(tmp_path, tiny_model_dir, sentiment_csv, record="sometimes"))
+    with pytest.raises(ValidationError, match="record"):  # options are checked when the config is built
+        config(tmp_path, tiny_model_dir, sentiment_csv, record="sometimes")
     with pytest.raises(DatamapError, match="no label column 'gold'"):
         train(config(tmp_path, tiny_model_dir, sentiment_csv, label_column="gold"))
     assert not (tmp_path / "run").exists()  # nothing written before the input is valid

@@ -23,14 +23,25 @@ from transformers import (
 from datamap.errors import DatamapError
 from datamap.training.losses import focal_loss, parse_loss, soft_cross_entropy
 from datamap.io.rundir import read_regions as load_dynamics
-from datamap.training.config import TrainConfig
+from pydantic import ValidationError
+
+from datamap.training.config import MixupConfig, TrainConfig, config_error
 from datamap.training.mixup import MixupStrategy
 from datamap.training.models import architecture, freeze_base
 from datamap.training.steps import StandardStep as StandardStrategy, build_step
 
 
 def build_strategy(options: dict):
-    return build_step(TrainConfig(dataset="unused", **options))
+    """The step of a config built from ``options`` (errors as the command line shows them)."""
+    try:
+        cfg = TrainConfig(dataset="unused", **options)
+    except ValidationError as exc:
+        raise config_error(exc) from None
+    return build_step(cfg)
+
+
+def mixup(site: str, **settings) -> MixupConfig:
+    return MixupConfig(site=site, **settings)
 
 VOCAB, CLASSES = 60, 3
 SMALL = dict(num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=40)
@@ -129,14 +140,14 @@ def test_lambda_one_gives_stock_logits(kind, site):
     batch = make_collate(pad_id_of(kind))(examples)
     stock = stock_logits(model, batch)
     for mode in ("mixed-only", "mixed+original"):
-        strategy = MixupStrategy(site, pairing="reverse", lam_sampler="fixed:1", mode=mode)
+        strategy = MixupStrategy(mixup(site, pairing="reverse", lam="fixed:1", mode=mode))
         with torch.no_grad():
             out = strategy.mix_forward(model, batch)
         assert out.partner_index.tolist() == [5, 4, 3, 2, 1, 0]
         torch.testing.assert_close(out.clean_logits, stock, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(out.mixed_logits, stock, rtol=1e-5, atol=1e-6)
         # and λ = 0 gives the partner's logits
-        strategy = MixupStrategy(site, pairing="reverse", lam_sampler="fixed:0", mode=mode)
+        strategy = MixupStrategy(mixup(site, pairing="reverse", lam="fixed:0", mode=mode))
         with torch.no_grad():
             out = strategy.mix_forward(model, batch)
         torch.testing.assert_close(out.mixed_logits, stock.flip(0), rtol=1e-5, atol=1e-6)
@@ -148,7 +159,7 @@ def test_pooled_site_mixes_linearly(kind):
     """At the pooled site the logits of a mix are the mix of the logits (the last layer is linear)."""
     model = make_model(kind).eval()
     batch = make_collate(pad_id_of(kind))(make_examples(kind, n=4))
-    strategy = MixupStrategy("pooled", pairing="reverse", lam_sampler="fixed:0.3")
+    strategy = MixupStrategy(mixup("pooled", pairing="reverse", lam="fixed:0.3"))
     with torch.no_grad():
         out = strategy.mix_forward(model, batch)
     stock = stock_logits(model, batch)
@@ -170,7 +181,7 @@ def test_embeddings_site_ors_masks_and_mixes_token_types(kind):
     batch = make_collate(pad_id_of(kind))(examples)
     seen = []
     model.register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs), with_kwargs=True)
-    strategy = MixupStrategy("embeddings", pairing="reverse", lam_sampler="fixed:0.25", mode="mixed-only")
+    strategy = MixupStrategy(mixup("embeddings", pairing="reverse", lam="fixed:0.25", mode="mixed-only"))
     with torch.no_grad():
         out = strategy.mix_forward(model, batch)
     mixed_call = seen[-1]
@@ -235,7 +246,7 @@ def test_tiny_bert_trains_with_mixup(site, mode):
     examples = make_examples("bert")
     batches = batches_of(examples, make_collate(0))
     before = snapshot(model)
-    strategy = MixupStrategy(site, pairing="random", lam_sampler="beta:0.4", mode=mode, seed=1)
+    strategy = MixupStrategy(mixup(site, pairing="random", lam="beta:0.4", mode=mode), seed=1)
     losses = run_steps(model, strategy, batches)
     assert all(math.isfinite(v) for v in losses)
     moved = changed(model, before)
@@ -250,7 +261,7 @@ def test_every_architecture_trains_on_every_site(kind, site):
     examples = make_examples(kind, n=8)
     batches = batches_of(examples, make_collate(pad_id_of(kind)))
     before = snapshot(model)
-    losses = run_steps(model, MixupStrategy(site, pairing="same-label", lam_sampler="beta:1"), batches, epochs=1)
+    losses = run_steps(model, MixupStrategy(mixup(site, pairing="same-label", lam="beta:1")), batches, epochs=1)
     assert all(math.isfinite(v) for v in losses)
     moved = changed(model, before)
     assert moved and any(n.startswith(("classifier", "pre_classifier")) for n in moved)
@@ -262,7 +273,7 @@ def test_bf16_autocast_step(site):
     """The loop runs steps under autocast: mixing must cope with bf16 activations."""
     model = make_model("bert")
     batch = make_collate(0)(make_examples("bert", n=8))
-    strategy = MixupStrategy(site, pairing="random")
+    strategy = MixupStrategy(mixup(site, pairing="random"))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss, clean = strategy(model.train(), batch, 0)
     loss.backward()
@@ -286,7 +297,7 @@ def test_dataset_level_pairing_with_drop_hard(site, pairing):
     regions, entropy = dynamics_for(24)
     labels = np.array([e["labels"] for e in examples])
     strategy = MixupStrategy(
-        site, pairing=pairing, lam_sampler="beta:0.4", mode="mixed-only", train_examples=examples,
+        mixup(site, pairing=pairing, lam="beta:0.4", mode="mixed-only"), train_examples=examples,
         collate=collate, regions=regions, entropy=entropy, drop_hard=True,
     )
     batches = batches_of(examples, collate)
@@ -320,7 +331,7 @@ def test_drop_hard_rows_get_no_loss():
     regions = np.array(["hard"] * 8, dtype=object)
     batch = make_collate(0)(examples)
     for strategy in (
-        MixupStrategy("pooled", regions=regions, entropy=np.zeros(8), drop_hard=True),
+        MixupStrategy(mixup("pooled", pairing="random"), regions=regions, entropy=np.zeros(8), drop_hard=True),
         StandardStrategy(keep=regions != "hard"),
     ):
         loss, clean = strategy(model.train(), batch, 0)
@@ -332,7 +343,7 @@ def test_ratio_scales_synthetic_examples_per_epoch(ratio):
     model = make_model("bert").eval()
     examples = make_examples("bert", n=20)
     batches = batches_of(examples, make_collate(0), size=6)
-    strategy = MixupStrategy("pooled", pairing="random", ratio=ratio)
+    strategy = MixupStrategy(mixup("pooled", pairing="random", ratio=ratio))
     for epoch in range(2):
         strategy.on_epoch_start(epoch)
         with torch.no_grad():
@@ -343,7 +354,7 @@ def test_ratio_scales_synthetic_examples_per_epoch(ratio):
 def test_per_batch_lambda_and_seeded_epochs():
     model = make_model("bert").eval()
     batch = make_collate(0)(make_examples("bert", n=8))
-    strategy = MixupStrategy("pooled", pairing="random", lam_sampler="beta:0.4", lam_per="batch", seed=3)
+    strategy = MixupStrategy(mixup("pooled", pairing="random", lam="beta:0.4", lam_per="batch"), seed=3)
     with torch.no_grad():
         first = strategy.mix_forward(model, batch)
         assert torch.all(first.lam == first.lam[0])
@@ -355,7 +366,7 @@ def test_per_batch_lambda_and_seeded_epochs():
 def test_start_epoch_runs_the_standard_step_before_it():
     model = make_model("bert").eval()
     batch = make_collate(0)(make_examples("bert", n=8))
-    strategy = MixupStrategy("hidden", start_epoch=1)
+    strategy = MixupStrategy(mixup("hidden", pairing="random", start_epoch=1))
     with torch.no_grad():
         loss0, clean0 = strategy(model, batch, 0)
         standard, _ = StandardStrategy()(model, batch, 0)
@@ -378,7 +389,7 @@ def test_freeze_base_trains_only_the_head(kind):
     batches = batches_of(examples, make_collate(pad_id_of(kind)))
     for site in ("embeddings", "hidden", "pooled"):
         before = snapshot(model)
-        run_steps(model, MixupStrategy(site, pairing="reverse"), batches, epochs=1)
+        run_steps(model, MixupStrategy(mixup(site, pairing="reverse")), batches, epochs=1)
         moved = changed(model, before)
         assert moved and moved <= set(trainable)
 
@@ -420,7 +431,7 @@ def test_tiny_bert_trains_with_focal_loss_and_mixup():
     model = make_model("bert")
     batches = batches_of(make_examples("bert"), make_collate(0))
     before = snapshot(model)
-    strategy = build_strategy({"mixup": "hidden", "loss": "focal:2,0.5", "mixup_lambda": "beta-folded:0.4"})
+    strategy = build_strategy({"mixup": {"site": "hidden", "lam": "beta-folded:0.4"}, "loss": "focal:2,0.5"})
     assert str(strategy.loss) == "focal:2,0.5"
     assert all(math.isfinite(v) for v in run_steps(model, strategy, batches, epochs=1))
     assert "classifier.weight" in changed(model, before)
@@ -431,27 +442,27 @@ def test_tiny_bert_trains_with_focal_loss_and_mixup():
 
 def test_build_strategy_options_and_errors():
     assert type(build_strategy({})) is StandardStrategy
-    s = build_strategy({"mixup": "pooled", "mixup_pairing": "reverse", "mixup_lambda": "fixed:0.5",
-                        "mixup_mode": "mixed-only", "mixup_ratio": 2, "mixup_start_epoch": 1})
+    s = build_strategy({"mixup": {"site": "pooled", "pairing": "reverse", "lam": "fixed:0.5", "mode": "mixed-only",
+                                  "ratio": 2, "start_epoch": 1}})
     assert (s.site, s.pairing, s.mode, s.ratio, s.start_epoch) == ("pooled", "reverse", "mixed-only", 2.0, 1)
     with pytest.raises(DatamapError, match="--dynamics-from"):
-        build_strategy({"mixup": "pooled", "mixup_pairing": "td-entropy"})
+        build_strategy({"mixup": {"site": "pooled", "pairing": "td-entropy"}})
     with pytest.raises(DatamapError, match="--dynamics-from"):
         build_strategy({"drop_hard": True})
     for options, flag in (
-        ({"mixup": "logits"}, "--mixup "), ({"mixup": "pooled", "mixup_pairing": "x"}, "--mixup-pairing"),
-        ({"mixup": "pooled", "mixup_mode": "x"}, "--mixup-mode"), ({"mixup": "pooled", "mixup_ratio": 0}, "--mixup-ratio"),
-        ({"mixup": "pooled", "mixup_lambda_per": "x"}, "--mixup-lambda-per"),
-        ({"mixup": "pooled", "mixup_lambda": "beta:0"}, "--mixup-lambda: spec 'beta:0': ALPHA must be"),
+        ({"site": "logits"}, "--mixup:"), ({"site": "pooled", "pairing": "x"}, "--mixup-pairing:"),
+        ({"site": "pooled", "mode": "x"}, "--mixup-mode:"), ({"site": "pooled", "ratio": 0}, "--mixup-ratio:"),
+        ({"site": "pooled", "lam_per": "x"}, "--mixup-lambda-per:"),
+        ({"site": "pooled", "lam": "beta:0"}, "--mixup-lambda:"),
     ):
         with pytest.raises(DatamapError, match=flag):
-            build_strategy(options)
+            build_strategy({"mixup": options})
 
 
 def test_nan_entropy_from_an_earlier_run_names_the_option():
     examples = [{"index": i, "labels": i % 2} for i in range(4)]
     with pytest.raises(DatamapError, match=r"^--dynamics-from: entropy is missing \(NaN\) at row 2$"):
-        MixupStrategy("pooled", pairing="td-entropy", train_examples=examples, collate=list,
+        MixupStrategy(mixup("pooled", pairing="td-entropy"), train_examples=examples, collate=list,
                       regions=np.array(["easy"] * 4, dtype=object), entropy=np.array([0.1, 0.2, np.nan, 0.3]))
 
 

@@ -40,9 +40,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from datamap.core.checks import check_fraction, check_number
+from datamap.core.choices import Choice
 
-PAIRINGS = ("reverse", "random", "same-label", "td-entropy", "easy-ambiguous")
-DYNAMICS_PAIRINGS = ("td-entropy", "easy-ambiguous")
+
+class Pairing(Choice):
+    """How the partner of each synthetic example is chosen (see the module docstring).
+
+    ``reverse``, ``random`` and ``same-label`` pair rows within a batch; ``td-entropy`` and
+    ``easy-ambiguous`` pair over the whole training set by an earlier run's regions and entropies
+    (:attr:`needs_dynamics`).
+    """
+
+    REVERSE = "reverse"
+    RANDOM = "random"
+    SAME_LABEL = "same-label"
+    TD_ENTROPY = "td-entropy"
+    EASY_AMBIGUOUS = "easy-ambiguous"
+
+    @property
+    def needs_dynamics(self) -> bool:
+        """Whether the rule needs the regions and entropies of an earlier run (``--dynamics-from``)."""
+        return self in (Pairing.TD_ENTROPY, Pairing.EASY_AMBIGUOUS)
+
+
+class LambdaPer(Choice):
+    """One λ per synthetic example, or one per batch (see :meth:`LambdaSampler.draw`)."""
+
+    EXAMPLE = "example"
+    BATCH = "batch"
+
+
+PAIRINGS = Pairing.values()
+DYNAMICS_PAIRINGS = tuple(p.value for p in Pairing if p.needs_dynamics)
 LAMBDA_KINDS = ("beta", "beta-folded", "normal", "fixed")
 
 

@@ -1,73 +1,402 @@
-"""The training configuration: every option of ``datamap train``, saved as RUN/config.yaml."""
+"""The training configuration: every option of ``datamap train``, validated when built, saved as RUN/config.yaml.
+
+:class:`TrainConfig` (with its nested :class:`MixupConfig`) is a pydantic model. Building one checks
+the type and range of every value and every combination of options, so a run with a bad option
+stops before it reads or writes a file. Each default is defined here once; the command line shows
+these defaults and passes on only the options the user gave.
+
+:func:`config_error` turns pydantic's ``ValidationError`` into a one-line
+:class:`~datamap.errors.DatamapError` that names each offending option the way the user wrote it:
+as a flag of ``datamap train`` (:func:`cli_flag`, the default) or as a dotted path in a config file
+(:func:`field_path`). For example::
+
+    try:
+        cfg = TrainConfig(dataset="rotten_tomatoes", epochs=0)
+    except pydantic.ValidationError as exc:
+        raise config_error(exc) from None   # --epochs: must be >= 1, got 0
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from typing import Any, Callable, Optional
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from datamap.core.choices import Choice
+from datamap.core.pairing import LambdaPer, Pairing, parse_lambda
 from datamap.errors import DatamapError
 
-RECORD_MODES = ("inflight", "epoch_end", "none")
+__all__ = [
+    "LambdaPer", "LimitMode", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
+    "RecordMode", "TrainConfig", "cli_flag", "config_error", "field_path",
+]
+
+Loc = tuple  # a field path, e.g. ("mixup", "pairing")
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run needs; saved as RUN/config.yaml."""
+class RecordMode(Choice):
+    """``--record``: how the training logits are recorded (also ``DynamicsTrainer(record=...)``).
+
+    ``inflight``: the logits of each training batch's own forward pass, before the optimizer step;
+    ``epoch_end``: a separate ``no_grad`` eval-mode pass over the training set after each epoch;
+    ``none``: nothing is recorded (the loop alone; the Trainer integration always records).
+    """
+
+    INFLIGHT = "inflight"
+    EPOCH_END = "epoch_end"
+    NONE = "none"
+
+
+class Precision(Choice):
+    """``--precision``: ``auto`` (bf16 autocast on a GPU that supports it, else fp32), ``bf16`` or ``fp32``."""
+
+    AUTO = "auto"
+    BF16 = "bf16"
+    FP32 = "fp32"
+
+
+class LimitMode(Choice):
+    """``--limit-mode``: which ``--limit`` rows are kept: the ``first`` ones, or ``random`` ones (``--limit-seed``)."""
+
+    FIRST = "first"
+    RANDOM = "random"
+
+
+class MixupSite(Choice):
+    """``--mixup``: where mixup mixes (see :mod:`datamap.training.mixup`)."""
+
+    EMBEDDINGS = "embeddings"
+    POOLED = "pooled"
+    HIDDEN = "hidden"
+
+
+class MixupMode(Choice):
+    """``--mixup-mode``: the loss over the mixed rows only, or over the mixed and the original rows."""
+
+    MIXED_ONLY = "mixed-only"
+    MIXED_ORIGINAL = "mixed+original"
+
+
+class OptionError(ValueError):
+    """Raised by a validator when an option does not fit with the others.
+
+    Parameters
+    ----------
+    loc : tuple of str
+        Path of the offending option, relative to the model whose validator raises it,
+        e.g. ``("drop_hard",)``.
+    message : str
+        What is wrong. Each ``{}`` is filled, in order, with the name of the option at the
+        matching path of ``refs`` (a flag or a dotted path, see :func:`config_error`).
+    *refs : tuple of str
+        Paths (relative to the same model) of the other options the message mentions.
+    """
+
+    def __init__(self, loc: Loc, message: str, *refs: Loc):
+        self.loc, self.message, self.refs = tuple(loc), message, tuple(tuple(r) for r in refs)
+        super().__init__(message.format(*(".".join(r) for r in self.refs)))
+
+    def render(self, naming: Callable[[Loc], str], at: Loc = ()) -> str:
+        """``NAME: message`` with every path named by ``naming``; ``at`` is where the raising model sits."""
+        return f"{naming(at + self.loc)}: " + self.message.format(*(naming(at + r) for r in self.refs))
+
+
+def _parsed_by(parse: Callable[[str], Any], spec: str) -> str:
+    """``spec`` unchanged if ``parse`` accepts it; else its one-line complaint (minus the flag) as a ValueError."""
+    try:
+        parse(spec)
+    except DatamapError as exc:
+        raise ValueError(re.sub(r"^--[\w-]+ ", "", str(exc))) from None
+    return spec
+
+
+class MixupConfig(BaseModel):
+    """The mixup settings of a run (``--mixup`` and the ``--mixup-*`` options).
+
+    Parameters
+    ----------
+    site : MixupSite
+        ``--mixup``: ``embeddings``, ``pooled`` or ``hidden`` (see :mod:`datamap.training.mixup`).
+        Required: any other mixup option given without it is an error.
+    pairing : Pairing, default "reverse"
+        ``--mixup-pairing``: ``reverse``, ``random``, ``same-label`` (within the batch), or
+        ``td-entropy``, ``easy-ambiguous`` (over the training set; they need ``dynamics_from``).
+    lam : str, default "beta:0.4"
+        ``--mixup-lambda``: ``beta:ALPHA``, ``beta-folded:ALPHA``, ``normal:MU,SIGMA`` or ``fixed:L``,
+        checked by :func:`datamap.core.pairing.parse_lambda`.
+    lam_per : LambdaPer, default "example"
+        ``--mixup-lambda-per``: one λ per synthetic example, or one per batch.
+    mode : MixupMode, default "mixed+original"
+        ``--mixup-mode``: loss over the kept original rows and the mixed rows, or the mixed rows only.
+    start_epoch : int, default 0
+        ``--mixup-start-epoch``: first epoch (0-based) with mixup; >= 0 and below the run's epochs.
+    ratio : float, default 1.0
+        ``--mixup-ratio``: synthetic examples per kept original per epoch; finite and > 0.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    site: MixupSite
+    pairing: Pairing = Pairing.REVERSE
+    lam: str = "beta:0.4"
+    lam_per: LambdaPer = LambdaPer.EXAMPLE
+    mode: MixupMode = MixupMode.MIXED_ORIGINAL
+    start_epoch: int = Field(0, ge=0)
+    ratio: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _needs_site(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("site") is None:
+            given = [name for name in cls.model_fields if name != "site" and name in data]
+            if given:
+                raise OptionError((given[0],), "given without {}", ("site",))
+        return data
+
+    @field_validator("lam")
+    @classmethod
+    def _lambda(cls, spec: str) -> str:
+        return _parsed_by(parse_lambda, spec)
+
+
+class TrainConfig(BaseModel):
+    """Everything a training run needs (every option of ``datamap train``); saved as RUN/config.yaml.
+
+    Built from keywords (``TrainConfig(dataset="rotten_tomatoes", epochs=2)``) or a mapping
+    (``TrainConfig.model_validate(data)``); every value is checked then, see :func:`config_error`
+    for the messages. Unknown options are errors.
+
+    Parameters
+    ----------
+    dataset : str
+        ``--dataset``: hub name, local mirror name (``$DATAMAP_DATA_DIR/NAME/SPLIT.parquet``), file or folder.
+    model : str, default "minilm"
+        ``--model``: model folder, hub name, or the alias ``minilm``.
+    out : str, default "runs/run"
+        ``--out``: the run directory to write.
+    split : str, default "train"
+        ``--split``: the training split.
+    eval_split : str or None, default "auto"
+        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists; None: none.
+    eval_datasets : list of str, default []
+        ``--eval-dataset``: extra evaluation sets, ``NAME[:SPLIT]`` or files.
+    text_column, text_pair_column : str or None, default None
+        ``--text-column``, ``--text-pair-column``: the text column(s); None: found by name.
+    label_column : str, default "label"
+        ``--label-column``: label column (integers or names).
+    id_column : str or None, default None
+        ``--id-column``: id column; None: id/idx/guid if present, else a content hash.
+    drop_empty : bool, default False
+        ``--drop-empty``: skip rows with empty or null text instead of stopping.
+    limit : int or None, default None
+        ``--limit``: train on only this many examples (>= 1); None: all.
+    limit_mode : LimitMode, default "first"
+        ``--limit-mode``: the first ``limit`` rows, or ``limit`` random rows. Another value than
+        the default without ``limit`` is an error.
+    limit_seed : int, default 0
+        ``--limit-seed``: seed (>= 0) of ``limit_mode="random"``, independent of ``seed`` so runs with
+        different seeds share a subset. Another value than the default without ``limit`` is an error.
+    subset : str or None, default None
+        ``--subset``: a selection JSON (ids) to train on.
+    epochs : int, default 3
+        ``--epochs``: >= 1.
+    batch_size, eval_batch_size : int, default 32, 128
+        ``--batch-size``, ``--eval-batch-size``: >= 1.
+    lr : float, default 2e-5
+        ``--lr``: peak learning rate (AdamW, linear schedule with warm-up); finite and > 0.
+    weight_decay : float, default 0.01
+        ``--weight-decay``: finite and >= 0 (not applied to biases and norms).
+    warmup_ratio : float, default 0.1
+        ``--warmup-ratio``: fraction of the steps spent warming up, in [0, 1].
+    max_grad_norm : float, default 1.0
+        ``--max-grad-norm``: gradient clipping, finite and >= 0 (0 disables it).
+    max_length : int, default 128
+        ``--max-length``: inputs are truncated to this many tokens (>= 1).
+    seed : int, default 42
+        ``--seed``: seed of initialisation, batching, dropout and mixup draws, in [0, 2**32 - 1].
+    record : RecordMode, default "inflight"
+        ``--record``: ``inflight``, ``epoch_end`` or ``none``.
+    export_jsonl : bool, default False
+        ``--export-jsonl``: also write the allenai-format jsonl files; not with ``record="none"``.
+    freeze_base : bool, default False
+        ``--freeze-base``: train only the classification head.
+    precision : Precision, default "auto"
+        ``--precision``: ``auto``, ``bf16`` or ``fp32``.
+    save_model : bool, default True
+        ``--no-save-model`` sets it to False: do not write RUN/model/.
+    overwrite : bool, default False
+        ``--overwrite``: replace an existing run in ``out`` (its derived files are removed).
+    trust_remote_code : bool, default False
+        ``--trust-remote-code``: allow model code from the hub.
+    loss : str, default "ce"
+        ``--loss``: ``ce`` or ``focal:GAMMA[,ALPHA]``, checked by :func:`datamap.training.losses.parse_loss`.
+    mixup : MixupConfig or None, default None
+        The mixup settings; None: no mixup.
+    dynamics_from : str or None, default None
+        ``--dynamics-from``: an earlier run (with metrics) whose regions and entropies drive
+        ``drop_hard`` or a ``td-entropy``/``easy-ambiguous`` pairing; an error when neither is asked for.
+    drop_hard : bool, default False
+        ``--drop-hard``: leave the hard-to-learn region of ``dynamics_from`` out of the loss.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     dataset: str
     model: str = "minilm"
     out: str = "runs/run"
     split: str = "train"
-    eval_split: str | None = "auto"  # "auto": validation if it exists; None: no in-domain eval
-    eval_datasets: list[str] = field(default_factory=list)  # extra eval sets: NAME[:SPLIT] or files
-    text_column: str | None = None
-    text_pair_column: str | None = None
+    eval_split: Optional[str] = "auto"
+    eval_datasets: list[str] = Field(default_factory=list)
+    text_column: Optional[str] = None
+    text_pair_column: Optional[str] = None
     label_column: str = "label"
-    id_column: str | None = None
+    id_column: Optional[str] = None
     drop_empty: bool = False
-    limit: int | None = None
-    limit_mode: str = "first"  # first | random
-    limit_seed: int = 0  # seed of --limit-mode random (independent of --seed, so seeds share a subset)
-    subset: str | None = None  # selection JSON (ids) to train on
-    epochs: int = 3
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    lr: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    max_length: int = 128
-    seed: int = 42
-    record: str = "inflight"
+    limit: Optional[int] = Field(None, ge=1)
+    limit_mode: LimitMode = LimitMode.FIRST
+    limit_seed: int = Field(0, ge=0)
+    subset: Optional[str] = None
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    lr: float = Field(2e-5, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False)
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    max_grad_norm: float = Field(1.0, ge=0, allow_inf_nan=False)
+    max_length: int = Field(128, ge=1)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    record: RecordMode = RecordMode.INFLIGHT
     export_jsonl: bool = False
     freeze_base: bool = False
-    precision: str = "auto"  # auto (bf16 on a GPU that has it) | bf16 | fp32
+    precision: Precision = Precision.AUTO
     save_model: bool = True
-    overwrite: bool = False  # replace an existing run in `out` (its derived files are removed)
+    overwrite: bool = False
     trust_remote_code: bool = False
-    loss: str = "ce"  # ce | focal:GAMMA[,ALPHA]
-    # mixup (see datamap.training.mixup): site embeddings | pooled | hidden, or None
-    mixup: str | None = None
-    mixup_pairing: str = "reverse"
-    mixup_lambda: str = "beta:0.4"
-    mixup_lambda_per: str = "example"
-    mixup_mode: str = "mixed+original"
-    mixup_start_epoch: int = 0
-    mixup_ratio: float = 1.0
-    dynamics_from: str | None = None  # earlier run whose regions/entropies drive pairing or --drop-hard
+    loss: str = "ce"
+    mixup: Optional[MixupConfig] = None
+    dynamics_from: Optional[str] = None
     drop_hard: bool = False
 
-    def validate(self) -> None:
-        if self.record not in RECORD_MODES:
-            raise DatamapError(f"--record must be one of {', '.join(RECORD_MODES)}, got '{self.record}'")
-        if self.epochs < 1:
-            raise DatamapError(f"--epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            raise DatamapError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if self.limit is not None and self.limit < 1:
-            raise DatamapError(f"--limit must be >= 1, got {self.limit}")
-        if self.limit_mode not in ("first", "random"):
-            raise DatamapError(f"--limit-mode must be 'first' or 'random', got '{self.limit_mode}'")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise DatamapError(f"--precision must be auto, bf16 or fp32, got '{self.precision}'")
-        if not self.lr > 0:
-            raise DatamapError(f"--lr must be > 0, got {self.lr}")
+    @field_validator("loss")
+    @classmethod
+    def _loss(cls, spec: str) -> str:
+        from datamap.training.losses import parse_loss  # imports torch: only when a config is built
+
+        return _parsed_by(parse_loss, spec)
+
+    @model_validator(mode="after")
+    def _compatible(self) -> "TrainConfig":
+        for name in ("limit_mode", "limit_seed"):
+            # a default value is let through so that a saved config.yaml (every field written) loads again
+            if self.limit is None and getattr(self, name) != type(self).model_fields[name].default:
+                raise OptionError((name,), "given without {}", ("limit",))
+        if self.export_jsonl and self.record == RecordMode.NONE:
+            raise OptionError(("export_jsonl",), "nothing is recorded with {} none", ("record",))
+        td_pairing = self.mixup is not None and self.mixup.pairing.needs_dynamics
+        if self.dynamics_from is None:
+            if self.drop_hard:
+                raise OptionError(("drop_hard",), "needs {} RUN (an earlier run with metrics)", ("dynamics_from",))
+            if td_pairing:
+                raise OptionError(("mixup", "pairing"), f"{self.mixup.pairing} needs {{}} RUN (an earlier run with metrics)",
+                                  ("dynamics_from",))
+        elif not (self.drop_hard or td_pairing):
+            raise OptionError(("dynamics_from",), "given but not used: it serves {} and {} td-entropy or easy-ambiguous",
+                              ("drop_hard",), ("mixup", "pairing"))
+        if self.mixup is not None and self.mixup.start_epoch >= self.epochs:
+            raise OptionError(("mixup", "start_epoch"), f"must be < {{}} ({self.epochs}), got {self.mixup.start_epoch}",
+                              ("epochs",))
+        return self
+
+
+# ------------------------------------------------------------------ naming options in messages
+
+_FLAGS = {
+    ("mixup", "site"): "--mixup",
+    ("mixup", "lam"): "--mixup-lambda",
+    ("mixup", "lam_per"): "--mixup-lambda-per",
+    ("save_model",): "--no-save-model",
+    ("eval_datasets",): "--eval-dataset",
+}
+
+
+def cli_flag(loc: Loc) -> str:
+    """The ``datamap train`` flag of the field at ``loc``.
+
+    Parameters
+    ----------
+    loc : tuple of str (and int list positions, ignored)
+        A field path of :class:`TrainConfig`, e.g. ``("mixup", "pairing")`` -> ``--mixup-pairing``,
+        ``("mixup", "site")`` -> ``--mixup``, ``("epochs",)`` -> ``--epochs``.
+    """
+    names = tuple(p for p in loc if isinstance(p, str))
+    if not names:
+        return "datamap train"
+    return _FLAGS.get(names) or "--" + "-".join(names).replace("_", "-")
+
+
+def field_path(loc: Loc) -> str:
+    """The dotted path of the field at ``loc`` as a config file spells it (``("mixup", "lam")`` -> ``mixup.lam``).
+
+    Parameters
+    ----------
+    loc : tuple of str and int
+        A field path; list positions show as numbers (``eval_datasets.0``).
+    """
+    return ".".join(str(p) for p in loc) or "config"
+
+
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+           "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
+
+
+def _problem(error: dict) -> str:
+    """What is wrong, in words, for one of pydantic's error dicts (the option's name not included)."""
+    kind, ctx, got = error["type"], error.get("ctx") or {}, error.get("input")
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)  # pydantic gives float fields float bounds: "> 0", not "> 0.0"
+        return f"must be {op} {bound}, got {got!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {got!r}"
+    if kind == "enum":
+        return f"must be one of {ctx['expected']}, got {got!r}"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not an option"
+    if kind == "value_error":
+        return str(ctx["error"])
+    msg = error["msg"]
+    return f"{msg[:1].lower()}{msg[1:]}, got {got!r}"
+
+
+def config_error(exc: ValidationError, naming: Callable[[Loc], str] = cli_flag) -> DatamapError:
+    """One line for every problem pydantic found in a config, each naming its option.
+
+    Parameters
+    ----------
+    exc : pydantic.ValidationError
+        From building a :class:`TrainConfig` (or a :class:`MixupConfig` inside one).
+    naming : callable, default :func:`cli_flag`
+        Turns a field path (a tuple such as ``("mixup", "pairing")``) into the name the user knows:
+        :func:`cli_flag` for the command line, :func:`field_path` (or a function that puts the
+        section in front) for a config file.
+
+    Returns
+    -------
+    DatamapError
+        ``NAME: problem``, several joined by ``"; "``. For example ``--epochs: must be >= 1, got 0``,
+        ``--mixup-pairing: given without --mixup``, ``--lr: must be a finite number, got inf``.
+    """
+    parts = []
+    for error in exc.errors():
+        at = tuple(error["loc"])
+        problem = (error.get("ctx") or {}).get("error")
+        if isinstance(problem, OptionError):
+            parts.append(problem.render(naming, at))
+        else:
+            parts.append(f"{naming(at)}: {_problem(error)}")
+    return DatamapError("; ".join(parts))

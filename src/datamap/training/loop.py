@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +92,6 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    cfg.validate()
     run = RunDir(cfg.out)
     if run.dynamics.exists() or run.data.exists():
         if not cfg.overwrite:
@@ -113,14 +111,14 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
-    step_fn = build_step(cfg, train_enc, collate, dynamics)  # validates mixup options before any write
+    step_fn = build_step(cfg, train_enc, collate, dynamics)  # checks the earlier run's rows before any write
     eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     if main:
         if cfg.overwrite:
             run.clear()
-        run.start(asdict(cfg), train_df, names)
+        run.start(cfg.model_dump(mode="json"), train_df, names)
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
     loader = make_loader(train_enc, collate, sampler)

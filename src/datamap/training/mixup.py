@@ -36,9 +36,6 @@ import torch
 import torch.nn.functional as F
 
 from datamap.core.pairing import (
-    DYNAMICS_PAIRINGS,
-    PAIRINGS,
-    LambdaSampler,
     keep_mask,
     pair_easy_ambiguous,
     pair_random,
@@ -49,12 +46,10 @@ from datamap.core.pairing import (
     synthetic_count,
 )
 from datamap.errors import DatamapError, user_errors
+from datamap.training.config import MixupConfig
 from datamap.training.losses import Loss
 from datamap.training.models import architecture, model_inputs, unwrap_model
 from datamap.training.steps import StandardStep, zero_loss
-
-SITES = ("embeddings", "pooled", "hidden")
-MODES = ("mixed-only", "mixed+original")
 
 
 def _pad_inputs(inputs: dict, length: int, pad_id: int) -> dict:
@@ -119,20 +114,17 @@ class MixupStrategy(StandardStep):
 
     Parameters
     ----------
-    site : {"embeddings", "pooled", "hidden"}
-    pairing : str, default "random"
-        ``reverse``, ``random``, ``same-label`` pair rows within the batch (its kept rows);
-        ``td-entropy`` and ``easy-ambiguous`` pair each kept example with a partner chosen over the
-        whole kept training set (:mod:`datamap.core.pairing`), fetched through ``collate``.
-    lam_sampler : str or LambdaSampler, default "beta:0.4"
-        ``--mixup-lambda`` (:func:`datamap.core.pairing.parse_lambda`).
-    lam_per : {"example", "batch"}, default "example"
-    mode : {"mixed+original", "mixed-only"}, default "mixed+original"
-        Loss over the kept clean rows and the mixed rows (mean over both), or the mixed rows only.
-    start_epoch : int, default 0
-        0-based first epoch with mixup; before it the step is the standard one.
-    ratio : float, default 1.0
-        Synthetic examples per kept original per epoch (``floor(ratio · kept)`` in all).
+    config : MixupConfig
+        The validated mixup settings: ``site``; ``pairing`` (``reverse``, ``random``,
+        ``same-label`` pair rows within the batch, its kept rows; ``td-entropy`` and
+        ``easy-ambiguous`` pair each kept example with a partner chosen over the whole kept
+        training set, :mod:`datamap.core.pairing`, fetched through ``collate``); ``lam`` (the λ
+        sampler, :func:`datamap.core.pairing.parse_lambda`) drawn per ``lam_per``; ``mode``
+        (``mixed+original``: loss over the kept clean rows and the mixed rows, mean over both;
+        ``mixed-only``: the mixed rows only); ``start_epoch`` (0-based first epoch with mixup,
+        before it the step is the standard one); ``ratio`` (synthetic examples per kept
+        original per epoch, ``floor(ratio · kept)`` in all). Defaults and ranges: see
+        :class:`~datamap.training.config.MixupConfig`.
     train_examples : list of dict, optional
         The tokenized training set (``input_ids``, ``attention_mask``, ``labels``, ``index``...);
         needed by the dataset-level pairings.
@@ -161,13 +153,7 @@ class MixupStrategy(StandardStep):
 
     def __init__(
         self,
-        site: str,
-        pairing: str = "random",
-        lam_sampler: "str | LambdaSampler" = "beta:0.4",
-        lam_per: str = "example",
-        mode: str = "mixed+original",
-        start_epoch: int = 0,
-        ratio: float = 1.0,
+        config: MixupConfig,
         train_examples: Sequence[dict] | None = None,
         collate: Callable[[list], dict] | None = None,
         labels: np.ndarray | None = None,
@@ -177,19 +163,8 @@ class MixupStrategy(StandardStep):
         seed: int = 0,
         loss: "str | Loss" = "ce",
     ):
-        if site not in SITES:
-            raise DatamapError(f"--mixup {site!r}: expected one of {', '.join(SITES)}")
-        if pairing not in PAIRINGS:
-            raise DatamapError(f"--mixup-pairing {pairing!r}: expected one of {', '.join(PAIRINGS)}")
-        if mode not in MODES:
-            raise DatamapError(f"--mixup-mode {mode!r}: expected one of {', '.join(MODES)}")
-        if lam_per not in ("example", "batch"):
-            raise DatamapError(f"--mixup-lambda-per {lam_per!r}: expected 'example' or 'batch'")
-        if not (isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0):
-            raise DatamapError(f"--mixup-ratio {ratio!r}: must be a number > 0")
-        if int(start_epoch) != start_epoch or start_epoch < 0:
-            raise DatamapError(f"--mixup-start-epoch {start_epoch!r}: must be an integer >= 0")
-        needs_dynamics = pairing in DYNAMICS_PAIRINGS
+        pairing = config.pairing
+        needs_dynamics = pairing.needs_dynamics
         missing = regions is None or (needs_dynamics and entropy is None)
         if (needs_dynamics or drop_hard) and missing:
             what = f"--mixup-pairing {pairing}" if needs_dynamics else "--drop-hard"
@@ -197,10 +172,11 @@ class MixupStrategy(StandardStep):
         if needs_dynamics and (train_examples is None or collate is None):
             raise ValueError("dataset-level pairings need train_examples and collate")
 
-        self.site, self.pairing, self.lam_per, self.mode = site, pairing, lam_per, mode
-        self.start_epoch, self.ratio, self.seed = int(start_epoch), float(ratio), int(seed)
+        self.config = config
+        self.site, self.pairing, self.lam_per, self.mode = config.site, pairing, config.lam_per, config.mode
+        self.start_epoch, self.ratio, self.seed = config.start_epoch, config.ratio, int(seed)
         with user_errors("--mixup-lambda"):
-            self.lam_sampler = lam_sampler if isinstance(lam_sampler, LambdaSampler) else parse_lambda(lam_sampler)
+            self.lam_sampler = parse_lambda(config.lam)
         self.train_examples, self.collate = train_examples, collate
 
         # position in train_examples of each data.parquet row

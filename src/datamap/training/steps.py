@@ -78,7 +78,8 @@ def build_step(
     Parameters
     ----------
     cfg : datamap.training.config.TrainConfig
-        Reads ``loss``, ``drop_hard``, ``seed`` and the mixup settings.
+        Reads ``loss``, ``drop_hard``, ``seed`` and ``mixup`` (a
+        :class:`~datamap.training.config.MixupConfig`, or None for the standard step).
     train_examples, collate
         The tokenized training set and its padding function (dataset-level mixup pairings).
     dynamics : dict, optional
@@ -88,7 +89,7 @@ def build_step(
     """
     regions = None if dynamics is None else np.asarray(dynamics["region"], dtype=object)
     entropy = None if dynamics is None else np.asarray(dynamics["entropy"], dtype=np.float64)
-    if not cfg.mixup:
+    if cfg.mixup is None:
         if cfg.drop_hard and regions is None:
             from datamap.errors import DatamapError
 
@@ -99,12 +100,6 @@ def build_step(
 
     return MixupStrategy(
         cfg.mixup,
-        pairing=cfg.mixup_pairing,
-        lam_sampler=cfg.mixup_lambda,
-        lam_per=cfg.mixup_lambda_per,
-        mode=cfg.mixup_mode,
-        start_epoch=cfg.mixup_start_epoch,
-        ratio=cfg.mixup_ratio,
         train_examples=train_examples,
         collate=collate,
         regions=regions,

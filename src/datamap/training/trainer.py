@@ -35,13 +35,14 @@ from transformers import Trainer, TrainerCallback
 from datamap.errors import DatamapError
 from datamap.io.data import LABEL_CANDIDATES, PAIR_COLUMNS, TEXT_CANDIDATES
 from datamap.io.rundir import RunDir
+from datamap.training.config import RecordMode
 from datamap.training.models import model_label_names
 from datamap.training.recorder import DynamicsRecorder
 
 log = logging.getLogger(__name__)
 
 INDEX_KEY = "datamap_index"
-HF_RECORD_MODES = ("inflight", "epoch_end")
+HF_RECORD_MODES = (RecordMode.INFLIGHT, RecordMode.EPOCH_END)  # "none": use a plain Trainer
 
 
 class IndexCollator:
@@ -165,7 +166,7 @@ class DynamicsTrainer(Trainer):
     dynamics_dir : str or PathLike, optional
         The run directory to write (``dynamics.parquet``, ``labels.json``, ``data.parquet``,
         ``config.yaml``). Default: ``<args.output_dir>/datamap``.
-    record : {"inflight", "epoch_end"}, default "inflight"
+    record : RecordMode or str, {"inflight", "epoch_end"}, default "inflight"
         ``inflight``: the logits of each training batch's own forward pass (taken in
         ``compute_loss``, before the optimizer step; no extra compute). ``epoch_end``: a
         ``no_grad`` eval-mode pass over the training set after every epoch.
@@ -183,12 +184,12 @@ class DynamicsTrainer(Trainer):
     Works under ``accelerate launch`` / ``torchrun`` (data-parallel); only the main process writes.
     """
 
-    def __init__(self, *args, dynamics_dir: str | os.PathLike | None = None, record: str = "inflight",
-                 id_column: str = "id", **kwargs):
+    def __init__(self, *args, dynamics_dir: str | os.PathLike | None = None,
+                 record: "RecordMode | str" = RecordMode.INFLIGHT, id_column: str = "id", **kwargs):
         if record not in HF_RECORD_MODES:
-            raise DatamapError(f"record must be one of {', '.join(HF_RECORD_MODES)}, got '{record}'")
+            raise DatamapError(f"record must be one of {', '.join(map(str, HF_RECORD_MODES))}, got '{record}'")
         super().__init__(*args, **kwargs)
-        self.record = record
+        self.record = RecordMode(record)
         self.id_column = id_column
         self.run_dir = RunDir(dynamics_dir if dynamics_dir is not None else Path(self.args.output_dir or ".") / "datamap")
         self.data_collator = IndexCollator(self.data_collator)
@@ -254,7 +255,7 @@ class DynamicsTrainer(Trainer):
         return {
             "trainer": f"{type(self).__module__}.{type(self).__name__}",
             "model": str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
-            "record": self.record,
+            "record": self.record.value,
             "id_column": self.id_column,
             "epochs": float(a.num_train_epochs),
             "batch_size": int(a.per_device_train_batch_size),
