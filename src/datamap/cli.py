@@ -384,6 +384,94 @@ def select(
 
 
 @app.command()
+def embed(
+    run_or_model: str = typer.Argument(..., help="A run directory (embeds RUN/data.parquet with RUN/model), or a model with --dataset."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Embed this dataset instead of the run's training rows (needs --out)."),
+    split: str = typer.Option("train", "--split"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/embeddings.parquet)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Embed a run's rows with this model instead of RUN/model (e.g. minilm)."),
+    pooling: str = typer.Option("mean", "--pooling", help="cls (first token, last layer), mean (over the attention mask) or pooler (the model's pooler output)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Stored type: float32 or float16."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    max_length: int = typer.Option(128, "--max-length"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    text_column: Optional[str] = typer.Option(None, "--text-column"),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
+    label_column: str = typer.Option("label", "--label-column"),
+    id_column: Optional[str] = typer.Option(None, "--id-column"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+):
+    """Write one embedding per example (id + fixed-size vector, Parquet), in dataset order.
+
+    One eval-mode no_grad pass with length-sorted batches (bf16 autocast on a GPU); runs under
+    `accelerate launch` too (each process embeds its shard, the main process writes).
+
+    Examples:
+
+        datamap embed runs/snli
+
+        datamap embed runs/snli --model minilm --pooling mean --overwrite
+
+        datamap embed minilm --dataset snli --split test --out runs/snli_test_emb.parquet --dtype float16
+
+        accelerate launch -m datamap embed runs/snli --pooling cls
+    """
+    from datamap.stages.embed import embed as do_embed
+
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
+    path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
+                             batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
+                             trust_remote_code=trust_remote_code)
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
+
+
+@app.command()
+def cluster(
+    embeddings: Path = typer.Argument(..., help="Embeddings file (datamap embed), or a run directory holding embeddings.parquet."),
+    method: str = typer.Option("minibatch-kmeans", "--method", help="minibatch-kmeans (large sets), kmeans or dbscan."),
+    k: Optional[int] = typer.Option(None, "--k", help="Number of clusters (k-means methods)."),
+    batch_size: int = typer.Option(4096, "--batch-size", help="Mini-batch size of minibatch-kmeans."),
+    eps: float = typer.Option(0.5, "--eps", help="DBSCAN neighbourhood radius."),
+    min_samples: int = typer.Option(5, "--min-samples", help="DBSCAN points that make a core point."),
+    seed: int = typer.Option(0, "--seed"),
+    normalize: bool = typer.Option(False, "--normalize", help="Scale vectors to unit length first (cosine-like clusters)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Clusters file (default clusters.parquet next to the embeddings; centroids in NAME.centroids.parquet)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+):
+    """Cluster embeddings: labels, distance to the centroid and centroids, as Parquet; prints a summary.
+
+    DBSCAN's noise keeps the label -1 (never merged into a cluster). The silhouette is computed
+    on a seeded sample of at most 10,000 points (noise left out).
+
+    Examples:
+
+        datamap cluster runs/snli/embeddings.parquet --k 50 --normalize
+
+        datamap cluster runs/snli --method kmeans --k 20 --seed 1 --out runs/snli/clusters_k20.parquet
+
+        datamap cluster runs/snli --method dbscan --eps 0.3 --min-samples 10 --normalize --overwrite
+    """
+    import numpy as np
+
+    from datamap.stages.cluster import cluster_file
+
+    path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
+    result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, method=method, k=k, batch_size=batch_size,
+                                            eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
+    s = result.summary()
+    sizes = np.sort(result.sizes)[::-1]
+    typer.echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
+    if len(sizes):
+        top = ", ".join(f"{v:,}" for v in sizes[:10]) + (", ..." if len(sizes) > 10 else "")
+        typer.echo(f"sizes: {top} (median {int(np.median(sizes)):,}, smallest {sizes[-1]:,})"
+                   + (f"; noise (-1): {s['n_noise']:,}" if method == "dbscan" else ""))
+    sil = "n/a (fewer than 2 clusters)" if s["silhouette"] is None else f"{s['silhouette']:.4f} on a seeded sample of {s['silhouette_sample']:,}"
+    typer.echo(f"inertia {s['inertia']:.6g}; silhouette {sil}")
+    typer.echo(f"wrote {cpath} and {centroids}")
+
+
+@app.command()
 def compare(
     runs: List[Path] = typer.Argument(..., help="Run directories to compare (their eval/*.json)."),
     sets: List[str] = typer.Option([], "--set", help="Evaluation set to show (repeatable; default all)."),
