@@ -336,12 +336,25 @@ def select(
     seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
     csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
+    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file (datamap cluster): adds columns cluster and cluster_distance (for --cluster-mode and --where)."),
+    cluster_mode: Optional[str] = typer.Option(None, "--cluster-mode", help="Part drawn by cluster: whole, first-k, nearest-centroid, round-robin or proportional."),
+    cluster_budget: Optional[str] = typer.Option(None, "--cluster-budget", help="Examples taken by cluster: a fraction of the whole set (0.1) or a count (300)."),
+    cluster_k: Optional[int] = typer.Option(None, "--cluster-k", help="first-k: number of clusters; nearest-centroid: examples per cluster (instead of a budget)."),
+    cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
+    cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
     Parts (ambiguous, easy, hard, --by ranking, random) are drawn in that order and never overlap;
     a fraction f takes floor(f x N) examples of the whole set of N. Filters (--where) and
     --drop-hard narrow what can be drawn; --data-pct thins the result at random.
+
+    A part drawn by cluster (--clusters FILE --cluster-mode ...) comes after the rankings and
+    before --random: whole clusters (largest first, topped up to exactly the budget from the next
+    one), the first k clusters, the examples nearest each centroid, one from each cluster in turn,
+    or a budget split in proportion to cluster sizes; --cluster-rank orders each cluster
+    (e.g. ambiguous: the most variable examples of each cluster). DBSCAN noise (-1) is never
+    treated as a cluster.
 
     Examples:
 
@@ -356,6 +369,12 @@ def select(
         datamap select runs/snli --out unsure --where 'confidence<0.5' --where 'variability>=0.2' --drop-hard
 
         datamap select runs/snli --out half --data-pct 0.5 --stratify --csv --dataset snli
+
+        datamap select runs/snli --out rr10 --clusters runs/snli/clusters.parquet --cluster-mode round-robin --cluster-budget 0.1
+
+        datamap select runs/snli --out amb_per_cluster --clusters runs/snli/clusters.parquet --cluster-mode proportional --cluster-budget 0.33 --cluster-rank ambiguous --drop-hard
+
+        datamap select runs/snli --out centres --clusters runs/snli/clusters.parquet --cluster-mode nearest-centroid --cluster-k 5
     """
     from rich.console import Console
 
@@ -368,9 +387,10 @@ def select(
         ambiguous=ambiguous, easy=easy, hard=hard, random=random, by=by,
         top=parse_amount(top, "--top"), bottom=parse_amount(bottom, "--bottom"), where=tuple(where),
         data_pct=data_pct, drop_hard=drop_hard, stratify=stratify,
+        cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset)
+                       seed=seed, csv=csv, dataset=dataset, clusters=clusters)
     console = Console()
     for s in saved:
         parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
@@ -525,6 +545,18 @@ def parse_amount(text: str | None, flag: str) -> float | int | None:
         return int(s)
     except ValueError:
         raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
+
+
+def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str, rank: str | None):
+    """The ``--cluster-*`` options as a :class:`datamap.core.clusters.ClusterSpec` (None without a mode)."""
+    if mode is None:
+        given = [flag for flag, v in (("--cluster-budget", budget), ("--cluster-k", k), ("--cluster-rank", rank)) if v is not None]
+        if given or order != "largest":
+            raise DatamapError(f"{(given or ['--cluster-order'])[0]} needs --cluster-mode (and --clusters FILE)")
+        return None
+    from datamap.core.clusters import ClusterSpec
+
+    return ClusterSpec(mode=mode, budget=parse_amount(budget, "--cluster-budget"), k=k, order=order, rank=rank)
 
 
 def parse_fractions(text: str | None) -> tuple[float, ...]:
