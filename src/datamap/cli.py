@@ -166,20 +166,32 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
     html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
     max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
-    color_by: str = typer.Option("correctness", "--color-by", help="HTML map colouring: correctness, region, gold or a metric column."),
+    color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster or a metric column."),
+    xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
+    projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
+    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
+
+    With `--html --xy embedding` the interactive map shows a 2-D projection (PCA) of the examples'
+    embeddings instead, coloured by cluster (RUN/map_embedding.html).
 
     Examples:
 
         datamap plot runs/rt
 
         datamap plot runs/rt --html --color-by region
+
+        datamap plot runs/rt --html --xy embedding
     """
     if html:
         from datamap.views.interactive import write_html_map
 
-        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points)
+        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, xy=xy,
+                              embeddings=embeddings, clusters=clusters, projection=projection)
+    elif xy != "map" or embeddings is not None or clusters is not None:
+        raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
