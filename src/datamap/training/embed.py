@@ -12,6 +12,8 @@ batches, bf16 autocast on GPUs that support it, sharded over the processes of
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import torch
@@ -65,7 +67,8 @@ def embed_frame(
     -------
     (np.ndarray of float32 with shape (len(frame), hidden), dict)
         The vectors in the order of ``frame`` (on every process), and a description of the model
-        (``model``, ``model_type``, ``pooling``, ``max_length``, ``processes``, ``precision``).
+        (``model``, ``model_type``, ``pooling``, ``max_length``, ``processes``, ``precision``, and
+        ``seconds``: tokenisation and the pass, model loading left out).
     """
     from accelerate import Accelerator
 
@@ -93,9 +96,11 @@ def embed_frame(
         out = m(**model_inputs(m, batch))
         return pool(out.last_hidden_state, batch["attention_mask"], pooling, getattr(out, "pooler_output", None))
 
+    t0 = time.perf_counter()
     encoded = encode_frame(frame, tokenizer, max_length)
     vectors = predict_batches(model, encoded, Collator(tokenizer), batch_size, accelerator, forward,
                               desc="embedding" if progress else None)
     info = {"model": str(model_ref), "model_type": model_type, "pooling": pooling, "max_length": int(max_length),
-            "processes": int(accelerator.num_processes), "precision": "bf16" if bf16 else "fp32"}
+            "processes": int(accelerator.num_processes), "precision": "bf16" if bf16 else "fp32",
+            "seconds": round(time.perf_counter() - t0, 3)}
     return vectors, info

@@ -98,14 +98,19 @@ def load_encoder(name_or_path: str, trust_remote_code: bool = False):
 
 @contextlib.contextmanager
 def _quiet_transformers():
+    """Only errors from transformers, and no weight-loading progress bar, inside the block."""
     import transformers
 
     verbosity = transformers.logging.get_verbosity()
+    bar = transformers.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     try:
         yield
     finally:
         transformers.logging.set_verbosity(verbosity)
+        if bar:
+            transformers.logging.enable_progress_bar()
 
 
 def model_label_names(model) -> list[str]:
