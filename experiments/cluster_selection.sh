@@ -16,7 +16,9 @@
 # Settings (environment): SEEDS="42 43 44" LIMIT=3000 EPOCHS=3 PCTS="10 33" K=30 CLUSTER_MODE=round-robin
 #   EMBED_MODEL=minilm (or "run": the full run's fine-tuned model) EVAL_LIMIT= (empty: whole evaluation sets;
 #   N: a seeded random N rows of each, for quick checks) KEEP_MODELS=
-# A tiny check that every step runs (about 3 minutes on 2 busy cores, see docs/benchmarks.md):
+# Full run: 7 trainings and 14 evaluations (40,000 examples each pair) per seed; evaluation dominates;
+# expect one to two hours on a quiet 2-core CPU.
+# A tiny check that every step runs (about 3 minutes on 2 cores, see docs/benchmarks.md):
 #   SEEDS=42 LIMIT=200 EPOCHS=1 K=5 EVAL_LIMIT=200 bash experiments/cluster_selection.sh /tmp/cs-tiny
 set -euo pipefail
 OUT=${1:-runs/cluster-selection}
