@@ -91,8 +91,8 @@ def test_proportional_is_stratified_and_exact():
     assert counts(LABELS, idx) == {0: 10, 1: 6, 2: 4, 3: 2, -1: 1}
     odd = cluster_select(LABELS, mode="proportional", budget=37, rng=2)
     assert len(odd) == 37 and len(set(odd)) == 37
-    assert proportional_quotas(np.array([50, 30, 20, 10, 5]), 37).tolist() == [16, 10, 6, 3, 2]
-    assert proportional_quotas(np.array([1, 1, 1]), 2).tolist() == [1, 1, 0]
+    assert proportional_quotas(np.array([50, 30, 20, 10, 5]), budget=37).tolist() == [16, 10, 6, 3, 2]
+    assert proportional_quotas(np.array([1, 1, 1]), budget=2).tolist() == [1, 1, 0]
 
 
 @pytest.mark.parametrize("mode", ["whole", "round-robin", "proportional"])

@@ -167,7 +167,7 @@ def test_select_stage_by_cluster_after_drop_hard(run_with_clusters):
     frame = read_clusters(run / "clusters.parquet")[0].set_index("id")
     pool = metrics[metrics["region"] != "hard"].join(frame)
     sizes = pool["cluster"].value_counts().sort_index()
-    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), len(sel["ids"]))))
+    quotas = dict(zip(sizes.index, proportional_quotas(sizes.to_numpy(), budget=len(sel["ids"]))))
     chosen = pool.loc[sel["ids"]]
     for c, members in pool.groupby("cluster"):
         top = members["variability"].sort_values(ascending=False, kind="stable").index[: quotas[c]]

@@ -87,7 +87,7 @@ def order_clusters(ids: np.ndarray, sizes: np.ndarray, *, order: str, rng: Any =
     raise ValueError(f"cluster order {order!r}: choose one of {', '.join(ORDERS)}")
 
 
-def proportional_quotas(sizes: np.ndarray, budget: int) -> np.ndarray:
+def proportional_quotas(sizes: np.ndarray, *, budget: int) -> np.ndarray:
     """Split ``budget`` over groups of ``sizes`` in proportion (largest remainder method).
 
     The quotas sum to ``budget`` exactly and never exceed a group's size; remainders are given to
@@ -215,7 +215,7 @@ def cluster_select(
         raise ValueError(f"{mode}: asked for {budget} examples but only {available} {what} are left")
 
     if mode == "proportional":
-        quotas = proportional_quotas(sizes, int(budget))
+        quotas = proportional_quotas(sizes, budget=int(budget))
         picked = [g[:q] for g, q in zip(groups, quotas)]
         return _cat(picked)
     if mode == "nearest-centroid":
