@@ -47,6 +47,8 @@ bench: .installed
 	$(PYTHON) benchmarks/bench_trainer_overhead.py
 	$(PYTHON) benchmarks/bench_epoch_bytes.py
 	$(PYTHON) benchmarks/bench_jsonl.py
+	$(PYTHON) benchmarks/bench_cluster.py
+	$(PYTHON) benchmarks/bench_embed.py
 
 clean:
 	rm -rf .installed build dist src/*.egg-info .pytest_cache

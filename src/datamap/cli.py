@@ -195,20 +195,32 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
     html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
     max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
-    color_by: str = typer.Option("correctness", "--color-by", help="HTML map colouring: correctness, region, gold or a metric column."),
+    color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster or a metric column."),
+    xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
+    projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
+    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
+    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
+
+    With `--html --xy embedding` the interactive map shows a 2-D projection (PCA) of the examples'
+    embeddings instead, coloured by cluster (RUN/map_embedding.html).
 
     Examples:
 
         datamap plot runs/rt
 
         datamap plot runs/rt --html --color-by region
+
+        datamap plot runs/rt --html --xy embedding
     """
     if html:
         from datamap.views.interactive import write_html_map
 
-        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points)
+        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, xy=xy,
+                              embeddings=embeddings, clusters=clusters, projection=projection)
+    elif xy != "map" or embeddings is not None or clusters is not None:
+        raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
@@ -365,12 +377,25 @@ def select(
     seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
     csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
+    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file (datamap cluster): adds columns cluster and cluster_distance (for --cluster-mode and --where)."),
+    cluster_mode: Optional[str] = typer.Option(None, "--cluster-mode", help="Part drawn by cluster: whole, first-k, nearest-centroid, round-robin or proportional."),
+    cluster_budget: Optional[str] = typer.Option(None, "--cluster-budget", help="Examples taken by cluster: a fraction of the whole set (0.1) or a count (300)."),
+    cluster_k: Optional[int] = typer.Option(None, "--cluster-k", help="first-k: number of clusters; nearest-centroid: examples per cluster (instead of a budget)."),
+    cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
+    cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
     Parts (ambiguous, easy, hard, --by ranking, random) are drawn in that order and never overlap;
     a fraction f takes floor(f x N) examples of the whole set of N. Filters (--where) and
     --drop-hard narrow what can be drawn; --data-pct thins the result at random.
+
+    A part drawn by cluster (--clusters FILE --cluster-mode ...) comes after the rankings and
+    before --random: whole clusters (largest first, topped up to exactly the budget from the next
+    one), the first k clusters, the examples nearest each centroid, one from each cluster in turn,
+    or a budget split in proportion to cluster sizes; --cluster-rank orders each cluster
+    (e.g. ambiguous: the most variable examples of each cluster). DBSCAN noise (-1) is never
+    treated as a cluster.
 
     Examples:
 
@@ -385,6 +410,12 @@ def select(
         datamap select runs/snli --out unsure --where 'confidence<0.5' --where 'variability>=0.2' --drop-hard
 
         datamap select runs/snli --out half --data-pct 0.5 --stratify --csv --dataset snli
+
+        datamap select runs/snli --out rr10 --clusters runs/snli/clusters.parquet --cluster-mode round-robin --cluster-budget 0.1
+
+        datamap select runs/snli --out amb_per_cluster --clusters runs/snli/clusters.parquet --cluster-mode proportional --cluster-budget 0.33 --cluster-rank ambiguous --drop-hard
+
+        datamap select runs/snli --out centres --clusters runs/snli/clusters.parquet --cluster-mode nearest-centroid --cluster-k 5
     """
     from rich.console import Console
 
@@ -397,9 +428,10 @@ def select(
         ambiguous=ambiguous, easy=easy, hard=hard, random=random, by=by,
         top=parse_amount(top, "--top"), bottom=parse_amount(bottom, "--bottom"), where=tuple(where),
         data_pct=data_pct, drop_hard=drop_hard, stratify=stratify,
+        cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset)
+                       seed=seed, csv=csv, dataset=dataset, clusters=clusters)
     console = Console()
     for s in saved:
         parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
@@ -410,6 +442,94 @@ def select(
             + f" -> {s.paths['json']}",
             markup=False, highlight=False,
         )
+
+
+@app.command()
+def embed(
+    run_or_model: str = typer.Argument(..., help="A run directory (embeds RUN/data.parquet with RUN/model), or a model with --dataset."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Embed this dataset instead of the run's training rows (needs --out)."),
+    split: str = typer.Option("train", "--split"),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/embeddings.parquet)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Embed a run's rows with this model instead of RUN/model (e.g. minilm)."),
+    pooling: str = typer.Option("mean", "--pooling", help="cls (first token, last layer), mean (over the attention mask) or pooler (the model's pooler output)."),
+    dtype: str = typer.Option("float32", "--dtype", help="Stored type: float32 or float16."),
+    batch_size: int = typer.Option(128, "--batch-size"),
+    max_length: int = typer.Option(128, "--max-length"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
+    text_column: Optional[str] = typer.Option(None, "--text-column"),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
+    label_column: str = typer.Option("label", "--label-column"),
+    id_column: Optional[str] = typer.Option(None, "--id-column"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+):
+    """Write one embedding per example (id + fixed-size vector, Parquet), in dataset order.
+
+    One eval-mode no_grad pass with length-sorted batches (bf16 autocast on a GPU); runs under
+    `accelerate launch` too (each process embeds its shard, the main process writes).
+
+    Examples:
+
+        datamap embed runs/snli
+
+        datamap embed runs/snli --model minilm --pooling mean --overwrite
+
+        datamap embed minilm --dataset snli --split test --out runs/snli_test_emb.parquet --dtype float16
+
+        accelerate launch -m datamap embed runs/snli --pooling cls
+    """
+    from datamap.stages.embed import embed as do_embed
+
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
+    path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
+                             batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
+                             trust_remote_code=trust_remote_code)
+    if os.environ.get("RANK", "0") == "0":
+        typer.echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
+
+
+@app.command()
+def cluster(
+    embeddings: Path = typer.Argument(..., help="Embeddings file (datamap embed), or a run directory holding embeddings.parquet."),
+    method: str = typer.Option("minibatch-kmeans", "--method", help="minibatch-kmeans (large sets), kmeans or dbscan."),
+    k: Optional[int] = typer.Option(None, "--k", help="Number of clusters (k-means methods)."),
+    batch_size: int = typer.Option(4096, "--batch-size", help="Mini-batch size of minibatch-kmeans."),
+    eps: float = typer.Option(0.5, "--eps", help="DBSCAN neighbourhood radius."),
+    min_samples: int = typer.Option(5, "--min-samples", help="DBSCAN points that make a core point."),
+    seed: int = typer.Option(0, "--seed"),
+    normalize: bool = typer.Option(False, "--normalize", help="Scale vectors to unit length first (cosine-like clusters)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Clusters file (default clusters.parquet next to the embeddings; centroids in NAME.centroids.parquet)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+):
+    """Cluster embeddings: labels, distance to the centroid and centroids, as Parquet; prints a summary.
+
+    DBSCAN's noise keeps the label -1 (never merged into a cluster). The silhouette is computed
+    on a seeded sample of at most 10,000 points (noise left out).
+
+    Examples:
+
+        datamap cluster runs/snli/embeddings.parquet --k 50 --normalize
+
+        datamap cluster runs/snli --method kmeans --k 20 --seed 1 --out runs/snli/clusters_k20.parquet
+
+        datamap cluster runs/snli --method dbscan --eps 0.3 --min-samples 10 --normalize --overwrite
+    """
+    import numpy as np
+
+    from datamap.stages.cluster import cluster_file
+
+    path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
+    result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, method=method, k=k, batch_size=batch_size,
+                                            eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
+    s = result.summary()
+    sizes = np.sort(result.sizes)[::-1]
+    typer.echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
+    if len(sizes):
+        top = ", ".join(f"{v:,}" for v in sizes[:10]) + (", ..." if len(sizes) > 10 else "")
+        typer.echo(f"sizes: {top} (median {int(np.median(sizes)):,}, smallest {sizes[-1]:,})"
+                   + (f"; noise (-1): {s['n_noise']:,}" if method == "dbscan" else ""))
+    sil = "n/a (fewer than 2 clusters)" if s["silhouette"] is None else f"{s['silhouette']:.4f} on a seeded sample of {s['silhouette_sample']:,}"
+    typer.echo(f"inertia {s['inertia']:.6g}; silhouette {sil}")
+    typer.echo(f"wrote {cpath} and {centroids}")
 
 
 @app.command()
@@ -466,6 +586,18 @@ def parse_amount(text: str | None, flag: str) -> float | int | None:
         return int(s)
     except ValueError:
         raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
+
+
+def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str, rank: str | None):
+    """The ``--cluster-*`` options as a :class:`datamap.core.clusters.ClusterSpec` (None without a mode)."""
+    if mode is None:
+        given = [flag for flag, v in (("--cluster-budget", budget), ("--cluster-k", k), ("--cluster-rank", rank)) if v is not None]
+        if given or order != "largest":
+            raise DatamapError(f"{(given or ['--cluster-order'])[0]} needs --cluster-mode (and --clusters FILE)")
+        return None
+    from datamap.core.clusters import ClusterSpec
+
+    return ClusterSpec(mode=mode, budget=parse_amount(budget, "--cluster-budget"), k=k, order=order, rank=rank)
 
 
 def parse_fractions(text: str | None) -> tuple[float, ...]:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import datamap.core
-from datamap.core import checks, choices, metrics, pairing, probs, regions, selection
+from datamap.core import checks, choices, clusters, metrics, pairing, probs, regions, selection
 
 CORE = Path(datamap.core.__file__).parent
-MODULES = (checks, choices, metrics, pairing, probs, regions, selection)
+MODULES = (checks, choices, clusters, metrics, pairing, probs, regions, selection)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option such as --drop-hard
 
 

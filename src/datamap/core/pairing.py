@@ -59,7 +59,7 @@ class Pairing(Choice):
 
     @property
     def needs_dynamics(self) -> bool:
-        """Whether the rule needs the regions and entropies of an earlier run (``--dynamics-from``)."""
+        """Whether the rule needs the regions and entropies of an earlier run."""
         return self in (Pairing.TD_ENTROPY, Pairing.EASY_AMBIGUOUS)
 
 

@@ -20,6 +20,9 @@ A :class:`Recipe` says what to keep; :func:`select` applies it in this order:
    * ``easy``: highest ``confidence`` first,
    * ``hard``: lowest ``confidence`` first,
    * ``by`` + ``top`` / ``bottom``: any numeric column, either end,
+   * ``cluster``: by cluster label (whole clusters, first k, nearest the centroids, round-robin,
+     proportional; see :mod:`datamap.core.clusters`; reads the ``cluster`` and
+     ``cluster_distance`` columns),
    * ``random``: uniformly at random without replacement (seeded ``numpy.random.Generator``).
 
    Ties in a ranking are broken by position (the earlier row wins), NaN ranks last.
@@ -47,6 +50,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from datamap.core.checks import check_fraction, check_int
+from datamap.core.clusters import ClusterSpec, take_cluster_part
 from datamap.core.regions import top_k
 
 #: allenai/cartography's sweep of selection fractions.
@@ -96,6 +100,9 @@ class Recipe:
         Remove the hard-to-learn region (``region == "hard"``) before anything else.
     stratify : bool, default False
         Apply every fraction within each gold class (needs a ``gold`` column).
+    cluster : ClusterSpec, dict or None, default None
+        A part drawn by cluster label (:class:`datamap.core.clusters.ClusterSpec`), after the
+        rankings and before ``random``.
     """
 
     ambiguous: float = 0.0
@@ -109,11 +116,14 @@ class Recipe:
     data_pct: float | None = None
     drop_hard: bool = False
     stratify: bool = False
+    cluster: ClusterSpec | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.where, str):
             self.where = (self.where,)
         self.where = tuple(self.where)
+        if isinstance(self.cluster, Mapping):
+            self.cluster = ClusterSpec(**self.cluster)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as a JSON-ready dict (``where`` as a list)."""
@@ -122,6 +132,8 @@ class Recipe:
         for k, v in d.items():  # NumPy scalars -> plain Python numbers
             if isinstance(v, np.generic):
                 d[k] = v.item()
+        if d["cluster"] is None:  # recipes without a cluster part keep their old form
+            del d["cluster"]
         return d
 
     @classmethod
@@ -172,6 +184,8 @@ class Recipe:
         for w in self.where:
             if not isinstance(w, str):
                 raise ValueError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
+        if self.cluster is not None:
+            self.cluster.validate(stratify=self.stratify)
 
 
 def fraction_size(fraction: float, n: int) -> int:
@@ -422,6 +436,8 @@ def select(
         amount = recipe.top if recipe.top is not None else recipe.bottom
         _numeric(cols, recipe.by)
         plan.append((f"{end}:{recipe.by}", "rank", (recipe.by, end == "top", amount)))
+    if recipe.cluster is not None:
+        plan.append((f"cluster:{recipe.cluster.mode}", "cluster", recipe.cluster))
     if recipe.random > 0:
         plan.append(("random", "random", float(recipe.random)))
 
@@ -431,6 +447,11 @@ def select(
     for name, kind, arg in plan:
         chosen: list[np.ndarray] = []
         for g, gmask in groups:
+            if kind == "cluster":  # datamap.core.clusters draws (and checks the size of) this part
+                picked = take_cluster_part(cols, np.flatnonzero(available & gmask), int(gmask.sum()), arg, rng)
+                available[picked] = False
+                chosen.append(picked)
+                continue
             amount = arg[2] if kind == "rank" else arg
             group_n = int(gmask.sum())
             if isinstance(amount, (int, np.integer)) and not isinstance(amount, bool):

@@ -57,6 +57,14 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+def refuse_existing(path: str | os.PathLike, overwrite: bool) -> None:
+    """Stop (``DatamapError``) before any work if ``path`` exists and ``overwrite`` is not given."""
+    if Path(path).exists() and not overwrite:
+        from datamap.errors import DatamapError
+
+        raise DatamapError(f"{path}: already exists; pass --overwrite to replace it")
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

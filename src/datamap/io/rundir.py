@@ -82,6 +82,22 @@ class RunDir:
     def eval_dir(self) -> Path:
         return self.root / "eval"
 
+    @property
+    def embeddings(self) -> Path:
+        return self.root / "embeddings.parquet"
+
+    @property
+    def clusters(self) -> Path:
+        return self.root / "clusters.parquet"
+
+    @property
+    def centroids(self) -> Path:
+        return self.root / "clusters.centroids.parquet"
+
+    @property
+    def map_embedding_html(self) -> Path:
+        return self.root / "map_embedding.html"
+
     def selection(self, name: str) -> Path:
         return self.selections / f"{name}.json"
 
@@ -114,7 +130,8 @@ class RunDir:
     def derived_files(self) -> tuple[list[Path], list[Path]]:
         """(files, folders) of the contract that a new run in this folder replaces."""
         files = [self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
-                 self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report]
+                 self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
+                 self.embeddings, self.clusters, self.centroids, self.map_embedding_html]
         return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model]
 
     @property

@@ -35,6 +35,7 @@ def select_run(
     seed: int = 0,
     csv: bool = False,
     dataset: str | None = None,
+    clusters: "str | os.PathLike | None" = None,
 ) -> list[SavedSelection]:
     """Select from ``RUN/metrics.parquet`` and write ``RUN/selections/NAME.json`` (+ the subset rows).
 
@@ -55,6 +56,11 @@ def select_run(
     csv : bool, default False
         Also write the subset rows as CSV (named ``DATASET_NAME.csv`` when ``dataset`` is given).
     dataset : str or None, default None
+    clusters : path or None, default None
+        A clusters file (``datamap cluster``): its ``cluster`` and ``distance`` columns join the
+        metrics by id as ``cluster`` and ``cluster_distance`` (for the recipe's cluster part and
+        for ``where`` filters such as ``cluster==3``). Without ``metrics.parquet`` the run's
+        ``data.parquet`` gives the rows (cluster-only recipes).
 
     Returns the selections written, in order.
     """
@@ -62,11 +68,13 @@ def select_run(
 
     check_name(name)
     rd = RunDir(run)
-    rd.require(rd.metrics, hint="run `datamap metrics` first")
-    try:
-        metrics = pd.read_parquet(rd.metrics)
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise DatamapError(f"{rd.metrics}: cannot read ({exc})") from exc
+    if clusters is not None:
+        metrics = with_clusters(rd, clusters)
+    elif recipe.cluster is not None:
+        raise DatamapError(f"cluster mode {recipe.cluster.mode!r} needs a clusters file (--clusters FILE)")
+    else:
+        rd.require(rd.metrics, hint="run `datamap metrics` first")
+        metrics = read_metrics(rd)
     label_names = rd.label_names() if rd.labels.exists() else None
     with user_errors():
         if sweep:
@@ -77,6 +85,9 @@ def select_run(
             if fractions is not None:
                 raise DatamapError("fractions only apply to a sweep")
             named = [(name, select_rows(metrics, recipe, seed=seed, label_names=label_names))]
+    if clusters is not None:
+        for _, result in named:
+            result.recipe["clusters_file"] = str(clusters)
 
     formats: tuple[str, ...] = ("parquet", "csv") if csv else ("parquet",)
     data_df = None
@@ -91,3 +102,36 @@ def select_run(
         SavedSelection(n, result, save_selection(rd.root, n, result, data_df=data_df, formats=formats, dataset=dataset))
         for n, result in named
     ]
+
+
+def read_metrics(rd: RunDir):
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(rd.metrics)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DatamapError(f"{rd.metrics}: cannot read ({exc})") from exc
+
+
+def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
+    """The run's metrics table (or, without one, its ids and gold labels from ``data.parquet``)
+    with the clusters file's ``cluster`` and ``cluster_distance`` joined by id."""
+    import pandas as pd
+
+    from datamap.io.embeddings import positions_by_id, read_clusters
+
+    if not rd.root.is_dir():
+        raise DatamapError(f"{rd.root}: run directory not found")
+    if rd.metrics.exists():
+        table = read_metrics(rd)
+    else:
+        rd.require(rd.data, hint="run `datamap train` first")
+        log.warning("%s not found: only the cluster part and filters on id/gold/cluster can be used", rd.metrics)
+        data = pd.read_parquet(rd.data, columns=["id", "label"])
+        table = pd.DataFrame({"id": data["id"].astype(str), "gold": data["label"].to_numpy()})
+    frame, _ = read_clusters(clusters)
+    pos = positions_by_id(frame["id"], table["id"], clusters, "cluster")
+    table = table.copy()
+    table["cluster"] = frame["cluster"].to_numpy()[pos]
+    table["cluster_distance"] = frame["distance"].to_numpy()[pos]
+    return table

@@ -8,6 +8,7 @@ hidden, uncased), else to the hub name. ``trust_remote_code`` stays off unless a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import inspect
@@ -65,20 +66,50 @@ def load_model(name_or_path: str, label_names: list[str] | None = None, trust_re
             label2id={n: i for i, n in enumerate(label_names)},
         )
     try:
-        import transformers
-
-        verbosity = transformers.logging.get_verbosity()
-        transformers.logging.set_verbosity_error()  # the "newly initialized head" notice is expected
-        try:
+        with _quiet_transformers():  # the "newly initialized head" notice is expected
             return AutoModelForSequenceClassification.from_pretrained(
                 path, trust_remote_code=trust_remote_code, ignore_mismatched_sizes=True, **kwargs
             )
-        finally:
-            transformers.logging.set_verbosity(verbosity)
     except DatamapError:
         raise
     except Exception as exc:
         raise DatamapError(f"model '{name_or_path}': cannot load ({_first(exc)})") from exc
+
+
+def load_encoder(name_or_path: str, trust_remote_code: bool = False):
+    """The bare encoder of a model (``AutoModel``: no task head), and whether it has a trained pooler.
+
+    A run's classifier loads as its encoder (the head's weights are left out). Returns
+    ``(model, has_pooler)``; ``has_pooler`` is False when the model type has no pooler or the
+    checkpoint holds no pooler weights (a pooler would be randomly initialised).
+    """
+    from transformers import AutoModel
+
+    path = resolve_model(name_or_path)
+    try:
+        with _quiet_transformers():  # the "unexpected classifier weights" report is expected
+            model, info = AutoModel.from_pretrained(path, trust_remote_code=trust_remote_code, output_loading_info=True)
+    except Exception as exc:
+        raise DatamapError(f"model '{name_or_path}': cannot load ({_first(exc)})") from exc
+    missing = [k for k in info.get("missing_keys", ()) if k.split(".")[0] == "pooler"]
+    return model, getattr(model, "pooler", None) is not None and not missing
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Only errors from transformers, and no weight-loading progress bar, inside the block."""
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    bar = transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bar:
+            transformers.logging.enable_progress_bar()
 
 
 def model_label_names(model) -> list[str]:

@@ -40,7 +40,6 @@ def preserved_rng():
         random.setstate(py_state)
 
 
-@torch.no_grad()
 def predict_logits(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
     """Eval-mode logits (float32, shape (n, C)) for every item, in the order of ``encoded``.
 
@@ -58,6 +57,20 @@ def predict_logits(model, encoded: list[dict], collate, batch_size: int, acceler
     desc : str or None, default None
         Progress-bar label; ``None`` shows no bar.
     """
+    return predict_batches(model, encoded, collate, batch_size, accelerator,
+                           lambda m, batch: m(**model_inputs(m, batch)).logits, desc=desc)
+
+
+@torch.no_grad()
+def predict_batches(model, encoded: list[dict], collate, batch_size: int, accelerator, forward, desc: str | None = None) -> np.ndarray:
+    """One eval-mode ``no_grad`` pass: ``forward(model, batch)`` rows (float32) for every item, in the
+    order of ``encoded``.
+
+    Batches are sorted by length (least padding), run under ``accelerator.autocast()`` (bf16 when
+    the accelerator was made with it), sharded over the processes and gathered once at the end;
+    the random state of training is left as it was. ``forward`` returns one row per item of the
+    batch (logits, pooled embeddings...). Other parameters as in :func:`predict_logits`.
+    """
     was_training = model.training
     model.eval()
     lengths = np.array([len(it["input_ids"]) for it in encoded])
@@ -69,8 +82,8 @@ def predict_logits(model, encoded: list[dict], collate, batch_size: int, acceler
         )
         for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
             with accelerator.autocast():
-                logits = model(**model_inputs(model, batch)).logits
-            rec.add(batch["index"], logits)
+                rows = forward(model, batch)
+            rec.add(batch["index"], rows)
     model.train(was_training)
-    _, logits = rec.collect(accelerator, n_examples=len(encoded))
-    return logits
+    _, rows = rec.collect(accelerator, n_examples=len(encoded))
+    return rows

@@ -6,6 +6,10 @@ metrics, a search box, filters by region and gold label, colour by correctness /
 any metric, and box or lasso selection exported as a selection JSON that ``datamap train --subset``
 reads. The JavaScript and CSS live in ``views/assets/`` and are inlined.
 
+With ``xy="embedding"`` the page draws a 2-D projection of ``RUN/embeddings.parquet`` (PCA; UMAP
+when ``umap-learn`` is installed) instead, with the same tooltips, filters and selection export,
+and colours by cluster when a clusters file is there (``RUN/clusters.parquet``).
+
 All record text travels as JSON inside a ``<script type="application/json">`` block with ``<``,
 ``>`` and ``&`` escaped, and the page only ever puts it into the document with ``textContent``, so
 text such as ``<script>`` shows literally and runs nothing.
@@ -33,6 +37,7 @@ REQUIRED_METRICS = ("id", "gold", "pred", "confidence", "variability", "correctn
 OPTIONAL_METRICS = tuple(c for c in METRIC_COLUMNS if c not in REQUIRED_METRICS)
 REGION_ORDER = ("easy", "ambiguous", "hard", "none")
 COLOR_CHOICES = ("correctness", "region", "gold", "pred")
+XY_CHOICES = ("map", "embedding")
 
 
 def load_run_table(run_dir: str | os.PathLike):
@@ -144,9 +149,13 @@ def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: 
 def write_html_map(
     run_dir: str | os.PathLike,
     out: str | os.PathLike | None = None,
-    color_by: str = "correctness",
+    color_by: str | None = None,
     max_points: int | None = None,
     seed: int = 0,
+    xy: str = "map",
+    embeddings: str | os.PathLike | None = None,
+    clusters: str | os.PathLike | None = None,
+    projection: str = "pca",
 ) -> Path:
     """Write the interactive data map of a run as one self-contained HTML file.
 
@@ -155,15 +164,27 @@ def write_html_map(
     run_dir : path
         Run directory holding ``metrics.parquet`` and ``data.parquet`` (joined by ``id``).
     out : path, optional
-        Output file. Default: ``RUN/map.html``.
-    color_by : str, default "correctness"
-        Initial colouring: ``"correctness"``, ``"region"``, ``"gold"``, ``"pred"`` or any metric
-        column (``"confidence"``, ``"aum"``, ...). The page can switch it.
+        Output file. Default: ``RUN/map.html`` (``RUN/map_embedding.html`` for ``xy="embedding"``).
+    color_by : str or None, default None
+        Initial colouring: ``"correctness"``, ``"region"``, ``"gold"``, ``"pred"``, ``"cluster"``
+        (with clusters) or any metric column (``"confidence"``, ``"aum"``, ...). The page can
+        switch it. Default: ``"correctness"``; on the embedding view ``"cluster"`` when there are
+        clusters, else ``"region"``.
     max_points : int, optional
         Draw a random sample of at most this many points. Default: None, every point is drawn
         (nothing is ever sampled silently; a sample is stated on the page).
     seed : int, default 0
-        Seed of the sample when ``max_points`` applies.
+        Seed of the sample when ``max_points`` applies (and of a UMAP projection).
+    xy : str, default "map"
+        ``"map"``: variability (x) against confidence (y). ``"embedding"``: a 2-D projection of
+        the examples' embeddings.
+    embeddings : path, optional
+        Embeddings file of the embedding view (default ``RUN/embeddings.parquet``); it must hold
+        every id of the metrics.
+    clusters : path, optional
+        Clusters file to colour by (default ``RUN/clusters.parquet`` when it exists).
+    projection : str, default "pca"
+        ``"pca"`` or ``"umap"`` (only when ``umap-learn`` is installed).
 
     Returns
     -------
@@ -171,10 +192,20 @@ def write_html_map(
         The written file.
     """
     rd = RunDir(run_dir)
+    if xy not in XY_CHOICES:
+        raise DatamapError(f"--xy {xy!r}: choose one of {', '.join(XY_CHOICES)}")
     table, names = load_run_table(rd.root)
+    view: dict = {}
+    if xy == "embedding":
+        table, view = embedding_view(rd, table, embeddings, clusters, projection, seed)
+    elif embeddings is not None or clusters is not None:
+        raise DatamapError("--embeddings and --clusters only apply to the embedding view (--xy embedding)")
+    choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ())
+    if color_by is None:
+        color_by = "correctness" if xy == "map" else ("cluster" if "_cluster" in table.columns else "region")
     metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
-    if color_by not in COLOR_CHOICES and color_by not in metric_names:
-        raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(COLOR_CHOICES + tuple(sorted(metric_names)))}")
+    if color_by not in choices and color_by not in metric_names:
+        raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(choices + tuple(sorted(metric_names)))}")
     if color_by in OPTIONAL_METRICS and color_by not in table.columns:
         raise DatamapError(f"--color-by '{color_by}': column missing from {rd.metrics}")
     n_total = len(table)
@@ -196,9 +227,12 @@ def write_html_map(
         banner = f"All {n_total:,} points are drawn (no sampling)."
 
     payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by)
+    if view:
+        payload.update(_view_payload(table, view))
+        banner += " " + view["note"]
     css = (ASSETS / "map.css").read_text(encoding="utf-8")
     js = (ASSETS / "map.js").read_text(encoding="utf-8")
-    title = f"datamap: {rd.root.resolve().name}"
+    title = f"datamap: {rd.root.resolve().name}" + (" (embeddings)" if view else "")
     page = _PAGE.format(
         title=html.escape(title),
         css=css,
@@ -207,8 +241,46 @@ def write_html_map(
         data=script_json(payload),
         js=js,
     )
-    target = Path(out) if out is not None else rd.map_html
+    target = Path(out) if out is not None else (rd.map_embedding_html if view else rd.map_html)
     return write_text(target, page)
+
+
+def embedding_view(rd: RunDir, table, embeddings, clusters, projection: str, seed: int):
+    """``table`` with the 2-D projection (``_x``, ``_y``) and cluster labels (``_cluster``) joined by
+    id, and a description of the view (axis labels, files)."""
+    from datamap.io.embeddings import positions_by_id, read_clusters, read_embeddings
+    from datamap.views.projection import project_2d
+
+    path = Path(embeddings) if embeddings is not None else rd.embeddings
+    if not path.exists():
+        raise DatamapError(f"{path}: not found; run `datamap embed {rd.root}` first (or pass --embeddings FILE)")
+    emb = read_embeddings(path)
+    vectors = emb.vectors[positions_by_id(emb.keys, table["id"], path, "embedding")]
+    coords, (xlabel, ylabel) = project_2d(vectors, projection, seed)
+    table = table.copy()
+    table["_x"], table["_y"] = coords[:, 0], coords[:, 1]
+    pooling = emb.metadata.get("pooling", "?")
+    note = f"Axes: {projection.upper()} of {path.name} ({pooling} pooling, {vectors.shape[1]} dimensions)"
+    cpath = Path(clusters) if clusters is not None else (rd.clusters if rd.clusters.exists() else None)
+    if cpath is not None:
+        frame, meta = read_clusters(cpath)
+        table["_cluster"] = frame["cluster"].to_numpy()[positions_by_id(frame["id"], table["id"], cpath, "cluster")]
+        note += f"; clusters from {cpath.name} ({meta.get('method', '?')})"
+    return table, {"x": xlabel, "y": ylabel, "projection": projection, "note": note + "."}
+
+
+def _view_payload(table, view: dict) -> dict:
+    out = {
+        "xy": {"kind": "embedding", "x": view["x"], "y": view["y"], "projection": view["projection"]},
+        "x": _b64(table["_x"].to_numpy(), "<f4"),
+        "y": _b64(table["_y"].to_numpy(), "<f4"),
+    }
+    if "_cluster" in table.columns:
+        labels = table["_cluster"].to_numpy(np.int64)
+        uniq = np.unique(labels)  # ascending: noise (-1) first when present
+        out["cluster"] = _b64(np.searchsorted(uniq, labels), "<i4")
+        out["cluster_names"] = ["noise" if c == -1 else str(int(c)) for c in uniq]
+    return out
 
 
 _PAGE = """<!DOCTYPE html>

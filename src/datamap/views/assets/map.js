@@ -15,15 +15,27 @@
   const gold = new Int32Array(bytes(D.gold).buffer);
   const pred = new Int32Array(bytes(D.pred).buffer);
   const region = bytes(D.region);
-  const X = cols.variability, Y = cols.confidence;
+  // the data map (variability x confidence), or a 2-D projection of the embeddings (D.xy)
+  const X = D.xy ? new Float32Array(bytes(D.x).buffer) : cols.variability;
+  const Y = D.xy ? new Float32Array(bytes(D.y).buffer) : cols.confidence;
+  const XLABEL = D.xy ? D.xy.x : "variability", YLABEL = D.xy ? D.xy.y : "confidence";
+  const cluster = D.cluster ? new Int32Array(bytes(D.cluster).buffer) : null;
   const names = D.label_names;
 
   // ---- geometry: data -> CSS pixels of the overlay canvas ----
   const ML = 58, MT = 10, MR = 14, MB = 46, PW = 720, PH = 540, HX = 80, HY = 80;
-  let xmax = 0;
-  for (let i = 0; i < N; i++) if (X[i] > xmax) xmax = X[i];
-  if (!(xmax > 0)) xmax = 0.5;
-  const x0 = -0.02 * xmax, x1 = 1.04 * xmax, y0 = -0.03, y1 = 1.03;
+  let x0, x1, y0, y1;
+  if (D.xy) {
+    let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
+    for (let i = 0; i < N; i++) { lo = [Math.min(lo[0], X[i]), Math.min(lo[1], Y[i])]; hi = [Math.max(hi[0], X[i]), Math.max(hi[1], Y[i])]; }
+    const pad = (a, b) => { const w = b > a ? b - a : 1; return [a - 0.04 * w, b + 0.04 * w]; };
+    [x0, x1] = N ? pad(lo[0], hi[0]) : [-1, 1]; [y0, y1] = N ? pad(lo[1], hi[1]) : [-1, 1];
+  } else {
+    let xmax = 0;
+    for (let i = 0; i < N; i++) if (X[i] > xmax) xmax = X[i];
+    if (!(xmax > 0)) xmax = 0.5;
+    x0 = -0.02 * xmax; x1 = 1.04 * xmax; y0 = -0.03; y1 = 1.03;
+  }
   const toPx = (x) => ML + ((x - x0) / (x1 - x0)) * PW;
   const toPy = (y) => MT + (1 - (y - y0) / (y1 - y0)) * PH;
   const PX = new Float32Array(N), PY = new Float32Array(N);
@@ -64,6 +76,7 @@
   const css = (c) => "rgb(" + c.map(Math.round).join(",") + ")";
   const colorSel = $("dm-color");
   const colorChoices = [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
+  if (cluster) colorChoices.push(["cluster", "cluster"]);
   for (const m of D.metrics) if (m !== "correctness") colorChoices.push([m, m]);
   for (const [v, t] of colorChoices) colorSel.add(new Option(t, v));
   colorSel.value = D.color_by;
@@ -72,7 +85,14 @@
     const by = colorSel.value, legend = $("dm-legend");
     legend.replaceChildren(el("b", "Colour: " + colorSel.options[colorSel.selectedIndex].text));
     const put = (i, c) => { rgb[3 * i] = c[0]; rgb[3 * i + 1] = c[1]; rgb[3 * i + 2] = c[2]; };
-    if (by === "region" || by === "gold" || by === "pred") {
+    if (by === "cluster") {
+      // cluster j (code j) cycles through the palette; noise (name "noise") is light grey
+      const pal = D.cluster_names.map((c, j) => (c === "noise" ? [200, 200, 200] : PALETTE[j % PALETTE.length]));
+      for (let i = 0; i < N; i++) put(i, pal[cluster[i]]);
+      const SHOWN = 20;
+      D.cluster_names.slice(0, SHOWN).forEach((c, j) => { const row = el("div"); const sw = el("span", undefined, "dm-swatch"); sw.style.background = css(pal[j]); row.append(sw, el("span", c === "noise" ? "noise (-1)" : "cluster " + c)); legend.append(row); });
+      if (D.cluster_names.length > SHOWN) legend.append(el("div", "\u2026 " + (D.cluster_names.length - SHOWN) + " more clusters (colours repeat)"));
+    } else if (by === "region" || by === "gold" || by === "pred") {
       const cats = by === "region" ? D.regions : names;
       const pal = cats.map((c, j) => (by === "region" && REGION_RGB[c]) || PALETTE[j % PALETTE.length]);
       const code = by === "region" ? region : by === "gold" ? gold : pred;
@@ -176,11 +196,11 @@
     octx.strokeStyle = "#444"; octx.fillStyle = "#333"; octx.lineWidth = 1; octx.font = "12px sans-serif";
     octx.strokeRect(ML + 0.5, MT + 0.5, PW, PH);
     octx.textAlign = "center"; octx.textBaseline = "top";
-    for (const v of ticks(Math.max(0, x0), x1, 8)) { const x = toPx(v); octx.beginPath(); octx.moveTo(x, MT + PH); octx.lineTo(x, MT + PH + 5); octx.stroke(); octx.fillText(tickText(v), x, MT + PH + 7); }
-    octx.fillText("variability", ML + PW / 2, MT + PH + 26);
+    for (const v of ticks(D.xy ? x0 : Math.max(0, x0), x1, 8)) { const x = toPx(v); octx.beginPath(); octx.moveTo(x, MT + PH); octx.lineTo(x, MT + PH + 5); octx.stroke(); octx.fillText(tickText(v), x, MT + PH + 7); }
+    octx.fillText(XLABEL, ML + PW / 2, MT + PH + 26);
     octx.textAlign = "right"; octx.textBaseline = "middle";
-    for (const v of ticks(0, 1, 10)) { const y = toPy(v); octx.beginPath(); octx.moveTo(ML - 5, y); octx.lineTo(ML, y); octx.stroke(); octx.fillText(tickText(v), ML - 7, y); }
-    octx.save(); octx.translate(14, MT + PH / 2); octx.rotate(-Math.PI / 2); octx.textAlign = "center"; octx.fillText("confidence", 0, 0); octx.restore();
+    for (const v of (D.xy ? ticks(y0, y1, 8) : ticks(0, 1, 10))) { const y = toPy(v); octx.beginPath(); octx.moveTo(ML - 5, y); octx.lineTo(ML, y); octx.stroke(); octx.fillText(tickText(v), ML - 7, y); }
+    octx.save(); octx.translate(14, MT + PH / 2); octx.rotate(-Math.PI / 2); octx.textAlign = "center"; octx.fillText(YLABEL, 0, 0); octx.restore();
     if (dragPath && dragPath.length > 1) {
       octx.strokeStyle = "#000"; octx.setLineDash([4, 3]); octx.beginPath();
       if (lastMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
@@ -297,7 +317,8 @@
     };
     const head = el("div"); head.append(el("span", "id ", "dm-k"), el("span", D.ids[i], "dm-id")); out.push(head);
     if (D.pair) { txt("premise", D.text[i]); txt("hypothesis", D.text_pair[i]); } else txt("", D.text[i]);
-    out.push(el("div", "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   region: " + D.regions[region[i]]));
+    out.push(el("div", "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   region: " + D.regions[region[i]]
+      + (cluster ? "   cluster: " + (D.cluster_names[cluster[i]] === "noise" ? "noise (-1)" : D.cluster_names[cluster[i]]) : "")));
     const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? "\u221e (never correct)" : fmt(cols[k][i])));
     out.push(el("div", m.join("   "), "dm-k"));
     if (cut) out.push(el("div", "text truncated: click the point for the full text", "dm-more"));
@@ -375,7 +396,7 @@
     const name = ($("dm-name").value || "").replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[.]+/, "") || "map_selection";
     const ids = selectedIds();
     const recipe = {
-      source: "map.html", run: D.run, mode: lastMode, search: query,
+      source: "map.html", run: D.run, view: D.xy ? D.xy.kind : "map", mode: lastMode, search: query,
       regions: D.regions.filter((_, j) => regionOn[j]), labels: names.filter((_, j) => labelOn[j]),
       sampled: !!D.sampled,
     };

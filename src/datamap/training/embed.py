@@ -1,0 +1,106 @@
+"""Sentence embeddings from a model's encoder: one vector per example, in dataset order.
+
+One eval-mode ``no_grad`` pass (:func:`datamap.training.predict.predict_batches`): length-sorted
+batches, bf16 autocast on GPUs that support it, sharded over the processes of
+``accelerate launch`` and gathered once, the random state left untouched. Poolings:
+
+* ``cls``: the last layer's state of the first token (``[CLS]`` / ``<s>``),
+* ``mean``: the mean of the last layer's token states over the attention mask (padding left out),
+* ``pooler``: the model's pooler output (BERT: tanh(dense(first token))); an error when the model
+  type has none or the checkpoint holds no trained pooler weights.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from datamap.errors import DatamapError
+
+POOLINGS = ("cls", "mean", "pooler")
+
+
+def pool(last_hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str, pooler_output: torch.Tensor | None = None) -> torch.Tensor:
+    """One float32 vector per sequence from the last layer's states (batch, tokens, hidden)."""
+    if pooling == "cls":
+        return last_hidden[:, 0].float()
+    if pooling == "mean":
+        mask = attention_mask.to(torch.float32).unsqueeze(-1)
+        return (last_hidden.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    if pooling == "pooler":
+        if pooler_output is None:
+            raise DatamapError("--pooling pooler: the model gives no pooler output; use cls or mean")
+        return pooler_output.float()
+    raise DatamapError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
+
+
+def embed_frame(
+    frame: pd.DataFrame,
+    model_ref: str,
+    *,
+    pooling: str = "mean",
+    batch_size: int = 128,
+    max_length: int = 128,
+    trust_remote_code: bool = False,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict]:
+    """Embed the rows of a canonical frame (``text``, optional ``text_pair``) with a model's encoder.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        ``text`` and, for pairs, ``text_pair`` (tokenized together, as in training).
+    model_ref : str
+        A model folder (a run's ``model/``), a hub name or the alias ``minilm``.
+    pooling : str, default "mean"
+        ``cls``, ``mean`` or ``pooler`` (see the module docstring).
+    batch_size, max_length : int
+        Examples per batch (sorted by length) and the truncation length in tokens.
+    trust_remote_code : bool, default False
+    progress : bool, default True
+        Show a progress bar on the main process.
+
+    Returns
+    -------
+    (np.ndarray of float32 with shape (len(frame), hidden), dict)
+        The vectors in the order of ``frame`` (on every process), and a description of the model
+        (``model``, ``model_type``, ``pooling``, ``max_length``, ``processes``, ``precision``, and
+        ``seconds``: tokenisation and the pass, model loading left out).
+    """
+    from accelerate import Accelerator
+
+    from datamap.training.batching import Collator, encode_frame
+    from datamap.training.loop import _cpu_processes
+    from datamap.training.models import load_encoder, load_tokenizer, model_inputs
+    from datamap.training.predict import predict_batches
+
+    if pooling not in POOLINGS:
+        raise DatamapError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
+    if batch_size < 1 or max_length < 2:
+        raise DatamapError(f"--batch-size must be >= 1 and --max-length >= 2 (got {batch_size}, {max_length})")
+    tokenizer = load_tokenizer(model_ref, trust_remote_code)
+    model, has_pooler = load_encoder(model_ref, trust_remote_code)
+    model_type = getattr(model.config, "model_type", "?")
+    if pooling == "pooler" and not has_pooler:
+        raise DatamapError(
+            f"--pooling pooler: model '{model_ref}' (type {model_type!r}) has no trained pooler; use cls or mean"
+        )
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=_cpu_processes())
+    model = accelerator.prepare_model(model, evaluation_mode=True)
+
+    def forward(m, batch):
+        out = m(**model_inputs(m, batch))
+        return pool(out.last_hidden_state, batch["attention_mask"], pooling, getattr(out, "pooler_output", None))
+
+    t0 = time.perf_counter()
+    encoded = encode_frame(frame, tokenizer, max_length)
+    vectors = predict_batches(model, encoded, Collator(tokenizer), batch_size, accelerator, forward,
+                              desc="embedding" if progress else None)
+    info = {"model": str(model_ref), "model_type": model_type, "pooling": pooling, "max_length": int(max_length),
+            "processes": int(accelerator.num_processes), "precision": "bf16" if bf16 else "fp32",
+            "seconds": round(time.perf_counter() - t0, 3)}
+    return vectors, info
