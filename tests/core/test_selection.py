@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from datamap.cli import app as datamap_app, parse_amount
 from datamap.core.selection import (
     SWEEP_FRACTIONS,
     Recipe,
@@ -23,26 +21,10 @@ from datamap.core.selection import (
     select_by,
     sweep,
 )
-from datamap.errors import DatamapError
-from datamap.io.selection import check_ids_in, load_selection_ids, save_selection
+
+from selection_table import TABLE  # noqa: E402
 
 INF = math.inf
-
-# Hand-made table, N = 10. Rankings worked out by hand:
-#   variability desc: 2 (.40), 5 (.40), 9 (.35), 4 (.30), 6 (.20), 3 (.15), 1 (.10), 8 (.08), 0 (.05), 7 (.02)
-#   confidence desc:  0 (.95), 8 (.90), 3 (.80), 6 (.70), 2 (.50), 5 (.50), 9 (.40), 4 (.20), 1 (.10), 7 (.05)
-# region (allenai, fraction 0.3): ambiguous 2 5 9, easy 0 8 3, hard 7 1 4, none 6.
-TABLE = {
-    "id": np.array([f"e{i}" for i in range(10)], dtype=object),
-    "gold": np.array([0, 1, 0, 1, 0, 1, 0, 1, 0, 1], dtype=np.int64),
-    "confidence": np.array([0.95, 0.10, 0.50, 0.80, 0.20, 0.50, 0.70, 0.05, 0.90, 0.40]),
-    "variability": np.array([0.05, 0.10, 0.40, 0.15, 0.30, 0.40, 0.20, 0.02, 0.08, 0.35]),
-    "correctness": np.array([1.0, 0.0, 0.4, 1.0, 0.0, 0.6, 0.8, 0.0, 1.0, 0.4]),
-    "forgetfulness": np.array([0, INF, 2, 1, INF, 3, 1, INF, 0, 2], dtype=np.float64),
-    "region": np.array(
-        ["easy", "hard", "ambiguous", "easy", "hard", "ambiguous", "none", "hard", "easy", "ambiguous"], dtype=object
-    ),
-}
 
 
 def ids(result):
@@ -320,167 +302,3 @@ def test_property_sizes_and_disjoint(case):
         assert r.sizes.get(part) == expected
     assert len(idx) == sum(r.sizes.values())
     assert select(table, recipe, seed=seed).indices.tolist() == idx
-
-
-# ------------------------------------------------------------------ selection files
-
-
-def make_run(tmp_path):
-    run = tmp_path / "run"
-    run.mkdir()
-    data = pd.DataFrame(
-        {
-            "id": TABLE["id"].astype(str),
-            "text": [f"text {i}" for i in range(10)],
-            "label": TABLE["gold"],
-            "label_name": np.where(TABLE["gold"] == 1, "pos", "neg"),
-        }
-    )
-    data.to_parquet(run / "data.parquet", index=False)
-    metrics = pd.DataFrame(TABLE)
-    metrics.to_parquet(run / "metrics.parquet", index=False)
-    (run / "labels.json").write_text(json.dumps({"names": ["neg", "pos"]}))
-    return run, data
-
-
-def test_save_and_load_selection(tmp_path):
-    run, data = make_run(tmp_path)
-    r = select(TABLE, Recipe(ambiguous=0.3, easy=0.2), label_names=["neg", "pos"])
-    paths = save_selection(run, "amb", r, formats=("parquet", "csv"), dataset="toy")
-    assert paths["json"] == run / "selections" / "amb.json"
-    assert paths["csv"] == run / "selections" / "toy_amb.csv"
-    obj = json.loads(paths["json"].read_text())
-    assert obj["name"] == "amb"
-    assert obj["ids"] == ["e2", "e5", "e9", "e0", "e8"]
-    assert obj["recipe"]["ambiguous"] == 0.3 and obj["recipe"]["seed"] == 0
-    assert obj["sizes"]["parts"] == {"ambiguous": 3, "easy": 2}
-    assert obj["sizes"]["per_class"] == {"neg": 3, "pos": 2}
-    assert obj["sizes"]["total"] == 5 and obj["sizes"]["dataset"] == 10
-    sub = pd.read_parquet(paths["parquet"])
-    assert sub["id"].tolist() == obj["ids"]
-    assert sub["text"].tolist() == ["text 2", "text 5", "text 9", "text 0", "text 8"]
-    assert pd.read_csv(paths["csv"])["id"].tolist() == obj["ids"]
-    assert load_selection_ids(paths["json"]) == obj["ids"]
-    # no temporary files left behind
-    assert sorted(p.name for p in (run / "selections").iterdir()) == ["amb.json", "amb.parquet", "toy_amb.csv"]
-
-
-def test_save_selection_errors(tmp_path):
-    run, data = make_run(tmp_path)
-    with pytest.raises(DatamapError, match="selection name"):
-        save_selection(run, "../evil", {"ids": ["e1"]})
-    with pytest.raises(DatamapError, match="1 selected id\\(s\\) not in the dataset, first missing: 'zz'"):
-        save_selection(run, "x", {"ids": ["e1", "zz"]})
-    assert not (run / "selections" / "x.json").exists()
-    # JSON only, no data needed
-    p = save_selection(tmp_path, "only", {"ids": ["a"]}, formats=())
-    assert json.loads(p["json"].read_text())["ids"] == ["a"]
-    with pytest.raises(DatamapError, match="data.parquet"):
-        save_selection(tmp_path, "only2", {"ids": ["a"]})
-
-
-def test_load_selection_ids_formats(tmp_path):
-    (tmp_path / "list.json").write_text('["a", "b", 3]')
-    assert load_selection_ids(tmp_path / "list.json") == ["a", "b", "3"]
-    (tmp_path / "ids.txt").write_text("a\n  b \n\nc\n")
-    assert load_selection_ids(tmp_path / "ids.txt") == ["a", "b", "c"]
-    for name, text, match in [
-        ("bad.json", "{not json", "not valid JSON"),
-        ("noids.json", '{"name": "x"}', "no 'ids' key"),
-        ("obj.json", '{"ids": {"a": 1}}', "must be a list"),
-        ("nested.json", '{"ids": [["a"]]}', "expected a string"),
-        ("empty.txt", "\n\n", "no ids"),
-        ("dup.txt", "a\nb\na\n", "duplicate id 'a'"),
-    ]:
-        (tmp_path / name).write_text(text)
-        with pytest.raises(DatamapError, match=match) as e:
-            load_selection_ids(tmp_path / name)
-        assert name in str(e.value)
-    with pytest.raises(DatamapError, match="not found"):
-        load_selection_ids(tmp_path / "missing.json")
-
-
-def test_check_ids_in():
-    check_ids_in(["a", "b"], ["b", "a", "c"], "data.parquet")
-    with pytest.raises(DatamapError, match=r"data.parquet: 2 selected id\(s\) not in the dataset, first missing: 'x'"):
-        check_ids_in(["a", "x", "y"], ["a", "b"], "data.parquet")
-
-
-# ------------------------------------------------------------------ select command
-
-
-def cli_app():
-    return datamap_app
-
-
-def test_select_command(tmp_path):
-    run, _ = make_run(tmp_path)
-    runner = CliRunner()
-    res = runner.invoke(
-        cli_app(), ["select", str(run), "--out", "amb", "--ambiguous", "0.3", "--random", "0.2", "--seed", "1", "--csv"]
-    )
-    assert res.exit_code == 0, res.output
-    obj = json.loads((run / "selections" / "amb.json").read_text())
-    assert obj["ids"][:3] == ["e2", "e5", "e9"] and len(obj["ids"]) == 5
-    assert obj["sizes"]["per_class"].keys() == {"neg", "pos"}
-    assert (run / "selections" / "amb.csv").exists() and (run / "selections" / "amb.parquet").exists()
-    assert "amb: 5 of 10 examples" in res.output
-
-    res = runner.invoke(
-        cli_app(), ["select", str(run), "--out", "unsure", "--where", "confidence<0.5", "--where", "variability>=0.1", "--drop-hard"]
-    )
-    assert res.exit_code == 0, res.output
-    assert json.loads((run / "selections" / "unsure.json").read_text())["ids"] == ["e9"]
-
-    res = runner.invoke(cli_app(), ["select", str(run), "--out", "f", "--by", "forgetfulness", "--top", "3"])
-    assert res.exit_code == 0, res.output
-    assert json.loads((run / "selections" / "f.json").read_text())["ids"] == ["e1", "e4", "e7"]
-
-    res = runner.invoke(
-        cli_app(), ["select", str(run), "--out", "sw", "--by", "confidence", "--top", "0.5", "--sweep", "--fractions", "0.1,0.3"]
-    )
-    assert res.exit_code == 0, res.output
-    assert json.loads((run / "selections" / "sw_10.json").read_text())["ids"] == ["e0"]
-    assert json.loads((run / "selections" / "sw_30.json").read_text())["ids"] == ["e0", "e8", "e3"]
-
-    res = runner.invoke(cli_app(), ["select", "--help"])
-    assert "Examples" in res.output and "--ambiguous" in res.output
-
-
-def test_select_command_errors(tmp_path):
-    run, _ = make_run(tmp_path)
-    runner = CliRunner()
-    res = runner.invoke(cli_app(), ["select", str(run), "--out", "x", "--ambiguous", "0.6", "--easy", "0.6"])
-    assert isinstance(res.exception, DatamapError) and "sum to 1.2" in str(res.exception)
-    res = runner.invoke(cli_app(), ["select", str(run), "--out", "x", "--where", "nope>1"])
-    assert isinstance(res.exception, DatamapError) and "'nope'" in str(res.exception)
-    res = runner.invoke(cli_app(), ["select", str(tmp_path / "missing"), "--out", "x"])
-    assert isinstance(res.exception, DatamapError) and "run directory not found" in str(res.exception)
-    assert not (run / "selections").exists()
-    assert parse_amount("0.33", "--top") == 0.33 and parse_amount("100", "--top") == 100
-    with pytest.raises(DatamapError, match="--top 'lots'"):
-        parse_amount("lots", "--top")
-
-
-@pytest.mark.parametrize(
-    "args,message",
-    [
-        (["--ambiguous", "0.6", "--easy", "0.6"], "region fractions sum to 1.2 > 1"),
-        (["--ambiguous", "1.5"], "ambiguous must be a fraction in [0, 1], got 1.5"),
-        (["--data-pct", "0"], "data_pct must be a fraction in (0, 1], got 0.0"),
-        (["--by", "aum", "--top", "-3"], "top count must be an integer >= 0, got -3"),
-        (["--easy", "0.1", "--sweep", "--fractions", "0.1,1.5"], "fractions[1] must be a fraction in [0, 1], got 1.5"),
-        (["--where", "confidence~1"], "cannot parse filter 'confidence~1'"),
-    ],
-)
-def test_select_command_core_errors_exit_2_with_one_line(tmp_path, capsys, args, message):
-    from datamap.cli import main
-
-    run, _ = make_run(tmp_path)
-    with pytest.raises(SystemExit) as exc:
-        main(["select", str(run), "--out", "x", *args])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    assert message in err
-    assert not (run / "selections").exists()

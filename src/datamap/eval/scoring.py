@@ -48,7 +48,6 @@ def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, n_bins: int 
     conf = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == gold).astype(np.float64)
     b = np.clip(np.ceil(conf * n_bins).astype(np.int64) - 1, 0, n_bins - 1)
-    count = np.bincount(b, minlength=n_bins).astype(np.float64)
     sum_conf = np.bincount(b, weights=conf, minlength=n_bins)
     sum_acc = np.bincount(b, weights=correct, minlength=n_bins)
     # |B| * |acc - conf| = |sum_acc - sum_conf|

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-import pandas as pd
 import yaml
 
 from datamap.errors import DatamapError

@@ -55,7 +55,6 @@ def load_run_table(run_dir: str | os.PathLike):
         One row per metrics row (in metrics order) with the metric columns plus ``text`` and,
         for pair tasks, ``text_pair``; and the class names in id order.
     """
-    import pandas as pd
     import pyarrow.parquet as pq
 
     rd = RunDir(run_dir)
