@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,8 @@ def _eval_name(name: str | None, dataset: str, split: str) -> str:
     """The set name (``--name``, else ``DATASET_SPLIT``), safe as a file name in ``RUN/eval/``."""
     if name is not None:
         return check_name(name, "--name", suffix=".json")
-    return check_name(set_name(dataset, split), "set name (from --dataset and --split; pass --name)")
+    default = re.sub(r"[^A-Za-z0-9._-]", "_", set_name(dataset, split)).lstrip("._-")  # 'my data.csv' -> my_data
+    return check_name(default, "set name (from --dataset and --split; pass --name)")
 
 
 def _refuse_existing_scores(run: RunDir, name: str, overwrite: bool, extra: tuple = ()) -> None:
