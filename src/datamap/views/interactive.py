@@ -205,6 +205,10 @@ def write_html_map(
         raise DatamapError(f"--xy {xy!r}: choose one of {', '.join(XY_CHOICES)}")
     if max_points is not None and (isinstance(max_points, bool) or int(max_points) < 1):
         raise DatamapError(f"--max-points must be an integer >= 1, got {max_points!r}")
+    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
+    if color_by is not None and color_by not in COLOR_CHOICES + ("cluster",) and color_by not in metric_names:
+        raise DatamapError(f"--color-by '{color_by}': choose one of "
+                           f"{', '.join(COLOR_CHOICES + ('cluster',) + tuple(sorted(metric_names)))}")
     target = Path(out) if out is not None else (rd.map_embedding_html if xy == "embedding" else rd.map_html)
     refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
@@ -216,7 +220,6 @@ def write_html_map(
     choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ())
     if color_by is None:
         color_by = "correctness" if xy == "map" else ("cluster" if "_cluster" in table.columns else "region")
-    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
     if color_by not in choices and color_by not in metric_names:
         raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(choices + tuple(sorted(metric_names)))}")
     if color_by in OPTIONAL_METRICS and color_by not in table.columns:
