@@ -170,6 +170,7 @@ def metrics(
         datamap metrics runs/rt --burn-out 2 --fraction 0.25
     """
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from datamap.io.rundir import RunDir
@@ -182,7 +183,7 @@ def metrics(
     t = Table(title=f"{len(table):,} examples: regions x gold class")
     t.add_column("region")
     for c in counts.columns:
-        t.add_column(str(c), justify="right")
+        t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
     for region, row in counts.iterrows():
         t.add_row(str(region), *[f"{int(v):,}" for v in row])
     Console().print(t)
@@ -200,6 +201,7 @@ def plot(
     projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
     clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing map file."),
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
 
@@ -214,17 +216,18 @@ def plot(
 
         datamap plot runs/rt --html --xy embedding
     """
+    check_option(max_points, "--max-points", low=1)
     if html:
         from datamap.views.interactive import write_html_map
 
         path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, xy=xy,
-                              embeddings=embeddings, clusters=clusters, projection=projection)
+                              embeddings=embeddings, clusters=clusters, projection=projection, overwrite=overwrite)
     elif xy != "map" or embeddings is not None or clusters is not None:
         raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
-        path = write_map_png(run, out=out, max_points=max_points)
+        path = write_map_png(run, out=out, max_points=max_points, overwrite=overwrite)
     typer.echo(f"wrote {path}")
 
 
@@ -239,6 +242,7 @@ def import_dynamics(
     text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
     label_column: str = typer.Option("label", "--label-column"),
     id_column: Optional[str] = typer.Option(None, "--id-column"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
 ):
     """Read allenai-format training dynamics into a run directory.
 
@@ -252,14 +256,15 @@ def import_dynamics(
 
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
-    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns)
+    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite)
     typer.echo(f"run written to {rd.root}")
 
 
 @app.command("export-dynamics")
 def export_dynamics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics); written whole or not at all."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder that already holds files."),
 ):
     """Write RUN/dynamics.parquet as allenai-format dynamics_epoch_{e}.jsonl files.
 
@@ -271,7 +276,7 @@ def export_dynamics(
     """
     from datamap.stages.interop import export_dynamics as do_export
 
-    paths = do_export(run, out)
+    paths = do_export(run, out, overwrite=overwrite)
     typer.echo(f"wrote {len(paths)} files to {paths[0].parent}")
 
 
@@ -287,6 +292,7 @@ def evaluate(
     text_column: Optional[str] = typer.Option(None, "--text-column"),
     text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
     label_column: str = typer.Option("label", "--label-column"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name."),
 ):
     """Score a model on a labelled set: accuracy, macro P/R/F1, per class, confusion, ECE.
 
@@ -302,9 +308,11 @@ def evaluate(
     """
     from datamap.stages.evaluate import evaluate as do_eval
 
+    check_option(batch_size, "--batch-size", low=1)
+    check_option(max_length, "--max-length", low=1)
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
     scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
-                          max_length=max_length, columns=columns)
+                          max_length=max_length, columns=columns, overwrite=overwrite)
     _print_scores(scores)
     typer.echo(f"wrote {run.eval_scores(scores['set'])}")
 
@@ -316,9 +324,10 @@ def ensemble(
     split: str = typer.Option("validation", "--split"),
     weights: Optional[str] = typer.Option(None, "--weights", help="Comma-separated weights summing to 1 (default: equal)."),
     out: Path = typer.Option(..., "--out", help="Run directory for the ensemble's scores."),
-    name: Optional[str] = typer.Option(None, "--name"),
+    name: Optional[str] = typer.Option(None, "--name", help="Set name for OUT/eval/NAME.json (default DATASET_SPLIT)."),
     batch_size: int = typer.Option(128, "--batch-size"),
     max_length: int = typer.Option(128, "--max-length"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name in --out."),
 ):
     """Evaluate the weighted mean of several models' logits like a single model.
 
@@ -328,7 +337,10 @@ def ensemble(
     """
     from datamap.stages.evaluate import ensemble as do_ensemble
 
-    scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length)
+    check_option(batch_size, "--batch-size", low=1)
+    check_option(max_length, "--max-length", low=1)
+    scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
+                         overwrite=overwrite)
     _print_scores(scores)
 
 
@@ -336,6 +348,7 @@ def ensemble(
 def report(
     run: Path = typer.Argument(..., help="Run directory."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/report.html)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
 ):
     """Write RUN/report.html: maps, region summary, likely mislabeled examples, curves, evaluations.
 
@@ -345,7 +358,7 @@ def report(
     """
     from datamap.views.report import write_report
 
-    typer.echo(f"wrote {write_report(run, out=out)}")
+    typer.echo(f"wrote {write_report(run, out=out, overwrite=overwrite)}")
 
 
 def _print_scores(scores: dict) -> None:
@@ -383,6 +396,7 @@ def select(
     cluster_k: Optional[int] = typer.Option(None, "--cluster-k", help="first-k: number of clusters; nearest-centroid: examples per cluster (instead of a budget)."),
     cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
     cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing selection of the same name."),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
@@ -424,6 +438,8 @@ def select(
 
     if fractions is not None and not sweep:
         raise DatamapError("--fractions only applies with --sweep")
+    check_option(seed, "--seed", low=0)
+    check_option(cluster_k, "--cluster-k", low=1)
     recipe = Recipe(
         ambiguous=ambiguous, easy=easy, hard=hard, random=random, by=by,
         top=parse_amount(top, "--top"), bottom=parse_amount(bottom, "--bottom"), where=tuple(where),
@@ -431,7 +447,7 @@ def select(
         cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset, clusters=clusters)
+                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite)
     console = Console()
     for s in saved:
         parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
@@ -479,6 +495,9 @@ def embed(
     """
     from datamap.stages.embed import embed as do_embed
 
+    check_option(batch_size, "--batch-size", low=1)
+    check_option(max_length, "--max-length", low=1)
+
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
     path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
                              batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
@@ -517,6 +536,12 @@ def cluster(
 
     from datamap.stages.cluster import cluster_file
 
+    check_option(k, "--k", low=1)
+    check_option(batch_size, "--batch-size", low=1)
+    check_option(eps, "--eps", "number", low=0, low_inclusive=False)
+    check_option(min_samples, "--min-samples", low=1)
+    check_option(seed, "--seed", low=0)
+
     path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
     result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, method=method, k=k, batch_size=batch_size,
                                             eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
@@ -539,6 +564,7 @@ def compare(
     metrics: List[str] = typer.Option([], "--metric", help="Score to show (repeatable; default accuracy, f1_macro, ece; dotted keys for nested scores)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV here."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing --csv / --json files."),
 ):
     """Show the evaluation scores (RUN/eval/*.json) of several runs side by side.
 
@@ -557,8 +583,12 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
+    from datamap.io.atomic import refuse_existing
     from datamap.stages.compare import compare_table, write_compare
 
+    for flag, path in (("--csv", csv), ("--json", json_out)):
+        if path is not None:
+            refuse_existing(path, overwrite, flag)
     labels, rows = compare_table(runs, sets or None, metrics or None)
     table = Table(title="evaluation scores")
     table.add_column("set")
@@ -572,20 +602,49 @@ def compare(
     write_compare(rows, labels, runs, csv=csv, json_out=json_out)
 
 
+def check_option(value, flag: str, kind: str = "int", **bounds):
+    """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
+
+    Parameters
+    ----------
+    value : int, float or None
+        The option's value; ``None`` (not given) is returned as is.
+    flag : str
+        The option, e.g. ``"--max-length"``.
+    kind : str, default "int"
+        ``"int"`` (:func:`check_int`), ``"number"`` (:func:`check_number`) or ``"fraction"``
+        (:func:`check_fraction`).
+    **bounds
+        ``low``, ``high`` (and ``low_inclusive``/``high_inclusive`` for numbers and fractions).
+
+    Raises :class:`DatamapError` (exit status 2) when out of range.
+    """
+    from datamap.core.checks import check_fraction, check_int, check_number
+    from datamap.errors import user_errors
+
+    if value is None:
+        return None
+    checker = {"int": check_int, "number": check_number, "fraction": check_fraction}[kind]
+    with user_errors():
+        return checker(value, flag, **bounds)
+
+
 def parse_amount(text: str | None, flag: str) -> float | int | None:
     """``"0.33"`` -> 0.33 (a fraction), ``"100"`` -> 100 (a count); ``None`` stays ``None``.
 
-    A value with a decimal point or an exponent is a fraction, a whole number is a count.
+    A value with a decimal point or an exponent is a fraction in (0, 1], a whole number is a
+    count >= 1 (anything else is a DatamapError naming ``flag``).
     """
     if text is None:
         return None
     s = str(text).strip()
     try:
-        if any(c in s for c in ".eE"):
-            return float(s)
-        return int(s)
+        value: float | int = float(s) if any(c in s for c in ".eE") else int(s)
     except ValueError:
         raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
+    if isinstance(value, float):
+        return check_option(value, flag, "fraction", low_inclusive=False)
+    return check_option(value, flag, low=1)
 
 
 def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str, rank: str | None):
@@ -607,7 +666,7 @@ def parse_fractions(text: str | None) -> tuple[float, ...]:
 
         return SWEEP_FRACTIONS
     try:
-        return tuple(float(x) for x in text.split(","))
+        return tuple(float(x) for x in text.split(","))  # the core checks their range
     except ValueError:
         raise DatamapError(f"--fractions {text!r}: expected comma-separated fractions like 0.1,0.25") from None
 

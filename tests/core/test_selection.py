@@ -302,3 +302,26 @@ def test_property_sizes_and_disjoint(case):
         assert r.sizes.get(part) == expected
     assert len(idx) == sum(r.sizes.values())
     assert select(table, recipe, seed=seed).indices.tolist() == idx
+
+
+def test_where_on_text_needs_a_known_value_and_suggests_one():
+    from datamap.core.selection import filter_mask
+
+    table = {"region": np.array(["easy", "ambiguous", "hard"], dtype=object), "gold": np.array([0, 1, 1])}
+    with pytest.raises(ValueError, match=r"^region==ambigous: no example has region 'ambigous' \(did you mean 'ambiguous'\?\)$"):
+        filter_mask(table, ["region==ambigous"])
+    assert filter_mask(table, ["region==none"]).tolist() == [False, False, False]  # a region name, even if empty
+    assert filter_mask(table, ["region!=hard"]).tolist() == [True, True, False]
+
+
+def test_where_on_gold_accepts_class_names():
+    from datamap.core.selection import filter_mask
+
+    table = {"gold": np.array([0, 1, 1]), "pred": np.array([1, 1, 0])}
+    names = ["neg", "pos"]
+    assert filter_mask(table, ["gold==pos"], label_names=names).tolist() == [False, True, True]
+    assert filter_mask(table, ["pred!=pos"], label_names=names).tolist() == [False, False, True]
+    with pytest.raises(ValueError, match=r"gold==pso: no class named 'pso' \(did you mean 'pos'\?\) \(classes: neg, pos\)"):
+        filter_mask(table, ["gold==pso"], label_names=names)
+    with pytest.raises(ValueError, match="is numeric"):
+        filter_mask(table, ["gold==pos"])  # without label names a name is no number

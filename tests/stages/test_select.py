@@ -71,7 +71,7 @@ def test_select_command_errors(tmp_path):
         (["--ambiguous", "0.6", "--easy", "0.6"], "region fractions sum to 1.2 > 1"),
         (["--ambiguous", "1.5"], "ambiguous must be a fraction in [0, 1], got 1.5"),
         (["--data-pct", "0"], "data_pct must be a fraction in (0, 1], got 0.0"),
-        (["--by", "aum", "--top", "-3"], "top count must be an integer >= 0, got -3"),
+        (["--by", "aum", "--top", "-3"], "--top must be an integer >= 1, got -3"),
         (["--easy", "0.1", "--sweep", "--fractions", "0.1,1.5"], "fractions[1] must be a fraction in [0, 1], got 1.5"),
         (["--where", "confidence~1"], "cannot parse filter 'confidence~1'"),
     ],

@@ -111,7 +111,7 @@ def test_errors_name_the_file_or_option(tmp_path):
     p = payload(write_html_map(run, xy="embedding"))
     assert p["color_by"] == "region" and "cluster" not in p
     with pytest.raises(DatamapError, match="--color-by 'cluster'"):
-        write_html_map(run, xy="embedding", color_by="cluster")
+        write_html_map(run, xy="embedding", color_by="cluster", overwrite=True)
     with pytest.raises(DatamapError, match="--xy 'tsne'"):
         write_html_map(run, xy="tsne")
     with pytest.raises(DatamapError, match="only apply to the embedding view"):
@@ -119,7 +119,7 @@ def test_errors_name_the_file_or_option(tmp_path):
     ids = pd.read_parquet(run / "data.parquet")["id"]
     write_embeddings(tmp_path / "short.parquet", ids[1:].tolist(), np.zeros((len(ids) - 1, 4)), {})
     with pytest.raises(DatamapError, match=r"short\.parquet: has no embedding for 1 of 25 ids"):
-        write_html_map(run, xy="embedding", embeddings=tmp_path / "short.parquet")
+        write_html_map(run, xy="embedding", embeddings=tmp_path / "short.parquet", overwrite=True)
 
 
 # ---------------------------------------------------------------- in the browser

@@ -83,7 +83,7 @@ def test_single_text_run_and_color_choice(tmp_path):
     p = payload(write_html_map(run, color_by="aum"))
     assert p["pair"] is False and p["text_pair"] is None and p["color_by"] == "aum"
     with pytest.raises(DatamapError, match="--color-by 'colour'"):
-        write_html_map(run, color_by="colour")
+        write_html_map(run, color_by="colour", overwrite=True)
 
 
 def test_missing_inputs_name_the_file_and_the_command(tmp_path):

@@ -42,6 +42,7 @@ class ``c`` in the table), ranked within the class; the total can then be a litt
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -323,11 +324,33 @@ def parse_filter(text: str, *, columns: Iterable[str] | None = None) -> tuple[st
     return col, op, value
 
 
-def filter_mask(metrics: Any, filters: Sequence[str]) -> np.ndarray:
+#: values a text column may be compared with even when no row holds them (an empty region is no typo)
+KNOWN_VALUES = {"region": ("easy", "ambiguous", "hard", "none")}
+CLASS_COLUMNS = ("gold", "pred")
+
+
+def _did_you_mean(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(set(known)), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def filter_mask(metrics: Any, filters: Sequence[str], label_names: Sequence[str] | None = None) -> np.ndarray:
     """Boolean mask of the rows that pass every filter of ``filters`` (see :func:`parse_filter`).
 
+    Parameters
+    ----------
+    metrics : mapping of str -> array, or DataFrame
+        The table to filter.
+    filters : sequence of str
+        Filters such as ``"confidence<0.5"``; all must hold.
+    label_names : sequence of str or None, default None
+        Class names in id order: ``gold`` and ``pred`` may then be compared with a name
+        (``"gold==pos"``); an unknown name raises ``ValueError`` listing the classes.
+
     Numeric columns compare as floats (``nan`` fails every comparison but ``!=``, as in NumPy);
-    string columns (``region``, ``id``) accept only ``==`` and ``!=``.
+    string columns (``region``, ``id``) accept only ``==`` and ``!=``, with a value that some row
+    holds (or a region name): an unknown value raises ``ValueError`` with the closest known one,
+    e.g. ``region==ambigous: no example has region 'ambigous' (did you mean 'ambiguous'?)``.
     """
     cols = as_columns(metrics)
     mask = np.ones(_n_rows(cols), dtype=bool)
@@ -335,6 +358,12 @@ def filter_mask(metrics: Any, filters: Sequence[str]) -> np.ndarray:
         col, op, value = parse_filter(text, columns=cols.keys())
         data = cols[col]
         is_num = np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_
+        if is_num and isinstance(value, str) and col in CLASS_COLUMNS and label_names is not None:
+            names = [str(n) for n in label_names]
+            if value not in names:
+                raise ValueError(f"{text}: no class named {value!r}{_did_you_mean(value, names)}"
+                                 f" (classes: {', '.join(names)})")
+            value = float(names.index(value))
         if is_num:
             if isinstance(value, str):
                 raise ValueError(f"filter {text!r}: column {col!r} is numeric but {value!r} is not a number")
@@ -344,6 +373,10 @@ def filter_mask(metrics: Any, filters: Sequence[str]) -> np.ndarray:
                 raise ValueError(f"filter {text!r}: column {col!r} holds text, only == and != apply")
             data = data.astype(str)
             value = str(value) if not isinstance(value, float) else _num_text(value)
+            present = np.unique(data)
+            if value not in KNOWN_VALUES.get(col, ()) and not np.any(present == value):
+                raise ValueError(f"{text}: no example has {col} {value!r}"
+                                 f"{_did_you_mean(value, [*present.tolist(), *KNOWN_VALUES.get(col, ())])}")
         if op == "<":
             m = data < value
         elif op == "<=":
@@ -422,7 +455,7 @@ def select(
         region = _column(cols, "region", "column (drop_hard needs the region column)")
         pool &= region.astype(str) != "hard"
     if recipe.where:
-        pool &= filter_mask(cols, recipe.where)
+        pool &= filter_mask(cols, recipe.where, label_names=label_names)
     n_pool = int(pool.sum())
 
     # 3: parts

@@ -57,12 +57,78 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def refuse_existing(path: str | os.PathLike, overwrite: bool) -> None:
-    """Stop (``DatamapError``) before any work if ``path`` exists and ``overwrite`` is not given."""
-    if Path(path).exists() and not overwrite:
-        from datamap.errors import DatamapError
+def refuse_existing(path: str | os.PathLike, overwrite: bool, flag: str = "") -> None:
+    """Stop (``DatamapError``) before any work if the output file ``path`` cannot be written.
 
-        raise DatamapError(f"{path}: already exists; pass --overwrite to replace it")
+    Parameters
+    ----------
+    path : path
+        The file about to be written.
+    overwrite : bool
+        Whether an existing file may be replaced (``--overwrite``).
+    flag : str, default ""
+        The option that named ``path`` (``"--out"``), put before it in the message.
+
+    An existing folder under that name is refused even with ``overwrite`` (a file is replaced,
+    a folder never is); so is an existing file without ``overwrite``.
+    """
+    from datamap.errors import DatamapError
+
+    path = Path(path)
+    where = f"{flag} {path}" if flag else str(path)
+    if path.is_dir():
+        raise DatamapError(f"{where}: is a directory; give a file name")
+    if path.exists() and not overwrite:
+        raise DatamapError(f"{where}: already exists; pass --overwrite to replace it")
+
+
+def refuse_existing_dir(path: str | os.PathLike, overwrite: bool, flag: str = "") -> None:
+    """Stop (``DatamapError``) before any work if the output folder ``path`` cannot be written.
+
+    Parameters
+    ----------
+    path : path
+        The folder about to be written as a whole (see :func:`replace_dir`).
+    overwrite : bool
+        Whether a folder that already holds files may be replaced (``--overwrite``).
+    flag : str, default ""
+        The option that named ``path``, put before it in the message.
+
+    A file under that name is refused even with ``overwrite``; so is a folder holding anything
+    without ``overwrite`` (an empty folder is fine).
+    """
+    from datamap.errors import DatamapError
+
+    path = Path(path)
+    where = f"{flag} {path}" if flag else str(path)
+    if path.exists() and not path.is_dir():
+        raise DatamapError(f"{where}: is a file; give a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise DatamapError(f"{where}: already holds files; pass --overwrite to replace the folder")
+
+
+def replace_dir(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Put the finished folder ``tmp`` under the name ``path``, replacing what was there.
+
+    Parameters
+    ----------
+    tmp : path
+        A complete folder beside ``path`` (from :func:`temp_dir`).
+    path : path
+        The final name. An existing folder there is first renamed aside, then removed once
+        ``tmp`` is in place, so ``path`` always names either the old or the new folder.
+    """
+    import shutil
+
+    tmp, path = Path(tmp), Path(path)
+    old = None
+    if path.exists():
+        old = temp_dir(path.with_name(path.name + ".old"))
+        os.replace(path, old / path.name)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return path
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

@@ -28,6 +28,8 @@ from datamap.io.atomic import atomic_path
 from datamap.io.store import Dynamics, dynamics_from_table, epoch_table, read_dynamics
 
 FILE_RE = re.compile(r"^dynamics_epoch_(\d+)\.jsonl$")
+#: file in a folder whose export has not finished (``datamap export-dynamics`` removes it last)
+PARTIAL_MARKER = ".partial"
 
 
 def export_jsonl(dynamics_path: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
@@ -74,14 +76,22 @@ def write_jsonl(dyn: Dynamics, out_dir: str | os.PathLike) -> list[Path]:
 
 
 def _files(folder: Path) -> list[tuple[int, Path]]:
+    """The epoch files of ``folder`` in epoch order; they must be epochs 0..E-1 of a finished export."""
     if not folder.is_dir():
         raise DatamapError(f"{folder}: folder not found")
+    if (folder / PARTIAL_MARKER).exists():
+        raise DatamapError(f"{folder}: holds a partial export ({PARTIAL_MARKER} marker); export it again")
     files = sorted(
         ((int(m.group(1)), folder / f) for f in os.listdir(folder) if (m := FILE_RE.match(f))),
         key=lambda t: t[0],
     )
     if not files:
         raise DatamapError(f"{folder}: no dynamics_epoch_{{e}}.jsonl files")
+    epochs = [e for e, _ in files]
+    if epochs != list(range(len(files))):
+        missing = sorted(set(range(max(epochs) + 1)) - set(epochs))
+        what = f"dynamics_epoch_{missing[0]}.jsonl (epoch {missing[0]}) is missing" if missing else "epochs repeat"
+        raise DatamapError(f"{folder}: {what}; found epochs {epochs}")
     return files
 
 

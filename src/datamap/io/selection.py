@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from datamap.errors import DatamapError
 from datamap.io.atomic import atomic_path, write_json, write_table
+from datamap.io.names import check_name as check_path_name
 from datamap.io.rundir import RunDir
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 FORMATS = ("parquet", "csv")
 
 
 def check_name(name: str) -> str:
-    """Return ``name`` if it is a usable selection name (letters, digits, ``. _ -``), else raise."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name.endswith(".json"):
-        raise DatamapError(
-            f"selection name {name!r} must be letters, digits, '.', '_' or '-' (no slashes, no .json suffix)"
-        )
-    return name
+    """Return ``name`` if it is a usable selection name (see :func:`datamap.io.names.check_name`), else raise.
+
+    Parameters
+    ----------
+    name : str
+        The selection name: letters, digits, ``. _ -``; no ``/``, no ``..``, no ``.json`` suffix.
+    """
+    return check_path_name(name, "selection name", suffix=".json")
 
 
 def check_ids_in(ids: Iterable[str], available_ids: Iterable[str], source: str) -> None:

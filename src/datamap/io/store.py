@@ -163,6 +163,17 @@ def _same_order_epochs(table, epoch, n_epochs, values, n_classes, source) -> Dyn
     return Dynamics(ids=uniq, logits=logits, gold=gold, epochs=np.arange(n_epochs))
 
 
+def _check_finite(values: np.ndarray, table: pa.Table, epoch: np.ndarray, source: str) -> None:
+    """Stop at the first row with a NaN or infinite logit, naming its example and epoch (one pass)."""
+    if np.isfinite(values).all():
+        return
+    row = int(np.flatnonzero(~np.isfinite(values).all(axis=1))[0])
+    raise DatamapError(
+        f"{source}: non-finite logits {values[row].tolist()} for example '{table.column('id')[row].as_py()}'"
+        f" at epoch {int(epoch[row])} (row {row})"
+    )
+
+
 def dynamics_from_table(table: pa.Table, source: str) -> Dynamics:
     n_rows = table.num_rows
     if n_rows == 0:
@@ -196,6 +207,7 @@ def dynamics_from_table(table: pa.Table, source: str) -> Dynamics:
         what = f"epoch {missing[0]} is missing" if missing else f"epochs must start at 0, got {epochs[0]}"
         raise DatamapError(f"{source}: {what} (found epochs {epochs.tolist()})")
     n_epochs = len(epochs)
+    _check_finite(values, table, epoch, source)
 
     fast = _same_order_epochs(table, epoch, n_epochs, values, n_classes, source)
     if fast is not None:

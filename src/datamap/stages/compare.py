@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
 from datamap.errors import DatamapError
 from datamap.io.atomic import atomic_path, write_json
+from datamap.io.readers import read_scores
 from datamap.io.rundir import RunDir
 
 DEFAULT_METRICS = ("accuracy", "f1_macro", "ece")
@@ -35,13 +35,7 @@ def read_eval_scores(run: Path) -> dict[str, dict[str, float]]:
     if not rd.eval_dir.is_dir():
         return out
     for path in sorted(rd.eval_dir.glob("*.json")):
-        try:
-            scores = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DatamapError(f"{path}: not valid JSON ({exc})") from exc
-        if not isinstance(scores, dict):
-            raise DatamapError(f"{path}: expected a JSON object of scores")
-        out[path.stem] = flatten_scores(scores)
+        out[path.stem] = flatten_scores(read_scores(path))
     return out
 
 

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
 
 from datamap.errors import DatamapError
-from datamap.eval.sets import EvalSet, load_eval_set, write_eval_set
+from datamap.eval.sets import EvalSet, load_eval_set, set_name, write_eval_set
 from datamap.io import atomic
+from datamap.io.names import check_name
 from datamap.io.rundir import RunDir
+
+
+def _eval_name(name: str | None, dataset: str, split: str) -> str:
+    """The set name (``--name``, else ``DATASET_SPLIT``), safe as a file name in ``RUN/eval/``."""
+    if name is not None:
+        return check_name(name, "--name", suffix=".json")
+    default = re.sub(r"[^A-Za-z0-9._-]", "_", set_name(dataset, split)).lstrip("._-")  # 'my data.csv' -> my_data
+    return check_name(default, "set name (from --dataset and --split; pass --name)")
+
+
+def _refuse_existing_scores(run: RunDir, name: str, overwrite: bool, extra: tuple = ()) -> None:
+    """Stop before any work if ``RUN/eval/NAME.json`` or ``.parquet`` (or ``extra`` files) exist."""
+    for path in (run.eval_scores(name), run.eval_predictions(name), *extra):
+        atomic.refuse_existing(path, overwrite)
 
 
 def _model_source(model_or_run: str) -> tuple[str, RunDir | None]:
@@ -60,13 +76,40 @@ def evaluate(
     batch_size: int = 128,
     max_length: int = 128,
     columns: dict | None = None,
+    overwrite: bool = False,
 ) -> tuple[dict, RunDir]:
-    """Evaluate a model or run on one set; writes eval files into the run (or ``out``)."""
+    """Evaluate a model or run on one set; writes ``eval/NAME.json`` and ``.parquet`` into the run (or ``out``).
+
+    Parameters
+    ----------
+    model_or_run : str
+        A run directory (its ``model/`` is used), a model folder or a hub name.
+    dataset, split : str
+        The labelled set to score on.
+    out : path or None, default None
+        Run directory for the scores; default ``model_or_run`` when it is a run.
+    name : str or None, default None
+        Set name (``eval/NAME.json``): letters, digits, ``. _ -``; default ``DATASET_SPLIT``.
+    batch_size, max_length : int, default 128
+        Forward-pass batch size and token limit (both >= 1).
+    columns : dict or None
+        ``text_column``, ``text_pair_column``, ``label_column`` of ``dataset``.
+    overwrite : bool, default False
+        Replace existing scores of the same name; without it they are refused before any work.
+    """
+    from datamap.core.checks import check_int
+    from datamap.errors import user_errors
+
+    with user_errors():
+        check_int(batch_size, "--batch-size", low=1)
+        check_int(max_length, "--max-length", low=1)
     _, run = _model_source(model_or_run)
     if out is not None:
         run = RunDir(out)
     if run is None:
         raise DatamapError(f"{model_or_run}: not a run directory; pass --out RUN to say where to write the scores")
+    name = _eval_name(name, dataset, split)
+    _refuse_existing_scores(run, name, overwrite)
     names = model_label_names_of(model_or_run)
     es = load_eval_set(dataset, split, names, name=name, **(columns or {}))
     logits, names = model_logits(model_or_run, es, batch_size, max_length)
@@ -84,13 +127,41 @@ def ensemble(
     batch_size: int = 128,
     max_length: int = 128,
     columns: dict | None = None,
+    overwrite: bool = False,
 ) -> dict:
-    """Weighted mean of the logits of several models, scored like one model."""
+    """Weighted mean of the logits of several models, scored like one model.
+
+    Parameters
+    ----------
+    runs : list of str
+        Two or more run directories or model folders (same label names).
+    weights : str or None
+        Comma-separated weights summing to 1; ``None``: equal weights.
+    dataset, split : str
+        The labelled set to score on.
+    out : path
+        Run directory for ``eval/NAME.json``, ``eval/NAME.parquet`` and ``ensemble.json``.
+    name : str or None, default None
+        Set name: letters, digits, ``. _ -``; default ``DATASET_SPLIT``.
+    batch_size, max_length : int, default 128
+        Forward-pass batch size and token limit (both >= 1).
+    columns : dict or None
+        ``text_column``, ``text_pair_column``, ``label_column`` of ``dataset``.
+    overwrite : bool, default False
+        Replace those files when they exist; without it they are refused before any work.
+    """
+    from datamap.core.checks import check_int
+    from datamap.errors import user_errors
     from datamap.eval.ensemble import ensemble_logits, parse_weights
 
     if len(runs) < 2:
         raise DatamapError("an ensemble needs at least two models or runs")
+    with user_errors():
+        check_int(batch_size, "--batch-size", low=1)
+        check_int(max_length, "--max-length", low=1)
     w = parse_weights(weights, len(runs))
+    name = _eval_name(name, dataset, split)
+    _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).root / "ensemble.json",))
     names = [model_label_names_of(r) for r in runs]
     for r, n in zip(runs[1:], names[1:]):
         if n != names[0]:

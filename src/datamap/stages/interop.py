@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import yaml
 
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.data import load_dataset
-from datamap.io.jsonl import export_jsonl, read_jsonl_dir
+from pathlib import Path
+
+from datamap.io.jsonl import PARTIAL_MARKER, read_jsonl_dir, write_jsonl
 from datamap.io.rundir import RunDir
-from datamap.io.store import write_dynamics
+from datamap.io.store import read_dynamics, write_dynamics
 
 
 def import_dynamics(
@@ -21,12 +24,34 @@ def import_dynamics(
     dataset: str | None = None,
     split: str = "train",
     columns: dict | None = None,
+    overwrite: bool = False,
 ) -> RunDir:
-    """Create a run directory from ``dynamics_epoch_{e}.jsonl`` files (optionally with the dataset's records)."""
+    """Create a run directory from ``dynamics_epoch_{e}.jsonl`` files (optionally with the dataset's records).
+
+    Parameters
+    ----------
+    folder : path
+        Folder of ``dynamics_epoch_{e}.jsonl`` files, epochs 0..E-1 (no partial export).
+    out : path
+        The run directory to write.
+    label_names : list of str or None, default None
+        Class names in id order (as many as the dynamics have classes).
+    dataset, split : str
+        Attach the records of this dataset split, matched by id.
+    columns : dict or None
+        ``text_column``, ``text_pair_column``, ``label_column``, ``id_column`` of ``dataset``.
+    overwrite : bool, default False
+        Replace a run already in ``out`` (its files of the run contract are removed first);
+        without it a folder holding files is refused before anything is read.
+    """
+    run = RunDir(out)
+    if run.root.exists() and not run.root.is_dir():
+        raise DatamapError(f"--out {run.root}: is a file; give a folder")
+    if run.root.is_dir() and any(run.root.iterdir()) and not overwrite:
+        raise DatamapError(f"--out {run.root}: already holds files; pass --overwrite to replace the run")
     dyn = read_jsonl_dir(folder)
     if label_names is not None and len(label_names) != dyn.n_classes:
         raise DatamapError(f"--label-names has {len(label_names)} names but the dynamics have {dyn.n_classes} classes")
-    run = RunDir(out)
     data = None
     if dataset:
         frame, names, source = load_dataset(dataset, split, label_names=label_names, **(columns or {}))
@@ -39,6 +64,8 @@ def import_dynamics(
             raise DatamapError(f"{source}: gold labels of the dynamics differ from the dataset's labels")
         label_names = names
     names = label_names or [str(i) for i in range(dyn.n_classes)]
+    if run.root.is_dir():
+        run.clear()  # the old run's metrics, maps... would not describe these dynamics
     run.root.mkdir(parents=True, exist_ok=True)
     write_dynamics(run.dynamics, dyn)
     atomic.write_json(run.labels, {"names": names})
@@ -51,9 +78,33 @@ def import_dynamics(
     return run
 
 
-def export_dynamics(run: "str | os.PathLike", out: "str | os.PathLike | None" = None) -> list:
-    """Write ``RUN/dynamics.parquet`` as ``dynamics_epoch_{e}.jsonl`` files into ``out``
-    (default ``RUN/training_dynamics``); returns the paths written."""
+def export_dynamics(run: "str | os.PathLike", out: "str | os.PathLike | None" = None, overwrite: bool = False) -> list:
+    """Write ``RUN/dynamics.parquet`` as ``dynamics_epoch_{e}.jsonl`` files; returns the paths written.
+
+    Parameters
+    ----------
+    run : path
+        Run directory holding ``dynamics.parquet``.
+    out : path or None, default None
+        The folder to write (default ``RUN/training_dynamics``). It is written whole or not at
+        all: the files go to a temporary folder beside it (marked partial until complete), which
+        is then renamed onto ``out``.
+    overwrite : bool, default False
+        Replace a folder that already holds files (it is swapped out only once the new one is
+        complete); without it such a folder is refused before anything is read.
+    """
     rd = RunDir(run)
     rd.require(rd.dynamics)
-    return export_jsonl(rd.dynamics, out or rd.jsonl_dir)
+    out = Path(out) if out is not None else rd.jsonl_dir
+    atomic.refuse_existing_dir(out, overwrite, "--out")
+    dyn = read_dynamics(rd.dynamics)
+    tmp = atomic.temp_dir(out)
+    try:
+        (tmp / PARTIAL_MARKER).write_text("export in progress\n", encoding="utf-8")
+        names = [p.name for p in write_jsonl(dyn, tmp)]
+        (tmp / PARTIAL_MARKER).unlink()
+        atomic.replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out / n for n in names]

@@ -12,6 +12,7 @@ from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
 from datamap.core.regions import REGIONS, assign_regions, region_indices
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
+from datamap.io.readers import check_same_ids
 from datamap.io.rundir import RunDir
 from datamap.io.store import read_dynamics
 
@@ -44,6 +45,7 @@ def measure_run(
     with user_errors():
         fraction = check_fraction(fraction, "--fraction", low_inclusive=False)
     dyn = read_dynamics(run.dynamics)
+    check_same_ids(dyn.ids, run.data, str(run.dynamics))  # dynamics of another dataset than data.parquet
     epochs_used = dyn.n_epochs
     with user_errors(f"{run.dynamics} holds {dyn.n_epochs} epochs"):
         if burn_out is not None:

@@ -10,6 +10,9 @@ from typing import Sequence
 
 from datamap.core.selection import SWEEP_FRACTIONS, Recipe, SelectionResult, select as select_rows, sweep as sweep_rows
 from datamap.errors import DatamapError, user_errors
+from datamap.io.atomic import refuse_existing
+from datamap.io.names import check_name as check_path_name
+from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
 from datamap.io.selection import check_name, save_selection
 
@@ -36,6 +39,7 @@ def select_run(
     csv: bool = False,
     dataset: str | None = None,
     clusters: "str | os.PathLike | None" = None,
+    overwrite: bool = False,
 ) -> list[SavedSelection]:
     """Select from ``RUN/metrics.parquet`` and write ``RUN/selections/NAME.json`` (+ the subset rows).
 
@@ -56,17 +60,21 @@ def select_run(
     csv : bool, default False
         Also write the subset rows as CSV (named ``DATASET_NAME.csv`` when ``dataset`` is given).
     dataset : str or None, default None
+        Prefix of the CSV name (``DATASET_NAME.csv``): letters, digits, ``. _ -``.
     clusters : path or None, default None
         A clusters file (``datamap cluster``): its ``cluster`` and ``distance`` columns join the
         metrics by id as ``cluster`` and ``cluster_distance`` (for the recipe's cluster part and
         for ``where`` filters such as ``cluster==3``). Without ``metrics.parquet`` the run's
         ``data.parquet`` gives the rows (cluster-only recipes).
+    overwrite : bool, default False
+        Replace the files of a selection of the same name; without it they are refused before
+        anything is written.
 
     Returns the selections written, in order.
     """
-    import pandas as pd
-
     check_name(name)
+    if dataset is not None:
+        check_path_name(dataset, "--dataset")
     rd = RunDir(run)
     if clusters is not None:
         metrics = with_clusters(rd, clusters)
@@ -92,25 +100,34 @@ def select_run(
     formats: tuple[str, ...] = ("parquet", "csv") if csv else ("parquet",)
     data_df = None
     if rd.data.exists():
-        data_df = pd.read_parquet(rd.data)
+        data_df = read_parquet(rd.data)
     else:
         if csv:
             raise DatamapError(f"{rd.data}: missing from the run directory (needed for the CSV)")
         log.warning("%s not found: writing only the selection JSON", rd.data)
         formats = ()
+    for n, _ in named:  # refuse before writing any of them
+        for path in selection_paths(rd, n, formats, dataset):
+            refuse_existing(path, overwrite)
     return [
         SavedSelection(n, result, save_selection(rd.root, n, result, data_df=data_df, formats=formats, dataset=dataset))
         for n, result in named
     ]
 
 
-def read_metrics(rd: RunDir):
-    import pandas as pd
+def selection_paths(rd: RunDir, name: str, formats: Sequence[str], dataset: str | None) -> list[Path]:
+    """The files :func:`datamap.io.selection.save_selection` writes for selection ``name``."""
+    paths = [rd.selection(name)]
+    if "parquet" in formats:
+        paths.append(rd.selections / f"{name}.parquet")
+    if "csv" in formats:
+        paths.append(rd.selections / (f"{dataset}_{name}.csv" if dataset else f"{name}.csv"))
+    return paths
 
-    try:
-        return pd.read_parquet(rd.metrics)
-    except Exception as exc:  # pyarrow raises several types for a broken file
-        raise DatamapError(f"{rd.metrics}: cannot read ({exc})") from exc
+
+def read_metrics(rd: RunDir):
+    """The run's ``metrics.parquet`` as a DataFrame (DatamapError naming it when unreadable)."""
+    return read_parquet(rd.metrics)
 
 
 def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
@@ -127,7 +144,7 @@ def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
     else:
         rd.require(rd.data, hint="run `datamap train` first")
         log.warning("%s not found: only the cluster part and filters on id/gold/cluster can be used", rd.metrics)
-        data = pd.read_parquet(rd.data, columns=["id", "label"])
+        data = read_parquet(rd.data, columns=["id", "label"])
         table = pd.DataFrame({"id": data["id"].astype(str), "gold": data["label"].to_numpy()})
     frame, _ = read_clusters(clusters)
     pos = positions_by_id(frame["id"], table["id"], clusters, "cluster")

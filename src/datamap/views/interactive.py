@@ -27,7 +27,8 @@ import numpy as np
 
 from datamap.core.metrics import METRIC_COLUMNS
 from datamap.errors import DatamapError
-from datamap.io.atomic import write_text
+from datamap.io.atomic import refuse_existing, write_text
+from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
 
 ASSETS = Path(__file__).parent / "assets"
@@ -66,15 +67,19 @@ def load_run_table(run_dir: str | os.PathLike):
         raise DatamapError(
             f"{rd.data}: not found; run `datamap train` or `datamap import-dynamics` into {rd.root} first"
         )
-    metrics = pq.read_table(rd.metrics).to_pandas()
+    metrics = read_parquet(rd.metrics)
     missing = [c for c in REQUIRED_METRICS if c not in metrics.columns]
     if missing:
         raise DatamapError(f"{rd.metrics}: missing column '{missing[0]}'; rerun `datamap metrics {rd.root}`")
-    data_cols = [c for c in pq.read_schema(rd.data).names if c in ("id", "text", "text_pair", "label_name")]
+    try:
+        schema = pq.read_schema(rd.data)
+    except Exception as exc:  # truncated or not Parquet
+        raise DatamapError(f"{rd.data}: cannot read as Parquet ({str(exc).splitlines()[0]})") from exc
+    data_cols = [c for c in schema.names if c in ("id", "text", "text_pair", "label_name")]
     for col in ("id", "text"):
         if col not in data_cols:
             raise DatamapError(f"{rd.data}: missing column '{col}'")
-    data = pq.read_table(rd.data, columns=data_cols).to_pandas()
+    data = read_parquet(rd.data, columns=data_cols)
 
     metrics["id"] = metrics["id"].astype(str)
     data["id"] = data["id"].astype(str)
@@ -155,6 +160,7 @@ def write_html_map(
     embeddings: str | os.PathLike | None = None,
     clusters: str | os.PathLike | None = None,
     projection: str = "pca",
+    overwrite: bool = False,
 ) -> Path:
     """Write the interactive data map of a run as one self-contained HTML file.
 
@@ -184,6 +190,9 @@ def write_html_map(
         Clusters file to colour by (default ``RUN/clusters.parquet`` when it exists).
     projection : str, default "pca"
         ``"pca"`` or ``"umap"`` (only when ``umap-learn`` is installed).
+    overwrite : bool, default False
+        Replace an existing output file; without it the file is refused before any work (a
+        folder is always refused).
 
     Returns
     -------
@@ -193,6 +202,14 @@ def write_html_map(
     rd = RunDir(run_dir)
     if xy not in XY_CHOICES:
         raise DatamapError(f"--xy {xy!r}: choose one of {', '.join(XY_CHOICES)}")
+    if max_points is not None and (isinstance(max_points, bool) or int(max_points) < 1):
+        raise DatamapError(f"--max-points must be an integer >= 1, got {max_points!r}")
+    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
+    if color_by is not None and color_by not in COLOR_CHOICES + ("cluster",) and color_by not in metric_names:
+        raise DatamapError(f"--color-by '{color_by}': choose one of "
+                           f"{', '.join(COLOR_CHOICES + ('cluster',) + tuple(sorted(metric_names)))}")
+    target = Path(out) if out is not None else (rd.map_embedding_html if xy == "embedding" else rd.map_html)
+    refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
     view: dict = {}
     if xy == "embedding":
@@ -202,7 +219,6 @@ def write_html_map(
     choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ())
     if color_by is None:
         color_by = "correctness" if xy == "map" else ("cluster" if "_cluster" in table.columns else "region")
-    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
     if color_by not in choices and color_by not in metric_names:
         raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(choices + tuple(sorted(metric_names)))}")
     if color_by in OPTIONAL_METRICS and color_by not in table.columns:
@@ -210,8 +226,6 @@ def write_html_map(
     n_total = len(table)
     note = {"sampled": False}
     if max_points is not None:
-        if int(max_points) < 1:
-            raise DatamapError(f"--max-points must be at least 1, got {max_points}")
         if n_total > int(max_points):
             rng = np.random.default_rng(seed)
             keep = np.sort(rng.choice(n_total, size=int(max_points), replace=False))
@@ -240,7 +254,6 @@ def write_html_map(
         data=script_json(payload),
         js=js,
     )
-    target = Path(out) if out is not None else (rd.map_embedding_html if view else rd.map_html)
     return write_text(target, page)
 
 

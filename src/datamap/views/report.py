@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from datamap.errors import DatamapError
-from datamap.io.atomic import write_text
+from datamap.io.atomic import refuse_existing, write_text
+from datamap.io.readers import read_scores
 from datamap.io.rundir import RunDir
 from datamap.views.interactive import REGION_ORDER, load_run_table
 
@@ -181,12 +182,7 @@ def _eval_block(eval_dir: Path, title: str) -> str:
         return f"<p>{esc(title)}: no evaluation scores (eval/*.json).</p>"
     summary, details = [], []
     for f in files:
-        try:
-            sc = json.loads(f.read_text(encoding="utf-8"))
-            if not isinstance(sc, dict):
-                raise TypeError("not an object")
-        except (ValueError, TypeError) as exc:
-            raise DatamapError(f"{f}: not a valid evaluation file ({exc})") from exc
+        sc = read_scores(f)
         summary.append([esc(f.stem), *(_num(sc.get(k)) for k in EVAL_KEYS)])
         names = [str(n) for n in sc.get("label_names") or []]
         per = sc.get("per_class")
@@ -265,7 +261,7 @@ def retrained_runs(run_dir: str | os.PathLike) -> list[Path]:
     return found
 
 
-def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
     """Write the HTML report of a run (self-contained, readable offline).
 
     Parameters
@@ -277,6 +273,9 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         (see :func:`retrained_runs`).
     out : path, optional
         Output file. Default: ``RUN/report.html``.
+    overwrite : bool, default False
+        Replace an existing output file; without it the file is refused before any work (a
+        folder is always refused).
 
     Returns
     -------
@@ -284,6 +283,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         The written file.
     """
     rd = RunDir(run_dir)
+    target = Path(out) if out is not None else rd.report
+    refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
     name = rd.root.resolve().name
     sel_html, _ = _selections(rd)
@@ -306,7 +307,7 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         sel_html,
     ])
     page = _PAGE.replace("{title}", esc(f"datamap report: {name}")).replace("{body}", body)
-    return write_text(Path(out) if out is not None else rd.report, page)
+    return write_text(target, page)
 
 
 _PAGE = """<!DOCTYPE html>

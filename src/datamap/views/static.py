@@ -17,6 +17,7 @@ import pandas as pd
 
 from datamap.errors import DatamapError
 from datamap.io import atomic
+from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
 
 HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of mean correctness
@@ -97,10 +98,31 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
     return buf.getvalue()
 
 
-def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None) -> Path:
-    """Draw RUN/metrics.parquet into RUN/map.png (or ``out``)."""
+def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None,
+                  overwrite: bool = False) -> Path:
+    """Draw RUN/metrics.parquet into RUN/map.png (or ``out``).
+
+    Parameters
+    ----------
+    run_dir : path
+        Run directory holding ``metrics.parquet``.
+    out : path or None, default None
+        Output file (default ``RUN/map.png``); a folder is refused.
+    max_points : int or None, default None
+        Draw a seeded random sample of at most this many points (>= 1); ``None``: all.
+    overwrite : bool, default False
+        Replace an existing output file; without it the file is refused before any work.
+    """
+    from datamap.core.checks import check_int
+    from datamap.errors import user_errors
+
     run = RunDir(run_dir)
+    if max_points is not None:
+        with user_errors():
+            check_int(max_points, "--max-points", low=1)
+    target = Path(out) if out is not None else run.map_png
+    atomic.refuse_existing(target, overwrite, "--out" if out is not None else "")
     run.require(run.metrics, hint="run `datamap metrics RUN` first")
-    metrics = pd.read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
+    metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
     title = f"Data map of {run.root.name}"
-    return atomic.write_bytes(out or run.map_png, plot_map(metrics, title=title, max_points=max_points))
+    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points))
