@@ -107,6 +107,7 @@ def select_run(
 def read_metrics(rd: RunDir):
     import pandas as pd
 
+    rd.require_complete(metrics=True)  # an interrupted train or metrics is refused
     try:
         return pd.read_parquet(rd.metrics)
     except Exception as exc:  # pyarrow raises several types for a broken file
