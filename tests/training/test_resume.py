@@ -226,3 +226,29 @@ def test_dynamics_trainer_resumed_from_a_checkpoint_keeps_earlier_epochs(setup, 
     assert (run / "dynamics.parquet").read_bytes() == (root / "hf_ref" / "datamap" / "dynamics.parquet").read_bytes()
     assert json.loads((run / "manifest.json").read_text())["status"] == "complete"
     assert datamap("metrics", str(run)).returncode == 0
+
+
+def test_two_processes_killed_and_resumed(setup, tmp_path):
+    """Under ``accelerate launch`` with 2 CPU processes: killed in epoch 1, resumed, the same dynamics."""
+    import socket
+
+    root, args, _ = setup
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    def launch(*argv, **env):
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(free_port()), "-m", "datamap", *argv]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=cli_env(OMP_NUM_THREADS=1, **env))
+
+    ref, run = tmp_path / "ref2", tmp_path / "run2"
+    assert launch("train", *args, "--out", str(ref)).returncode == 0
+    assert launch("train", *args, "--out", str(run), DATAMAP_TEST_KILL_AT="1:1").returncode != 0
+    assert json.loads((run / "manifest.json").read_text())["epochs_written"] == 1
+    r = launch("train", "--resume", "--out", str(run))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (run / "dynamics.parquet").read_bytes() == (ref / "dynamics.parquet").read_bytes()

@@ -152,8 +152,8 @@ def load_checkpoint(run: RunDir, accelerator, model, optimizer, scheduler) -> di
                            f"resume with the same number (this run has {accelerator.num_processes})")
     folder = run.checkpoint
     try:
-        load_model(accelerator.unwrap_model(model), str(folder / "model.safetensors"), device=str(accelerator.device))
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location=accelerator.device, weights_only=True))
+        load_model(accelerator.unwrap_model(model), str(folder / "model.safetensors"))  # copied onto the parameters
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=True))
         scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
         set_rng_state(torch.load(folder / f"rng_{accelerator.process_index}.pt", weights_only=True))
     except (OSError, RuntimeError, KeyError) as exc:
