@@ -246,8 +246,9 @@ class Run:
         Selected ids by selection name (``selections/<name>.json``).
     data, dynamics, metrics : pandas.DataFrame or None
         ``data.parquet`` (what was trained on), ``dynamics.parquet`` (one row per example and
-        epoch: ``id``, ``epoch``, ``logits``, ``gold``) and ``metrics.parquet``; ``None`` when the
-        file does not exist yet.
+        epoch: ``id``, ``epoch``, ``logits``, ``gold``; while a run trains, its finished epochs
+        from ``dynamics/epoch_{e}.parquet``) and ``metrics.parquet``; ``None`` when the file does
+        not exist yet.
     """
 
     path: Path
@@ -263,7 +264,15 @@ class Run:
 
     @functools.cached_property
     def dynamics(self) -> "pd.DataFrame | None":
-        return _read_frame(self.path / "dynamics.parquet")
+        from datamap.io.rundir import RunDir
+
+        source = RunDir(self.path).dynamics_source()  # dynamics/ (per epoch) while a run trains
+        if source.is_dir():
+            from datamap.io.store import epoch_files
+
+            frames = [_read_frame(p) for _, p in epoch_files(source)]
+            return pd_concat(frames) if frames else None
+        return _read_frame(source)
 
     @functools.cached_property
     def metrics(self) -> "pd.DataFrame | None":
@@ -273,7 +282,16 @@ class Run:
         """The dynamics as dense arrays (``.ids``, ``.logits`` (N, E, C), ``.gold``), validated."""
         from datamap.io.store import read_dynamics
 
-        return read_dynamics(self.path / "dynamics.parquet")
+        from datamap.io.rundir import RunDir
+
+        return read_dynamics(RunDir(self.path).dynamics_source())
+
+
+def pd_concat(frames: list) -> "pd.DataFrame":
+    """The frames one after the other, with a fresh index."""
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_frame(path: Path) -> "pd.DataFrame | None":

@@ -67,7 +67,7 @@ def _default(name: str, section: str = "") -> object:
 @app.command()
 def train(
     ctx: typer.Context,
-    dataset: str = typer.Option(..., "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder (required unless --resume)."),
     model: str = typer.Option(_default("model"), "--model", help="Model folder, hub name, or the alias `minilm`."),
     out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
     split: str = typer.Option(_default("split"), "--split", help="Training split."),
@@ -96,6 +96,8 @@ def train(
     freeze_base: bool = typer.Option(_default("freeze_base"), "--freeze-base", help="Train only the classification head."),
     precision: Precision = typer.Option(_default("precision"), "--precision", help="auto (bf16 on a GPU that supports it), bf16, fp32."),
     no_save_model: bool = typer.Option(not _default("save_model"), "--no-save-model", help="Do not write RUN/model/."),
+    no_checkpoint: bool = typer.Option(not _default("checkpoint"), "--no-checkpoint", help="Do not keep RUN/checkpoint/ after each epoch (the run cannot be resumed)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out from its last finished epoch, with its own config.yaml (no other options)."),
     overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
     trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
     loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
@@ -124,6 +126,8 @@ def train(
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
+
+        datamap train --resume --out runs/rt
     """
     from pydantic import ValidationError
 
@@ -132,6 +136,23 @@ def train(
     # by name: recent typer versions bring their own copy of click's ParameterSource
     given = {name: value for name, value in ctx.params.items()
              if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+    if given.pop("resume", False):
+        other = [name for name in given if name != "out"]
+        if other:
+            flag = next(p.opts[0] for p in ctx.command.params if p.name == other[0])
+            raise DatamapError(f"{flag}: not with --resume, which continues the run with its own config.yaml")
+        if "out" not in given:
+            raise DatamapError("--resume: needs --out RUN, the run to continue")
+        from datamap.training.loop import resume_config, train as run_train
+
+        run = run_train(resume_config(given["out"]), resume=True)
+        if os.environ.get("RANK", "0") == "0":
+            typer.echo(f"run written to {run.root}")
+        return
+    if "dataset" not in given:
+        raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
+    if "no_checkpoint" in given:
+        given["checkpoint"] = not given.pop("no_checkpoint")
     for name in ("out", "dynamics_from"):
         if name in given:
             given[name] = str(given[name])

@@ -9,9 +9,11 @@ import pandas as pd
 
 
 def trainer_script(model_dir, frame: pd.DataFrame, output_dir, *, use_datamap=True, record="inflight", epochs=2,
-                   batch_size=8, lr=5e-4, no_dropout=False, **datamap_kwargs):
+                   batch_size=8, lr=5e-4, no_dropout=False, save_strategy="no", callbacks=(), train_kwargs=None,
+                   **datamap_kwargs):
     """Tokenise with ``datasets.map``, pad with ``DataCollatorWithPadding``, train with the Trainer defaults
-    (``remove_unused_columns=True``). Returns the trainer."""
+    (``remove_unused_columns=True``). ``save_strategy``, ``callbacks`` (TrainerCallback instances) and
+    ``train_kwargs`` (e.g. ``resume_from_checkpoint``) go to the Trainer. Returns the trainer."""
     import datasets
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
@@ -28,14 +30,15 @@ def trainer_script(model_dir, frame: pd.DataFrame, output_dir, *, use_datamap=Tr
     args = TrainingArguments(
         output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=16, learning_rate=lr, weight_decay=0.0, warmup_steps=0, lr_scheduler_type="constant",
-        seed=3, report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True, use_cpu=True,
+        seed=3, report_to="none", save_strategy=save_strategy, logging_strategy="no", disable_tqdm=True, use_cpu=True,
     )
     # the one-line change: Trainer -> DynamicsTrainer (plus optional recording options)
     if use_datamap:
         trainer = DynamicsTrainer(model=model, args=args, train_dataset=ds, processing_class=tok,
-                                  data_collator=DataCollatorWithPadding(tok), record=record, **datamap_kwargs)
+                                  data_collator=DataCollatorWithPadding(tok), record=record, callbacks=list(callbacks),
+                                  **datamap_kwargs)
     else:
         trainer = Trainer(model=model, args=args, train_dataset=ds, processing_class=tok,
                           data_collator=DataCollatorWithPadding(tok))
-    trainer.train()
+    trainer.train(**(train_kwargs or {}))
     return trainer

@@ -151,7 +151,7 @@ def test_hover_reads_the_record_and_xss_runs_nothing(run, browser):
     frame = metrics_frame(run)
     for pid in ("xss", "k1", "k2", "k3"):
         assert_isolated(frame, pid)
-    page, events = open_map(browser, write_html_map(run))
+    page, events = open_map(browser, write_html_map(run, overwrite=True))
     assert page.evaluate("window.datamap.renderer") == "webgl"
     tip = hover(page, "k1")
     assert "id k1" in tip and "premise: known one alpha" in tip and "hypothesis: h1" in tip
@@ -170,7 +170,7 @@ def test_hover_reads_the_record_and_xss_runs_nothing(run, browser):
 
 @pytest.mark.slow
 def test_long_text_is_truncated_in_tooltip_and_full_on_click(run, browser):
-    page, events = open_map(browser, write_html_map(run))
+    page, events = open_map(browser, write_html_map(run, overwrite=True))
     tip = hover(page, "long")
     assert "THE-END" not in tip and "\u2026" in tip and "click the point for the full text" in tip
     p = page.evaluate("window.datamap.pointPixel('long')")
@@ -246,7 +246,7 @@ def test_filters_search_and_box_selection_export(run, browser, tmp_path):
 
 @pytest.mark.slow
 def test_colour_switch_updates_legend(run, browser):
-    page, events = open_map(browser, write_html_map(run, color_by="region"))
+    page, events = open_map(browser, write_html_map(run, color_by="region", overwrite=True))
     legend = page.inner_text("#dm-legend")
     assert "Colour: region" in legend and "ambiguous" in legend and "hard" in legend
     page.select_option("#dm-color", "forgetfulness")
@@ -261,7 +261,7 @@ def test_colour_switch_updates_legend(run, browser):
 def test_canvas_fallback_without_webgl(run, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.add_init_script("window.DATAMAP_NO_WEBGL = true")
-    page.goto(write_html_map(run).as_uri())
+    page.goto(write_html_map(run, overwrite=True).as_uri())
     page.wait_for_function("window.datamap && window.datamap.ready === true")
     assert page.evaluate("window.datamap.renderer") == "canvas2d"
     # a drawn pixel at k1's position is not the white background

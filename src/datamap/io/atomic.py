@@ -158,3 +158,61 @@ def write_table(path: str | os.PathLike, table, **kwargs) -> Path:
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **kwargs)
     return Path(path)
+
+
+class FileSet:
+    """Several files replaced together: write each to its temporary, then :meth:`commit` renames them all.
+
+    The renames happen in the order given; a reader that must never see a mix checks content
+    hashes recorded before the renames (``datamap metrics`` records them in ``manifest.json``).
+    Use as a context manager: on an exception the temporaries are removed and no file is replaced.
+
+    Parameters
+    ----------
+    *paths : path
+        The final files, in rename order.
+    """
+
+    def __init__(self, *paths: str | os.PathLike):
+        self.paths = [Path(p) for p in paths]
+        self.temps: list[Path] = []
+        for p in self.paths:
+            self.temps.append(temp_file(p, suffix=p.suffix + ".tmp"))
+
+    def temp(self, path: str | os.PathLike) -> Path:
+        """The temporary file standing for the final ``path`` (one of those given)."""
+        return self.temps[self.paths.index(Path(path))]
+
+    def write_table(self, path: str | os.PathLike, table, **kwargs) -> None:
+        """Write a pyarrow Table or pandas DataFrame as Parquet (zstd) to ``path``'s temporary."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not isinstance(table, pa.Table):
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        kwargs.setdefault("compression", "zstd")
+        pq.write_table(table, self.temp(path), **kwargs)
+
+    def write_json(self, path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+        """Write ``obj`` as JSON (as :func:`write_json` does) to ``path``'s temporary."""
+        self.temp(path).write_text(json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False) + "\n",
+                                   encoding="utf-8")
+
+    def commit(self) -> None:
+        """Rename every temporary onto its final path, in order."""
+        for tmp, path in zip(self.temps, self.paths):
+            os.replace(tmp, path)
+        self.temps = []
+
+    def abort(self) -> None:
+        """Remove the temporaries; no final file is touched."""
+        for tmp in self.temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self.temps = []
+
+    def __enter__(self) -> "FileSet":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()  # after commit(): nothing left to remove

@@ -43,6 +43,30 @@ class RunDir:
         return self.root / "dynamics.parquet"
 
     @property
+    def dynamics_dir(self) -> Path:
+        """``dynamics/``: one ``epoch_{e}.parquet`` per finished epoch while a run trains."""
+        return self.root / "dynamics"
+
+    @property
+    def checkpoint(self) -> Path:
+        """``checkpoint/``: the training state after the last finished epoch (``train --resume``)."""
+        return self.root / "checkpoint"
+
+    @property
+    def manifest(self) -> Path:
+        """``manifest.json``: the run's state (complete or not) and content hashes of its inputs."""
+        return self.root / "manifest.json"
+
+    def dynamics_source(self) -> Path:
+        """The dynamics to read: ``dynamics.parquet`` if present, else the per-epoch folder if present.
+
+        Returns ``dynamics.parquet``'s path when neither exists (so a message can name it).
+        """
+        if not self.dynamics.exists() and self.dynamics_dir.is_dir():
+            return self.dynamics_dir
+        return self.dynamics
+
+    @property
     def jsonl_dir(self) -> Path:
         return self.root / "training_dynamics"
 
@@ -108,9 +132,21 @@ class RunDir:
         return self.eval_dir / f"{name}.parquet"
 
     def require(self, *paths: Path, hint: str = "") -> None:
-        """Stop with a clear message if the run directory or any of ``paths`` is missing."""
+        """Stop with a clear message if the run directory or any of ``paths`` is missing.
+
+        Asking for the dynamics or the metrics also checks the manifest (:meth:`require_complete`).
+
+        Parameters
+        ----------
+        *paths : Path
+            Files of this run that must exist.
+        hint : str, default ""
+            What to do about a missing file (added to the message).
+        """
         if not self.root.is_dir():
             raise DatamapError(f"{self.root}: run directory not found")
+        if self.dynamics in paths or self.metrics in paths:
+            self.require_complete(metrics=self.metrics in paths)
         for p in paths:
             if not p.exists():
                 extra = f" ({hint})" if hint else ""
@@ -129,10 +165,10 @@ class RunDir:
 
     def derived_files(self) -> tuple[list[Path], list[Path]]:
         """(files, folders) of the contract that a new run in this folder replaces."""
-        files = [self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
+        files = [self.manifest, self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
                  self.embeddings, self.clusters, self.centroids, self.map_embedding_html]
-        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model]
+        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint]
 
     @property
     def metrics_json(self) -> Path:
@@ -140,6 +176,7 @@ class RunDir:
 
     def clear(self) -> None:
         """Remove the files of an earlier run in this folder (everything in the contract)."""
+        self.remove_temporaries()
         files, folders = self.derived_files()
         for path in files:
             path.unlink(missing_ok=True)
@@ -166,6 +203,119 @@ class RunDir:
         atomic.write_text(self.config, yaml.safe_dump(config, sort_keys=False))
         atomic.write_table(self.data, data)
         atomic.write_json(self.labels, {"names": list(label_names)})
+
+
+    # ------------------------------------------------------------------ the manifest
+
+    def read_manifest(self) -> dict | None:
+        """``manifest.json`` as a dict, or None for runs without one (older runs, ``import-dynamics``)."""
+        if not self.manifest.exists():
+            return None
+        try:
+            data = json.loads(self.manifest.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DatamapError(f"{self.manifest}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise DatamapError(f"{self.manifest}: not a JSON object")
+        return data
+
+    def write_manifest(self, **fields) -> dict:
+        """Update ``manifest.json`` with ``fields`` (atomically; a None value removes the key).
+
+        Parameters
+        ----------
+        **fields
+            Keys to set, e.g. ``stage="train"``, ``status="complete"``, ``epochs_written=2``.
+        """
+        from datamap.io import atomic
+
+        data = self.read_manifest() or {}
+        for key, value in fields.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        atomic.write_json(self.manifest, data)
+        return data
+
+    def require_complete(self, metrics: bool = False) -> None:
+        """Stop (one line naming the file) if the manifest says training is unfinished or inputs changed.
+
+        Checks that ``status`` is ``complete``, that ``data.parquet`` and ``config.yaml`` still
+        have the sha256 the manifest recorded, and with ``metrics`` that the metrics files are the
+        set the last ``datamap metrics`` wrote (an interrupted one can leave a mix). Runs without
+        a manifest pass.
+
+        Parameters
+        ----------
+        metrics : bool, default False
+            Also check ``metrics.parquet``, ``metrics.json`` and ``three_regions_data_indices.json``.
+        """
+        man = self.read_manifest()
+        if man is None:
+            return
+        if man.get("status", "complete") != "complete":
+            done, total = man.get("epochs_written", 0), man.get("epochs", "?")
+            raise DatamapError(
+                f"{self.root}: training incomplete ({done} of {total} epochs); run datamap train --resume --out {self.root}"
+            )
+        for key, path in (("data_sha256", self.data), ("config_sha256", self.config)):
+            if key in man and path.exists() and file_sha256(path) != man[key]:
+                raise DatamapError(f"{path}: changed since training (sha256 differs from {self.manifest.name})")
+        if metrics and isinstance(man.get("metrics"), dict):
+            for name, digest in man["metrics"].items():
+                path = self.root / name
+                if not path.exists() or file_sha256(path) != digest:
+                    raise DatamapError(
+                        f"{path}: not the file the last `datamap metrics` wrote (interrupted?); run datamap metrics {self.root}"
+                    )
+
+    def remove_temporaries(self, names: Sequence[str] | None = None) -> list[Path]:
+        """Remove temporary files and folders a killed command left (``.NAME.*.tmp``, ``.checkpoint.*``).
+
+        Parameters
+        ----------
+        names : sequence of str or None, default None
+            Only the temporaries of these final names (e.g. ``["metrics.parquet"]``); None: every
+            temporary in the run folder and its ``dynamics/`` and ``eval/`` folders.
+        """
+        old = self.root / ".checkpoint.old"
+        if old.is_dir() and not self.checkpoint.exists():
+            os.replace(old, self.checkpoint)  # killed while swapping checkpoints: the old one is the last
+        removed = []
+        for folder in (self.root, self.dynamics_dir, self.eval_dir):
+            if not folder.is_dir():
+                continue
+            for p in folder.iterdir():
+                if not p.name.startswith("."):
+                    continue
+                if names is not None and not any(p.name.startswith(f".{n}.") for n in names):
+                    continue
+                if p.is_file() and (p.name.endswith(".tmp")):
+                    p.unlink(missing_ok=True)
+                elif p.is_dir() and p.name.startswith(".checkpoint.") and folder == self.root:
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    continue
+                removed.append(p)
+        return removed
+
+
+def file_sha256(path: "str | os.PathLike") -> str:
+    """Hex sha256 of a file's bytes (read in 1 MiB blocks).
+
+    Parameters
+    ----------
+    path : path
+        The file.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_regions(run: "str | os.PathLike", ids: Sequence[str]) -> dict[str, np.ndarray]:

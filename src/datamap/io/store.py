@@ -3,12 +3,18 @@
 Schema: ``id`` (string), ``epoch`` (int32, 0-based), ``logits`` (list<float32>), ``gold`` (int64).
 Rows are written one epoch at a time (one row group per epoch), so host memory does not grow
 with the number of epochs. The file appears under its final name only when closed.
+
+While a run trains, each finished epoch is its own file, ``RUN/dynamics/epoch_{e}.parquet``
+(same schema, written atomically), so a killed run keeps every finished epoch;
+:func:`consolidate_epochs` joins them into ``dynamics.parquet`` when training completes (byte for
+byte the file :class:`DynamicsWriter` writes). :func:`read_dynamics` reads either form.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,18 +122,113 @@ def write_dynamics(path: str | os.PathLike, dyn: Dynamics) -> Path:
     return Path(path)
 
 
+EPOCH_FILE = re.compile(r"^epoch_(\d+)\.parquet$")
+
+
+def epoch_file(folder: str | os.PathLike, epoch: int) -> Path:
+    """The per-epoch dynamics file of ``epoch`` in ``folder`` (``RUN/dynamics/epoch_{e}.parquet``).
+
+    Parameters
+    ----------
+    folder : path
+        The run's per-epoch dynamics folder.
+    epoch : int
+        0-based epoch.
+    """
+    return Path(folder) / f"epoch_{int(epoch)}.parquet"
+
+
+def epoch_files(folder: str | os.PathLike) -> list[tuple[int, Path]]:
+    """``(epoch, path)`` of every per-epoch dynamics file in ``folder``, by epoch; [] if there is no folder.
+
+    Parameters
+    ----------
+    folder : path
+        The run's per-epoch dynamics folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := EPOCH_FILE.match(p.name))]
+    return sorted(found)
+
+
+def write_epoch_file(folder: str | os.PathLike, epoch: int, ids, logits, gold) -> Path:
+    """Write one epoch as ``folder/epoch_{epoch}.parquet``, atomically (it replaces an earlier copy).
+
+    Parameters
+    ----------
+    folder : path
+        The run's per-epoch dynamics folder (created if missing).
+    epoch : int
+        0-based epoch, written in the ``epoch`` column.
+    ids, logits, gold : arrays
+        Example ids (N,), logits (N, C) and gold classes (N,), as for :func:`epoch_table`.
+    """
+    path = epoch_file(folder, epoch)
+    tmp = temp_file(path)
+    try:
+        pq.write_table(epoch_table(ids, logits, gold, epoch), tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def _checked_epoch_files(folder: Path) -> list[Path]:
+    files = epoch_files(folder)
+    if not files:
+        raise DatamapError(f"{folder}: no epoch_{{e}}.parquet files")
+    epochs = [e for e, _ in files]
+    if epochs != list(range(len(epochs))):
+        missing = sorted(set(range(max(epochs) + 1)) - set(epochs))
+        raise DatamapError(f"{folder}: epoch {missing[0]} is missing (found epochs {epochs})")
+    return [p for _, p in files]
+
+
+def consolidate_epochs(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Join the per-epoch files of ``folder`` (epochs 0..E-1, none missing) into the file ``path``.
+
+    One epoch is in memory at a time; ``path`` appears only when complete (the same bytes a
+    :class:`DynamicsWriter` fed the same epochs writes). ``folder`` is left as it is.
+
+    Parameters
+    ----------
+    folder : path
+        The per-epoch dynamics folder.
+    path : path
+        The ``dynamics.parquet`` to write.
+    """
+    files = _checked_epoch_files(Path(folder))
+    with DynamicsWriter(path) as w:
+        for f in files:
+            w._writer.write_table(pq.read_table(f, columns=SCHEMA.names).cast(SCHEMA))
+    return Path(path)
+
+
 def read_dynamics(path: str | os.PathLike) -> Dynamics:
-    """Read and validate a dynamics file into dense arrays.
+    """Read and validate a dynamics file (or a folder of per-epoch files) into dense arrays.
 
     Checks: the columns exist; every row has the same number of classes; epochs are 0..E-1
     with none missing; every example appears exactly once in every epoch; gold agrees
     across epochs. Examples are ordered as in the first epoch.
+
+    Parameters
+    ----------
+    path : path
+        ``dynamics.parquet``, or a folder of ``epoch_{e}.parquet`` files (``RUN/dynamics/``).
     """
     path = Path(path)
     if not path.exists():
         raise DatamapError(f"{path}: dynamics file not found")
     try:
-        table = pq.read_table(path, columns=["id", "epoch", "logits", "gold"])
+        if path.is_dir():
+            tables = [pq.read_table(f, columns=["id", "epoch", "logits", "gold"]) for f in _checked_epoch_files(path)]
+            table = pa.concat_tables(tables)
+        else:
+            table = pq.read_table(path, columns=["id", "epoch", "logits", "gold"])
     except (pa.ArrowInvalid, OSError, KeyError) as exc:
         raise DatamapError(f"{path}: cannot read dynamics ({str(exc).splitlines()[0]})") from exc
     return dynamics_from_table(table, str(path))

@@ -126,7 +126,9 @@ def selection_paths(rd: RunDir, name: str, formats: Sequence[str], dataset: str 
 
 
 def read_metrics(rd: RunDir):
-    """The run's ``metrics.parquet`` as a DataFrame (DatamapError naming it when unreadable)."""
+    """The run's ``metrics.parquet`` as a DataFrame; an interrupted train or metrics is refused, and an
+    unreadable file is a DatamapError naming it."""
+    rd.require_complete(metrics=True)
     return read_parquet(rd.metrics)
 
 

@@ -225,6 +225,9 @@ class TrainConfig(BaseModel):
         ``--precision``: ``auto``, ``bf16`` or ``fp32``.
     save_model : bool, default True
         ``--no-save-model`` sets it to False: do not write RUN/model/.
+    checkpoint : bool, default True
+        ``--no-checkpoint`` sets it to False: no RUN/checkpoint/ after each epoch (the run cannot
+        be resumed then).
     overwrite : bool, default False
         ``--overwrite``: replace an existing run in ``out`` (its derived files are removed).
     trust_remote_code : bool, default False
@@ -271,6 +274,7 @@ class TrainConfig(BaseModel):
     freeze_base: bool = False
     precision: Precision = Precision.AUTO
     save_model: bool = True
+    checkpoint: bool = True
     overwrite: bool = False
     trust_remote_code: bool = False
     loss: str = "ce"
@@ -316,6 +320,7 @@ _FLAGS = {
     ("mixup", "lam"): "--mixup-lambda",
     ("mixup", "lam_per"): "--mixup-lambda-per",
     ("save_model",): "--no-save-model",
+    ("checkpoint",): "--no-checkpoint",
     ("eval_datasets",): "--eval-dataset",
 }
 

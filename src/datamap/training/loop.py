@@ -3,8 +3,13 @@
     config -> data (train + eval sets) -> model -> for each epoch:
         for each length-grouped batch: forward, loss, record logits (in flight), backward, step
         [epoch_end mode: one no_grad pass over the training set]
-        write this epoch's dynamics; evaluate on the held-out set(s)
-    -> save model, eval files, history
+        write this epoch's dynamics (RUN/dynamics/epoch_{e}.parquet); evaluate on the held-out set(s);
+        save the checkpoint (RUN/checkpoint/) and the manifest's epoch count
+    -> save model, eval files, history; join the epochs into dynamics.parquet; manifest: complete
+
+``train(cfg, resume=True)`` (``datamap train --resume``) restores the last checkpoint (weights,
+optimizer, scheduler, every RNG state) and continues with the next epoch: on the CPU the result is
+byte for byte that of an uninterrupted run.
 
 Runs on CPU, one GPU (bf16 autocast) or several processes through Hugging Face Accelerate
 (`accelerate launch`): every process trains on its shard of each epoch's batches; recorded
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -27,8 +33,10 @@ from datamap.errors import DatamapError
 from datamap.eval.sets import load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
 from datamap.io.data import load_dataset, split_exists
-from datamap.io.rundir import RunDir, read_regions
+from datamap.io.rundir import RunDir, file_sha256, read_regions
+from datamap.io.store import consolidate_epochs
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
+from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
 from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
 from datamap.training.predict import predict_logits
@@ -87,14 +95,34 @@ def load_data(cfg: TrainConfig):
     return train_df, names, evals
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
-    """Fine-tune ``cfg.model`` on ``cfg.dataset`` and write the run directory ``cfg.out``."""
+def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunDir:
+    """Fine-tune ``cfg.model`` on ``cfg.dataset`` and write the run directory ``cfg.out``.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+        The run's configuration.
+    progress : bool, default True
+        Show progress bars.
+    resume : bool, default False
+        Continue the interrupted run in ``cfg.out`` from its last finished epoch (``cfg`` must be
+        that run's configuration: see :func:`resume_config`); the result equals an uninterrupted run's.
+    """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
-    if run.dynamics.exists() or run.data.exists():
+    manifest = run.read_manifest() if run.root.is_dir() else None
+    if resume:
+        if manifest is None or manifest.get("stage") != "train":
+            raise DatamapError(f"{run.manifest}: not found; only runs of datamap train (this version) can be resumed")
+        if manifest.get("status") == "complete":
+            raise DatamapError(f"{run.root}: training is already complete ({manifest.get('epochs_written')} epochs)")
+    elif run.dynamics.exists() or run.data.exists() or run.dynamics_dir.exists():
         if not cfg.overwrite:
+            if manifest is not None and manifest.get("status") == "incomplete":
+                raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
+                                   "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
     use_bf16 = cfg.precision == "bf16" or (
         cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
@@ -115,10 +143,18 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
-    if main:
+    config = cfg.model_dump(mode="json")
+    if resume:
+        _check_same_data(run, train_df)
+        if main:
+            run.remove_temporaries()
+    elif main:
         if cfg.overwrite:
             run.clear()
-        run.start(cfg.model_dump(mode="json"), train_df, names)
+        run.start(config, train_df, names)
+        run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
+                           data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
+    accelerator.wait_for_everyone()
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
     loader = make_loader(train_enc, collate, sampler)
@@ -136,67 +172,88 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     total_steps = len(loader) * cfg.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
-    recorder = DynamicsRecorder(run.dynamics if (main and cfg.record != "none") else None,
-                                train_df["id"].tolist(), train_df["label"].to_numpy())
     history = []
+    start_epoch = 0
+    if resume and read_checkpoint_state(run) is not None:
+        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
+        history, start_epoch = state["history"], int(state["epoch"]) + 1
+    elif resume and manifest.get("epochs_written", 0):
+        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
+                           f"start again with datamap train --overwrite --out {run.root}")
+
+    recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
+                                train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
-    with recorder:
-        for epoch in range(cfg.epochs):
-            sampler.set_epoch(epoch)
-            step_fn.on_epoch_start(epoch)
-            model.train()
-            t0 = time.perf_counter()
-            loss_sum = torch.zeros((), device=accelerator.device)
-            n_seen = 0
-            bar = tqdm(
-                loader,
-                desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                disable=not (progress and accelerator.is_local_main_process),
-                unit="batch",
-            )
-            for step, batch in enumerate(bar):
-                with accelerator.autocast():
-                    loss, logits = step_fn(model, batch, epoch)
-                if cfg.record == "inflight":
-                    recorder.add(batch["index"], logits)  # before the optimizer step
-                accelerator.backward(loss)
-                if cfg.max_grad_norm:
-                    accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                loss_sum += loss.detach() * len(batch["labels"])
-                n_seen += len(batch["labels"])
-                if step % 10 == 0 and bar.disable is False:
-                    rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-                    bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
-            seconds = time.perf_counter() - t0
-            # mean over the batches processed (several processes: including even batching's repeats)
-            seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
-            train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
-
-            t_rec = time.perf_counter()
+    for epoch in range(start_epoch, cfg.epochs):
+        loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
+        sampler.set_epoch(epoch)
+        step_fn.on_epoch_start(epoch)
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=accelerator.device)
+        n_seen = 0
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not (progress and accelerator.is_local_main_process),
+            unit="batch",
+        )
+        for step, batch in enumerate(bar):
+            kill_point(f"{epoch}:{step}")
+            with accelerator.autocast():
+                loss, logits = step_fn(model, batch, epoch)
             if cfg.record == "inflight":
-                index, logits = recorder.collect(accelerator, n_examples=len(train_df))
-            elif cfg.record == "epoch_end":
-                logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
-                index = np.arange(len(train_df))
-            if cfg.record != "none":
-                recorder.write(epoch, index, logits)
-            record_seconds = time.perf_counter() - t_rec
+                recorder.add(batch["index"], logits)  # before the optimizer step
+            accelerator.backward(loss)
+            if cfg.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += loss.detach() * len(batch["labels"])
+            n_seen += len(batch["labels"])
+            if step % 10 == 0 and bar.disable is False:
+                rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
+        seconds = time.perf_counter() - t0
+        # mean over the batches processed (several processes: including even batching's repeats)
+        seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
+        train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
-            entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
-                     "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
-            for name, enc in eval_enc.items():
-                ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-                entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
-                last_eval_logits[name] = ev_logits
-            history.append(entry)
+        t_rec = time.perf_counter()
+        if cfg.record == "inflight":
+            index, logits = recorder.collect(accelerator, n_examples=len(train_df))
+        elif cfg.record == "epoch_end":
+            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
+            index = np.arange(len(train_df))
+        if cfg.record != "none":
+            recorder.write(epoch, index, logits)  # on disk before the next epoch starts
+        record_seconds = time.perf_counter() - t_rec
+        kill_point(f"{epoch}:recorded")
+
+        entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
+                 "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
+        for name, enc in eval_enc.items():
+            ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
+            entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
+            last_eval_logits[name] = ev_logits
+        history.append(entry)
+        if main:
+            evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
+            tqdm.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
+            atomic.write_json(run.history, {"epochs": history})
+        if cfg.checkpoint:
+            t_ckpt = time.perf_counter()
+            save_checkpoint(run, accelerator, model, optimizer, scheduler, {"epoch": epoch, "history": history})
             if main:
-                evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
-                tqdm.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
-                atomic.write_json(run.history, {"epochs": history})
+                log.debug("checkpoint of epoch %d: %.2f s", epoch, time.perf_counter() - t_ckpt)
+        if main:
+            run.write_manifest(epochs_written=epoch + 1)
+        kill_point(f"{epoch}:done")
 
+    if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
+        for name, enc in eval_enc.items():
+            last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
     if main and cfg.save_model:
@@ -204,12 +261,63 @@ def train(cfg: TrainConfig, progress: bool = True) -> RunDir:
     if main:  # the last epoch's evaluation already used the final weights
         for name, ev_logits in last_eval_logits.items():
             write_eval_set(run, evals[name], ev_logits, model_label_names(unwrapped))
+    if main and cfg.record != "none":
+        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
+            consolidate_epochs(run.dynamics_dir, run.dynamics)
+        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
     if main and cfg.export_jsonl and cfg.record != "none":
         from datamap.io.jsonl import export_jsonl
 
         export_jsonl(run.dynamics, run.jsonl_dir)
+    if main:
+        kill_point("final")
+        run.write_manifest(status="complete", epochs_written=cfg.epochs)
+        shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
+
+
+def resume_config(out: "str | os.PathLike") -> TrainConfig:
+    """The configuration of the interrupted run in ``out``, read from its ``config.yaml``.
+
+    Parameters
+    ----------
+    out : path
+        The run directory (``datamap train --resume --out OUT``); it replaces the saved ``out``.
+    """
+    import yaml
+
+    from datamap.training.config import config_error, field_path
+
+    run = RunDir(out)
+    if not run.config.exists():
+        raise DatamapError(f"{run.config}: not found; --resume continues a run started by datamap train")
+    try:
+        data = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DatamapError(f"{run.config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise DatamapError(f"{run.config}: not a mapping of options")
+    data["out"] = str(out)
+    import pydantic
+
+    try:
+        return TrainConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise DatamapError(f"{run.config}: {config_error(exc, field_path)}") from None
+
+
+def _check_same_data(run: RunDir, train_df: pd.DataFrame) -> None:
+    """Stop if the training rows loaded now differ from the run's ``data.parquet`` (the source changed)."""
+    saved = pd.read_parquet(run.data)
+    same = list(saved.columns) == list(train_df.columns) and len(saved) == len(train_df)
+    if same:
+        for col in saved.columns:
+            if not np.array_equal(saved[col].to_numpy(), train_df[col].to_numpy()):
+                same = False
+                break
+    if not same:
+        raise DatamapError(f"{run.data}: the training data loaded now differs from the run's; cannot resume")
 
 
 def _cpu_processes() -> bool:

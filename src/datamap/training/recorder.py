@@ -1,4 +1,4 @@
-"""Per-epoch recording of per-example logits, on one process or several, into dynamics.parquet.
+"""Per-epoch recording of per-example logits, on one process or several, into RUN/dynamics/epoch_{e}.parquet.
 
 Logits stay on the device during the epoch (a list of detached tensors, no host sync per
 step); at the epoch's end they are concatenated, gathered across processes once, and duplicates
@@ -13,7 +13,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from datamap.io.store import DynamicsWriter
+from datamap.io.store import write_epoch_file
 
 
 class EpochRecorder:
@@ -65,28 +65,28 @@ class EpochRecorder:
 
 
 class DynamicsRecorder:
-    """A run's recording: batches kept in flight, gathered once per epoch, appended to the file.
+    """A run's recording: batches kept in flight, gathered once per epoch, each epoch written to its own file.
 
-    Used by the training loop and the ``Trainer`` integration alike. As a context manager it
-    completes ``dynamics.parquet`` when the block ends normally and removes the partial file when
-    it raises.
+    Used by the training loop and the ``Trainer`` integration alike. Every finished epoch is on
+    disk (``folder/epoch_{e}.parquet``, atomically) before the next one starts; joining them into
+    ``dynamics.parquet`` is :func:`datamap.io.store.consolidate_epochs`, once training completes.
 
     Parameters
     ----------
-    path : path or None
-        The run's ``dynamics.parquet``; ``None`` on processes that do not write (all but the main
-        one) and when nothing is recorded.
+    folder : path or None
+        The run's per-epoch dynamics folder (``RUN/dynamics``); ``None`` on processes that do not
+        write (all but the main one) and when nothing is recorded.
     ids : sequence of str
         Example id per training row (position = the batches' ``index``).
     gold : array of int
         Gold class per training row.
     """
 
-    def __init__(self, path: "str | os.PathLike | None", ids: Sequence[str], gold: np.ndarray):
+    def __init__(self, folder: "str | os.PathLike | None", ids: Sequence[str], gold: np.ndarray):
         self.ids = np.asarray(ids, dtype=object)
         self.gold = np.asarray(gold)
         self._epoch = EpochRecorder()
-        self._writer = DynamicsWriter(path) if path is not None else None
+        self.folder = folder
 
     def add(self, index: torch.Tensor, logits: torch.Tensor) -> None:
         """Keep one batch's (row index, logits) on the device; call before the optimizer step."""
@@ -97,14 +97,16 @@ class DynamicsRecorder:
         return self._epoch.collect(accelerator, n_examples=n_examples)
 
     def write(self, epoch: int, index: np.ndarray, logits: np.ndarray) -> None:
-        """Append one epoch (rows ``index`` with their ``logits``); a no-op on non-writing processes."""
-        if self._writer is not None:
-            self._writer.write_epoch(epoch, self.ids[index], logits, self.gold[index])
+        """Write one epoch (rows ``index`` with their ``logits``) as its own file; a no-op on non-writing processes.
 
-    def __enter__(self) -> "DynamicsRecorder":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            writer.__exit__(exc_type, exc, tb)  # completes the file, or removes the partial one
+        Parameters
+        ----------
+        epoch : int
+            0-based epoch.
+        index : array of int
+            Training rows (positions in ``ids``), one per row of ``logits``.
+        logits : array (n, C) of float32
+            The rows' logits.
+        """
+        if self.folder is not None:
+            write_epoch_file(self.folder, epoch, self.ids[index], logits, self.gold[index])

@@ -17,24 +17,32 @@ How it works:
   on the device (:class:`~datamap.training.recorder.EpochRecorder`), no extra compute;
   ``record="epoch_end"``: after each epoch one ``no_grad`` eval-mode pass over the training set;
 * at each epoch's end the records are gathered across processes once, duplicates that even
-  batching adds are dropped by row index, and the main process appends the epoch to
-  ``dynamics.parquet`` (one row group per epoch; host memory does not grow with epochs).
+  batching adds are dropped by row index, and the main process writes the epoch as its own file,
+  ``dynamics/epoch_{e}.parquet``, numbered by the Trainer's epoch (``state.epoch``);
+* when ``train()`` returns, the epochs are joined into ``dynamics.parquet`` and ``manifest.json``
+  says ``complete``. ``train(resume_from_checkpoint=...)`` keeps the epochs recorded before the
+  checkpoint (the Trainer restores weights, optimizer, scheduler and RNG states itself).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 from transformers import Trainer, TrainerCallback
 
 from datamap.errors import DatamapError
 from datamap.io.data import LABEL_CANDIDATES, PAIR_COLUMNS, TEXT_CANDIDATES
-from datamap.io.rundir import RunDir
+from datamap.io.rundir import RunDir, file_sha256
+from datamap.io.store import consolidate_epochs, epoch_files, read_dynamics, write_epoch_file
 from datamap.training.config import RecordMode
 from datamap.training.models import model_label_names
 from datamap.training.recorder import DynamicsRecorder
@@ -86,8 +94,12 @@ class _EpochEndCallback(TrainerCallback):
     def __init__(self, trainer: "DynamicsTrainer"):
         self.trainer = trainer
 
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer._begin(state)
+        return control
+
     def on_epoch_end(self, args, state, control, **kwargs):
-        self.trainer._end_epoch()
+        self.trainer._end_epoch(state)
         return control
 
 
@@ -165,7 +177,7 @@ class DynamicsTrainer(Trainer):
     ----------
     dynamics_dir : str or PathLike, optional
         The run directory to write (``dynamics.parquet``, ``labels.json``, ``data.parquet``,
-        ``config.yaml``). Default: ``<args.output_dir>/datamap``.
+        ``config.yaml``, ``manifest.json``; ``dynamics/epoch_{e}.parquet`` while training). Default: ``<args.output_dir>/datamap``.
     record : RecordMode or str, {"inflight", "epoch_end"}, default "inflight"
         ``inflight``: the logits of each training batch's own forward pass (taken in
         ``compute_loss``, before the optimizer step; no extra compute). ``epoch_end``: a
@@ -179,8 +191,11 @@ class DynamicsTrainer(Trainer):
     -----
     The training set must be map-style (have a length) and carry an integer label column
     (``labels``, ``label`` or ``label_ids``). ``labels.json`` comes from
-    ``model.config.id2label``. Epochs are numbered 0, 1, ... per call of :meth:`train`; an epoch
-    cut short (``max_steps``) is not written, and a resumed run starts a new dynamics file.
+    ``model.config.id2label``. Epochs are numbered by the Trainer's epoch (``state.epoch``), so
+    ``train(resume_from_checkpoint=...)`` continues the dynamics of the interrupted run: epochs
+    before the checkpoint are kept, later ones recorded again. An epoch cut short (``max_steps``,
+    or resumed from a checkpoint saved mid-epoch) is not written: resume from checkpoints saved at
+    epoch ends (``save_strategy="epoch"``) to keep every epoch.
     Works under ``accelerate launch`` / ``torchrun`` (data-parallel); only the main process writes.
     """
 
@@ -197,7 +212,7 @@ class DynamicsTrainer(Trainer):
         self._source = None  # the user's training set
         self._indexed = None  # the same rows, with datamap_index
         self._n = 0
-        self._epoch = 0
+        self._resuming = False
         self.add_callback(_EpochEndCallback(self))
 
     # -- ids through column removal -------------------------------------------------------
@@ -228,7 +243,8 @@ class DynamicsTrainer(Trainer):
     def train(self, *args, **kwargs):
         """``Trainer.train`` that also writes the run directory (see the class docstring)."""
         self._attach_index()
-        self._epoch = 0
+        resume = kwargs.get("resume_from_checkpoint", args[0] if args else None)
+        self._resuming = bool(resume)
         frame = None
         if self.is_world_process_zero():
             frame = train_frame(self._source, self.id_column)
@@ -240,15 +256,49 @@ class DynamicsTrainer(Trainer):
                     f"is outside the model's {len(names)} classes (model.config.id2label)"
                 )
             frame["label_name"] = [names[g] for g in frame["label"]]
-            self.run_dir.start(self._run_config(), frame, names)
+            run = self.run_dir
+            if not self._resuming:  # a new run: the dynamics of an earlier one in this folder go
+                run.dynamics.unlink(missing_ok=True)
+                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+            run.remove_temporaries()
+            run.start(self._run_config(), frame, names)
+            run.write_manifest(stage="train", status="incomplete", epochs=math.ceil(self.args.num_train_epochs),
+                               epochs_written=len(epoch_files(run.dynamics_dir)), data_sha256=file_sha256(run.data),
+                               config_sha256=file_sha256(run.config), metrics=None)
         # other processes gather their records but do not write
         self._recorder = DynamicsRecorder(
-            self.run_dir.dynamics if frame is not None else None,
+            self.run_dir.dynamics_dir if frame is not None else None,
             frame["id"].tolist() if frame is not None else [],
             frame["label"].to_numpy() if frame is not None else np.zeros(0, dtype=np.int64),
         )
-        with self._recorder:
-            return super().train(*args, **kwargs)
+        result = super().train(*args, **kwargs)
+        if self.is_world_process_zero():
+            run = self.run_dir
+            if epoch_files(run.dynamics_dir):
+                consolidate_epochs(run.dynamics_dir, run.dynamics)
+                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+            written = len(read_dynamics(run.dynamics).epochs) if run.dynamics.exists() else 0
+            run.write_manifest(status="complete", epochs_written=written)
+        return result
+
+    def _begin(self, state) -> None:
+        """At ``on_train_begin`` (the Trainer's state restored): keep the epochs before ``state.epoch``, drop the rest."""
+        if not self.is_world_process_zero():
+            return
+        run = self.run_dir
+        start = int(math.floor((state.epoch or 0) + 1e-6)) if self._resuming else 0
+        if start and run.dynamics.exists() and len(epoch_files(run.dynamics_dir)) < start:
+            # the earlier call completed and joined its epochs: take them out of dynamics.parquet again
+            table = pq.read_table(run.dynamics)
+            for e in range(start):
+                part = table.filter(pc.equal(table.column("epoch"), e))
+                if part.num_rows:
+                    write_epoch_file(run.dynamics_dir, e, part.column("id"), _list_values(part), part.column("gold"))
+        run.dynamics.unlink(missing_ok=True)
+        for e, path in epoch_files(run.dynamics_dir):
+            if e >= start:
+                path.unlink()
+        run.write_manifest(epochs_written=len(epoch_files(run.dynamics_dir)))
 
     def _run_config(self) -> dict:
         a = self.args
@@ -303,16 +353,30 @@ class DynamicsTrainer(Trainer):
         finally:
             model.train(was_training)
 
-    def _end_epoch(self) -> None:
-        """Called on every process at each epoch's end: gather once, de-duplicate, write (main process)."""
+    def _end_epoch(self, state) -> None:
+        """Called on every process at each epoch's end: gather once, de-duplicate, write (main process).
+
+        Parameters
+        ----------
+        state : transformers.TrainerState
+            The Trainer's state; ``state.epoch`` (``e + 1`` at the end of epoch ``e``) numbers the epoch.
+        """
+        epoch = int(round(state.epoch or 0)) - 1
         if self.record == "epoch_end":
             self._predict_training_set()
         index, logits = self._recorder.collect(self.accelerator)
         if len(index) != self._n:
-            log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", self._epoch, len(index), self._n)
+            log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", epoch, len(index), self._n)
             return
-        self._recorder.write(self._epoch, index, logits)
-        self._epoch += 1
+        self._recorder.write(epoch, index, logits)
+        if self.is_world_process_zero():
+            self.run_dir.write_manifest(epochs_written=len(epoch_files(self.run_dir.dynamics_dir)))
+
+
+def _list_values(table) -> np.ndarray:
+    """The ``logits`` column of a dynamics table as an (n, C) float32 array."""
+    col = table.column("logits").combine_chunks()
+    return col.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(table.num_rows, -1)
 
 
 def _logits(outputs) -> torch.Tensor:

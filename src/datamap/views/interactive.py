@@ -67,6 +67,7 @@ def load_run_table(run_dir: str | os.PathLike):
         raise DatamapError(
             f"{rd.data}: not found; run `datamap train` or `datamap import-dynamics` into {rd.root} first"
         )
+    rd.require_complete(metrics=True)  # an interrupted train or metrics is refused
     metrics = read_parquet(rd.metrics)
     missing = [c for c in REQUIRED_METRICS if c not in metrics.columns]
     if missing:
