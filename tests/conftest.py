@@ -34,6 +34,17 @@ def make_sentiment_frame(n: int = 60, seed: int = 0, pairs: bool = False) -> pd.
     return pd.DataFrame(rows)
 
 
+def make_mirror(root: Path, train: int = 60, validation: int = 20, test: int | None = None) -> Path:
+    """A local dataset mirror ``root/mirror/toy/{train,validation[,test]}.parquet``; returns ``root/mirror``."""
+    mirror = root / "mirror"
+    (mirror / "toy").mkdir(parents=True, exist_ok=True)
+    make_sentiment_frame(train, seed=0).to_parquet(mirror / "toy" / "train.parquet")
+    make_sentiment_frame(validation, seed=5).to_parquet(mirror / "toy" / "validation.parquet")
+    if test is not None:
+        make_sentiment_frame(test, seed=9).to_parquet(mirror / "toy" / "test.parquet")
+    return mirror
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-hidden BERT with a WordPiece tokenizer trained here, saved as a model folder."""

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_sentiment_frame
+from conftest import make_mirror, make_sentiment_frame
 from datamap.cli import main
 from datamap.io.store import Dynamics, read_dynamics, write_dynamics
 
@@ -78,11 +78,7 @@ def _truncate(path: Path) -> None:
 def world(tmp_path_factory, tiny_model_dir):
     """The fixture tree: ``root/w/x/run`` (a complete run) and broken variants beside it."""
     root = tmp_path_factory.mktemp("bad_inputs")
-    mirror = root / "mirror"
-    (mirror / "toy").mkdir(parents=True)
-    make_sentiment_frame(40, seed=0).to_parquet(mirror / "toy" / "train.parquet")
-    make_sentiment_frame(12, seed=5).to_parquet(mirror / "toy" / "validation.parquet")
-    make_sentiment_frame(12, seed=9).to_parquet(mirror / "toy" / "test.parquet")
+    mirror = make_mirror(root, 40, 12, 12)
     old = os.environ.get("DATAMAP_DATA_DIR")
     os.environ["DATAMAP_DATA_DIR"] = str(mirror)
     base = root / "w" / "x"  # deep enough that paths escaping a run still land inside root

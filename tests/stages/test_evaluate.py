@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import cli_env, make_sentiment_frame
+from conftest import make_mirror, cli_env, make_sentiment_frame
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +20,7 @@ def run_cli(*args, **env):
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("act")
-    mirror = root / "mirror"
-    (mirror / "toy").mkdir(parents=True)
-    make_sentiment_frame(60, seed=0).to_parquet(mirror / "toy" / "train.parquet")
-    make_sentiment_frame(20, seed=5).to_parquet(mirror / "toy" / "validation.parquet")
-    make_sentiment_frame(24, seed=9).to_parquet(mirror / "toy" / "test.parquet")
+    mirror = make_mirror(root, 60, 20, 24)
     run = root / "base"
     r = run_cli("train", "--dataset", "toy", "--model", tiny_model_dir, "--out", run, "--epochs", "2", "--batch-size", "8",
                 "--lr", "5e-4", "--eval-dataset", "toy:test", DATAMAP_DATA_DIR=mirror)

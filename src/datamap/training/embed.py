@@ -70,12 +70,9 @@ def embed_frame(
         (``model``, ``model_type``, ``pooling``, ``max_length``, ``processes``, ``precision``, and
         ``seconds``: tokenisation and the pass, model loading left out).
     """
-    from accelerate import Accelerator
-
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.loop import _cpu_processes
     from datamap.training.models import load_encoder, load_tokenizer, model_inputs
-    from datamap.training.predict import predict_batches
+    from datamap.training.predict import make_accelerator, predict_batches
 
     if pooling not in POOLINGS:
         raise DatamapError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
@@ -88,8 +85,7 @@ def embed_frame(
         raise DatamapError(
             f"--pooling pooler: model '{model_ref}' (type {model_type!r}) has no trained pooler; use cls or mean"
         )
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=_cpu_processes())
+    accelerator = make_accelerator("auto")
     model = accelerator.prepare_model(model, evaluation_mode=True)
 
     def forward(m, batch):
@@ -101,6 +97,6 @@ def embed_frame(
     vectors = predict_batches(model, encoded, Collator(tokenizer), batch_size, accelerator, forward,
                               desc="embedding" if progress else None)
     info = {"model": str(model_ref), "model_type": model_type, "pooling": pooling, "max_length": int(max_length),
-            "processes": int(accelerator.num_processes), "precision": "bf16" if bf16 else "fp32",
+            "processes": int(accelerator.num_processes), "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
             "seconds": round(time.perf_counter() - t0, 3)}
     return vectors, info

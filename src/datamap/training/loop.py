@@ -39,7 +39,7 @@ from datamap.training.batching import Collator, LengthGroupedSampler, encode_fra
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
 from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
-from datamap.training.predict import predict_logits
+from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
 
@@ -108,7 +108,6 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         Continue the interrupted run in ``cfg.out`` from its last finished epoch (``cfg`` must be
         that run's configuration: see :func:`resume_config`); the result equals an uninterrupted run's.
     """
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
@@ -124,10 +123,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
                 raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
                                    "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
-    use_bf16 = cfg.precision == "bf16" or (
-        cfg.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    )
-    accelerator = Accelerator(mixed_precision="bf16" if use_bf16 else "no", cpu=_cpu_processes())
+    accelerator = make_accelerator(cfg.precision)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
@@ -318,13 +314,3 @@ def _check_same_data(run: RunDir, train_df: pd.DataFrame) -> None:
                 break
     if not same:
         raise DatamapError(f"{run.data}: the training data loaded now differs from the run's; cannot resume")
-
-
-def _cpu_processes() -> bool:
-    """Launched as several processes (``accelerate launch``/``torchrun``) on a machine without a GPU?
-
-    Accelerate then needs ``cpu=True`` to join the processes (gloo, MULTI_CPU); without it every
-    process would train alone on all the data and all would write the run directory.
-    """
-    gpu = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not gpu

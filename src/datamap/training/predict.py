@@ -7,6 +7,7 @@ and ensembles (:mod:`datamap.stages.evaluate`). A pass never changes the trainin
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 
 import numpy as np
@@ -16,6 +17,28 @@ from tqdm.auto import tqdm
 from datamap.training.batching import FixedBatches, make_loader, sorted_batches
 from datamap.training.models import model_inputs
 from datamap.training.recorder import EpochRecorder
+
+
+def make_accelerator(precision: str = "auto"):
+    """The Accelerator of a training or inference process, on CPU, one GPU or several processes.
+
+    Parameters
+    ----------
+    precision : {"auto", "bf16", "fp32"}, default "auto"
+        ``auto``: bf16 autocast on a GPU that supports it, else fp32.
+
+    Launched as several processes (``accelerate launch``/``torchrun``) on a machine without a GPU,
+    Accelerate needs ``cpu=True`` to join them (gloo, MULTI_CPU); without it every process would work
+    alone on all the data and all would write the run directory.
+    """
+    from accelerate import Accelerator
+
+    gpu = torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    bf16 = str(precision) == "bf16" or (
+        str(precision) == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not gpu
+    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu_processes)
 
 
 @contextlib.contextmanager
