@@ -22,6 +22,7 @@ from datamap.training.config import (
     MixupMode,
     MixupSite,
     Pairing,
+    Pooling,
     Precision,
     RecordMode,
     TrainConfig,
@@ -110,6 +111,7 @@ def train(
     ratio: float = typer.Option(_default("ratio", "mixup"), "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
+    embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, pooler): what datamap embed RUN would write."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -126,6 +128,8 @@ def train(
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
+
+        datamap train --dataset snli --split validation --embed cls --out runs/snli   (then: datamap cluster runs/snli/embeddings.parquet)
 
         datamap train --resume --out runs/rt
     """

@@ -173,3 +173,22 @@ def test_two_processes_write_what_one_writes(tmp_path, tiny_model_dir):
     a, b = read_embeddings(one), read_embeddings(tmp_path / "two.parquet")
     assert list(b.keys) == df["id"].tolist() and b.metadata["processes"] == 2
     np.testing.assert_allclose(b.vectors, a.vectors, atol=1e-5)
+
+
+def test_train_embed_writes_what_datamap_embed_writes(tmp_path, tiny_model_dir, sentiment_csv):
+    """``train --embed cls``: the trained encoder's first-token states, equal to embedding the saved
+    model afterwards (a different pass: the model reloaded from RUN/model/ as a bare encoder)."""
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import train
+
+    cfg = TrainConfig(dataset=str(sentiment_csv), model=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=2,
+                      batch_size=8, lr=1e-3, eval_split="none", seed=1, embed="cls")
+    run = train(cfg, progress=False)
+    during = read_embeddings(run.embeddings)
+    assert during.metadata["pooling"] == "cls" and during.metadata["source"] == "data.parquet"
+    assert list(during.keys) == pd.read_parquet(run.data)["id"].astype(str).tolist()
+    after, _, _ = embed(str(run.root), pooling="cls", out=tmp_path / "after.parquet", progress=False)
+    np.testing.assert_allclose(during.vectors, read_embeddings(after).vectors, atol=1e-5)
+    before, _, _ = embed(str(run.root), model=str(tiny_model_dir), pooling="cls", out=tmp_path / "before.parquet",
+                         progress=False)
+    assert np.abs(during.vectors - read_embeddings(before).vectors).max() > 1e-2  # trained, not the initial weights

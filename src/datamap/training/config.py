@@ -63,6 +63,18 @@ class LimitMode(Choice):
     RANDOM = "random"
 
 
+class Pooling(Choice):
+    """``--embed`` / ``datamap embed --pooling``: one vector per example from the encoder's last layer.
+
+    ``cls``: the first token's state; ``mean``: the mean over the attention mask; ``pooler``: the
+    model's pooler output (see :mod:`datamap.training.embed`).
+    """
+
+    CLS = "cls"
+    MEAN = "mean"
+    POOLER = "pooler"
+
+
 class MixupSite(Choice):
     """``--mixup``: where mixup mixes (see :mod:`datamap.training.mixup`)."""
 
@@ -281,6 +293,7 @@ class TrainConfig(BaseModel):
     mixup: Optional[MixupConfig] = None
     dynamics_from: Optional[str] = None
     drop_hard: bool = False
+    embed: Optional[Pooling] = None
 
     @field_validator("loss")
     @classmethod

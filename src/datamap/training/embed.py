@@ -19,8 +19,9 @@ import pandas as pd
 import torch
 
 from datamap.errors import DatamapError
+from datamap.training.config import Pooling
 
-POOLINGS = ("cls", "mean", "pooler")
+POOLINGS = tuple(p.value for p in Pooling)
 
 
 def pool(last_hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str, pooler_output: torch.Tensor | None = None) -> torch.Tensor:
@@ -71,8 +72,8 @@ def embed_frame(
         ``seconds``: tokenisation and the pass, model loading left out).
     """
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.models import load_encoder, load_tokenizer, model_inputs
-    from datamap.training.predict import make_accelerator, predict_batches
+    from datamap.training.models import load_encoder, load_tokenizer
+    from datamap.training.predict import make_accelerator
 
     if pooling not in POOLINGS:
         raise DatamapError(f"--pooling {pooling!r}: choose one of {', '.join(POOLINGS)}")
@@ -88,15 +89,27 @@ def embed_frame(
     accelerator = make_accelerator("auto")
     model = accelerator.prepare_model(model, evaluation_mode=True)
 
-    def forward(m, batch):
-        out = m(**model_inputs(m, batch))
-        return pool(out.last_hidden_state, batch["attention_mask"], pooling, getattr(out, "pooler_output", None))
-
     t0 = time.perf_counter()
     encoded = encode_frame(frame, tokenizer, max_length)
-    vectors = predict_batches(model, encoded, Collator(tokenizer), batch_size, accelerator, forward,
-                              desc="embedding" if progress else None)
+    vectors = embed_encoded(model, encoded, Collator(tokenizer), accelerator, pooling=pooling, batch_size=batch_size,
+                            progress=progress)
     info = {"model": str(model_ref), "model_type": model_type, "pooling": pooling, "max_length": int(max_length),
             "processes": int(accelerator.num_processes), "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
             "seconds": round(time.perf_counter() - t0, 3)}
     return vectors, info
+
+
+def embed_encoded(encoder, encoded: list[dict], collate, accelerator, *, pooling: str, batch_size: int,
+                  progress: bool = True) -> np.ndarray:
+    """The pooled vectors of tokenised items (in their order) from an encoder already on the accelerator's
+    device: a bare encoder (``AutoModel``) or the ``base_model`` of a classifier that was just trained
+    (``datamap train --embed``). float32, shape ``(len(encoded), hidden)``, on every process."""
+    from datamap.training.models import model_inputs
+    from datamap.training.predict import predict_batches
+
+    def forward(m, batch):
+        out = m(**model_inputs(m, batch))
+        return pool(out.last_hidden_state, batch["attention_mask"], pooling, getattr(out, "pooler_output", None))
+
+    return predict_batches(encoder, encoded, collate, batch_size, accelerator, forward,
+                           desc="embedding" if progress else None)

@@ -132,6 +132,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     model = load_model(cfg.model, names, cfg.trust_remote_code)
     if cfg.freeze_base:
         freeze_base(model)
+    if cfg.embed == "pooler" and getattr(model.base_model, "pooler", None) is None:
+        raise DatamapError(f"--embed pooler: model '{cfg.model}' has no pooler; use cls or mean")
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
@@ -261,6 +263,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
             consolidate_epochs(run.dynamics_dir, run.dynamics)
         shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+    if cfg.embed is not None:  # every process takes part: the pass is sharded, then gathered
+        _write_embeddings(cfg, run, unwrapped, train_enc, collate, accelerator, train_df["id"].tolist(), progress)
     if main and cfg.export_jsonl and cfg.record != "none":
         from datamap.io.jsonl import export_jsonl
 
@@ -271,6 +275,22 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
+
+
+def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, accelerator, ids, progress: bool) -> None:
+    """``--embed``: RUN/embeddings.parquet from the trained encoder, as ``datamap embed RUN`` would write it."""
+    from datamap.io.embeddings import write_embeddings
+    from datamap.training.embed import embed_encoded
+
+    t0 = time.perf_counter()
+    vectors = embed_encoded(model.base_model, train_enc, collate, accelerator, pooling=str(cfg.embed),
+                            batch_size=cfg.eval_batch_size, progress=progress)
+    if accelerator.is_main_process:
+        meta = {"model": str(run.model), "model_type": getattr(model.config, "model_type", "?"), "pooling": str(cfg.embed),
+                "max_length": int(cfg.max_length), "processes": int(accelerator.num_processes),
+                "precision": "bf16" if accelerator.mixed_precision == "bf16" else "fp32",
+                "seconds": round(time.perf_counter() - t0, 3), "source": "data.parquet", "n": len(ids)}
+        write_embeddings(run.embeddings, ids, vectors, meta)
 
 
 def resume_config(out: "str | os.PathLike") -> TrainConfig:
