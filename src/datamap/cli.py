@@ -623,6 +623,50 @@ def compare(
     write_compare(rows, labels, runs, csv=csv, json_out=json_out)
 
 
+# ----------------------------------------------------------------------------- label errors (issue 12)
+@app.command()
+def noise(
+    dataset: str = typer.Argument(..., help="What `datamap train --dataset` accepts: hub name, mirror name, file or folder."),
+    out: Path = typer.Option(..., "--out", help="Noisy dataset to write (.parquet, .csv, .tsv, .jsonl); OUT_STEM.flipped.parquet goes beside it."),
+    kind: str = typer.Option("uniform", "--kind", help="uniform (to any other class), pairs (class c -> its partner) or matrix (--matrix)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly round(rate x N) (uniform, pairs)."),
+    matrix: Optional[Path] = typer.Option(None, "--matrix", help="Row-stochastic C x C transition matrix (JSON list of rows, or CSV/TSV): row = true class."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="Partners for --kind pairs as SOURCE:PARTNER class ids, e.g. 0:1,1:0 (default c -> c+1 mod C)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
+    split: str = typer.Option("train", "--split", help="Split of DATASET."),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="As for datamap train."),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column", help="As for datamap train."),
+    label_column: str = typer.Option("label", "--label-column", help="As for datamap train."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="As for datamap train."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+):
+    """Write a copy of DATASET with a known fraction of its labels flipped (label-error benchmarks).
+
+    The copy keeps the columns and rows, writes labels in the source's form and adds an `id` column
+    with the ids `datamap train --dataset` gives the source, so runs on it have the source's ids.
+    OUT_STEM.flipped.parquet lists the flipped examples: id, true_label, noisy_label (names) and
+    true_label_id, noisy_label_id. Per-class flip rates are printed.
+
+    Examples:
+
+        datamap noise rotten_tomatoes --rate 0.1 --kind uniform --seed 0 --out data/rt_noisy10.parquet
+
+        datamap noise trec --rate 0.2 --kind pairs --mapping 0:1,1:0,2:3,3:2,4:5,5:4 --out data/trec_pairs20.parquet
+
+        datamap noise data/train.csv --kind matrix --matrix flips.csv --out data/train_noisy.csv
+    """
+    from datamap.stages.noise import make_noisy, parse_mapping
+
+    check_option(seed, "--seed", low=0)
+    res = make_noisy(dataset, out, kind=kind, rate=rate, matrix=matrix, mapping=parse_mapping(mapping), seed=seed,
+                     split=split, text_column=text_column, text_pair_column=text_pair_column,
+                     label_column=label_column, id_column=id_column, overwrite=overwrite)
+    for row in res.per_class.itertuples(index=False):
+        rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
+        typer.echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
+    typer.echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+
 def check_option(value, flag: str, kind: str = "int", **bounds):
     """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
 
