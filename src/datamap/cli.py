@@ -667,6 +667,56 @@ def noise(
     typer.echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
 
 
+@app.command()
+def errors(
+    run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet and data.parquet."),
+    method: str = typer.Option("aum", "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean or cleanlab (needs datamap[cleanlab])."),
+    probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
+    percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
+    top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
+):
+    """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
+
+    One row per example: id, rank (1 = most likely wrong), flag, threshold_sample, given and
+    predicted label, and a score per method (higher = more suspicious). The flag is a cut: AUM
+    below the 99th percentile of the threshold samples' AUM when the run was trained with
+    --threshold-samples, else a negative AUM (the given label lost, on average, to another
+    class); with --method cleanlab, cleanlab's find_label_issues. Threshold samples are listed
+    (their original label as given label) without rank or flag.
+
+    Examples:
+
+        datamap errors runs/rt --top 30
+
+        datamap errors runs/rt --method rank_mean --overwrite
+
+        datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
+
+        datamap select runs/rt --out clean --drop-errors
+    """
+    from datamap.stages.errors import find_errors, with_texts
+
+    check_option(top, "--top", low=0)
+    check_option(percentile, "--percentile", "number", low=0, high=100)
+    res = find_errors(run, method=method, probs=probs, percentile=percentile, overwrite=overwrite)
+    ranked = res.table[~res.table["threshold_sample"]]
+    cut = {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut)
+    if res.cut == "threshold_samples":
+        cut = f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
+    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({cut}); ranked by {res.method}")
+    if res.n_threshold:
+        typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
+    if top:
+        shown = with_texts(run, ranked.head(top))
+        for row in shown.itertuples(index=False):
+            text = " ".join(str(row.text).split())
+            text = text if len(text) <= 100 else text[:99] + "…"
+            mark = "*" if row.flag else " "
+            typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
+    typer.echo(f"wrote {res.path}")
+
+
 def check_option(value, flag: str, kind: str = "int", **bounds):
     """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
 
