@@ -110,6 +110,7 @@ def train(
     ratio: float = typer.Option(_default("ratio", "mixup"), "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
+    threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -126,6 +127,8 @@ def train(
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
+
+        datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
 
         datamap train --resume --out runs/rt
     """
