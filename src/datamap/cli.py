@@ -421,6 +421,7 @@ def select(
     cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
     cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing selection of the same name."),
+    drop_errors: bool = typer.Option(False, "--drop-errors", help="Leave out the examples flagged in RUN/label_issues.parquet (datamap errors); --where 'label_issue==1' selects them."),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
@@ -454,6 +455,8 @@ def select(
         datamap select runs/snli --out amb_per_cluster --clusters runs/snli/clusters.parquet --cluster-mode proportional --cluster-budget 0.33 --cluster-rank ambiguous --drop-hard
 
         datamap select runs/snli --out centres --clusters runs/snli/clusters.parquet --cluster-mode nearest-centroid --cluster-k 5
+
+        datamap select runs/snli --out clean --drop-errors
     """
     from rich.console import Console
 
@@ -471,7 +474,8 @@ def select(
         cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite)
+                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite,
+                       drop_errors=drop_errors)
     console = Console()
     for s in saved:
         parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())

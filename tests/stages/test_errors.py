@@ -121,3 +121,18 @@ def test_cleanlab_in_sample_and_out_of_sample(tmp_path):
     pd.DataFrame({"id": ids[1:], "probs": list(probs[1:])}).to_parquet(oof)
     with pytest.raises(DatamapError, match="no probabilities for id 'x0'"):
         find_errors(run, method="cleanlab", probs=oof, overwrite=True)
+
+
+def test_select_drop_errors_leaves_out_the_flagged(tmp_path):
+    from datamap.core.selection import Recipe
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    with pytest.raises(DatamapError, match="run `datamap errors"):
+        select_run(run, "clean", Recipe(), drop_errors=True)
+    find_errors(run)
+    saved = select_run(run, "clean", Recipe(), drop_errors=True)
+    ids = json.loads((run / "selections" / "clean.json").read_text())["ids"]
+    assert set(ids) == {f"x{i}" for i in range(N)} - FLIPPED and len(saved[0].result) == N - len(FLIPPED)
+    sub = pd.read_parquet(run / "selections" / "clean.parquet")  # the rows to retrain on (train --subset takes the JSON)
+    assert set(sub["id"]) == set(ids)
