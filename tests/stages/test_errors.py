@@ -136,3 +136,19 @@ def test_select_drop_errors_leaves_out_the_flagged(tmp_path):
     assert set(ids) == {f"x{i}" for i in range(N)} - FLIPPED and len(saved[0].result) == N - len(FLIPPED)
     sub = pd.read_parquet(run / "selections" / "clean.parquet")  # the rows to retrain on (train --subset takes the JSON)
     assert set(sub["id"]) == set(ids)
+
+
+def test_report_lists_the_ranked_issues_with_texts(tmp_path):
+    from datamap.stages.measure import measure_run
+    from datamap.views.report import write_report
+
+    run, _, _ = make_run(tmp_path)
+    measure_run(run)
+    assert "label-issues" not in write_report(run).read_text()
+    find_errors(run)
+    page = write_report(run, overwrite=True).read_text()
+    section = page[page.index("id='label-issues'"):]
+    section = section[:section.index("</table>")]
+    assert f"{len(FLIPPED)} of {N} examples flagged" in section
+    shown = [x for x in (f"text of x{i}<" for i in range(N)) if x in section]
+    assert len(shown) == 20 and {f"text of {i}<" for i in FLIPPED} <= set(shown)
