@@ -724,6 +724,32 @@ def errors(
     typer.echo(f"wrote {res.path}")
 
 
+@app.command()
+def crossval(
+    config: Path = typer.Argument(..., help="Training options as YAML: a run's config.yaml or a file of datamap train options (field names as in config.yaml)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fold runs (fold_0 ...), folds/ and oof_probs.parquet."),
+    folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs and files of an earlier crossval in --out."),
+):
+    """Out-of-sample probabilities for every training example, for `datamap errors --method cleanlab`.
+
+    Splits the examples CONFIG trains on into K label-stratified folds; DIR/fold_k is an ordinary run
+    trained on the other folds whose only evaluation set is fold k. DIR/oof_probs.parquet holds id,
+    label, fold and probs (the held-out softmax) for every example.
+
+    Examples:
+
+        datamap crossval runs/rt/config.yaml --folds 5 --out runs/rt-cv
+
+        datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
+    """
+    from datamap.stages.crossval import crossval as run_crossval
+
+    res = run_crossval(config, out, folds=folds, seed=seed, overwrite=overwrite)
+    typer.echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}")
+
+
 def check_option(value, flag: str, kind: str = "int", **bounds):
     """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
 
