@@ -143,7 +143,7 @@ def average_precision(score, truth) -> float:
     return float(precision[hits].mean())
 
 
-def precision_at_k(score, truth, k: int | None = None) -> float:
+def precision_at_k(score, truth, *, k: int | None = None) -> float:
     """Fraction of positives among the ``k`` highest scores (default: ``k`` = number of positives)."""
     score, truth = _check_truth(score, truth)
     k = int(truth.sum()) if k is None else check_int(k, "k", low=1, high=len(score))
