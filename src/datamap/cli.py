@@ -112,6 +112,7 @@ def train(
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, pooler): what datamap embed RUN would write."),
+    threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -130,6 +131,8 @@ def train(
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
 
         datamap train --dataset snli --split validation --embed cls --out runs/snli   (then: datamap cluster runs/snli/embeddings.parquet)
+
+        datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
 
         datamap train --resume --out runs/rt
     """
@@ -422,6 +425,7 @@ def select(
     cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
     cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing selection of the same name."),
+    drop_errors: bool = typer.Option(False, "--drop-errors", help="Leave out the examples flagged in RUN/label_issues.parquet (datamap errors); --where 'label_issue==1' selects them."),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
@@ -455,6 +459,8 @@ def select(
         datamap select runs/snli --out amb_per_cluster --clusters runs/snli/clusters.parquet --cluster-mode proportional --cluster-budget 0.33 --cluster-rank ambiguous --drop-hard
 
         datamap select runs/snli --out centres --clusters runs/snli/clusters.parquet --cluster-mode nearest-centroid --cluster-k 5
+
+        datamap select runs/snli --out clean --drop-errors
     """
     from rich.console import Console
 
@@ -472,7 +478,8 @@ def select(
         cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite)
+                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite,
+                       drop_errors=drop_errors)
     console = Console()
     for s in saved:
         parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
@@ -625,6 +632,126 @@ def compare(
     # piped or logged output: rich would squeeze the table to 80 columns and cut run names
     Console(width=None if sys.stdout.isatty() else 200).print(table)
     write_compare(rows, labels, runs, csv=csv, json_out=json_out)
+
+
+# ----------------------------------------------------------------------------- label errors (issue 12)
+@app.command()
+def noise(
+    dataset: str = typer.Argument(..., help="What `datamap train --dataset` accepts: hub name, mirror name, file or folder."),
+    out: Path = typer.Option(..., "--out", help="Noisy dataset to write (.parquet, .csv, .tsv, .jsonl); OUT_STEM.flipped.parquet goes beside it."),
+    kind: str = typer.Option("uniform", "--kind", help="uniform (to any other class), pairs (class c -> its partner) or matrix (--matrix)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly round(rate x N) (uniform, pairs)."),
+    matrix: Optional[Path] = typer.Option(None, "--matrix", help="Row-stochastic C x C transition matrix (JSON list of rows, or CSV/TSV): row = true class."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="Partners for --kind pairs as SOURCE:PARTNER class ids, e.g. 0:1,1:0 (default c -> c+1 mod C)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
+    split: str = typer.Option("train", "--split", help="Split of DATASET."),
+    text_column: Optional[str] = typer.Option(None, "--text-column", help="As for datamap train."),
+    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column", help="As for datamap train."),
+    label_column: str = typer.Option("label", "--label-column", help="As for datamap train."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="As for datamap train."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+):
+    """Write a copy of DATASET with a known fraction of its labels flipped (label-error benchmarks).
+
+    The copy keeps the columns and rows, writes labels in the source's form and adds an `id` column
+    with the ids `datamap train --dataset` gives the source, so runs on it have the source's ids.
+    OUT_STEM.flipped.parquet lists the flipped examples: id, true_label, noisy_label (names) and
+    true_label_id, noisy_label_id. Per-class flip rates are printed.
+
+    Examples:
+
+        datamap noise rotten_tomatoes --rate 0.1 --kind uniform --seed 0 --out data/rt_noisy10.parquet
+
+        datamap noise trec --rate 0.2 --kind pairs --mapping 0:1,1:0,2:3,3:2,4:5,5:4 --out data/trec_pairs20.parquet
+
+        datamap noise data/train.csv --kind matrix --matrix flips.csv --out data/train_noisy.csv
+    """
+    from datamap.stages.noise import make_noisy, parse_mapping
+
+    check_option(seed, "--seed", low=0)
+    res = make_noisy(dataset, out, kind=kind, rate=rate, matrix=matrix, mapping=parse_mapping(mapping), seed=seed,
+                     split=split, text_column=text_column, text_pair_column=text_pair_column,
+                     label_column=label_column, id_column=id_column, overwrite=overwrite)
+    for row in res.per_class.itertuples(index=False):
+        rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
+        typer.echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
+    typer.echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+
+@app.command()
+def errors(
+    run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet and data.parquet."),
+    method: str = typer.Option("aum", "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean or cleanlab (needs datamap[cleanlab])."),
+    probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
+    percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
+    top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
+):
+    """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
+
+    One row per example: id, rank (1 = most likely wrong), flag, threshold_sample, given and
+    predicted label, and a score per method (higher = more suspicious). The flag is a cut: AUM
+    below the 99th percentile of the threshold samples' AUM when the run was trained with
+    --threshold-samples, else a negative AUM (the given label lost, on average, to another
+    class); with --method cleanlab, cleanlab's find_label_issues. Threshold samples are listed
+    (their original label as given label) without rank or flag.
+
+    Examples:
+
+        datamap errors runs/rt --top 30
+
+        datamap errors runs/rt --method rank_mean --overwrite
+
+        datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
+
+        datamap select runs/rt --out clean --drop-errors
+    """
+    from datamap.stages.errors import find_errors, with_texts
+
+    check_option(top, "--top", low=0)
+    check_option(percentile, "--percentile", "number", low=0, high=100)
+    res = find_errors(run, method=method, probs=probs, percentile=percentile, overwrite=overwrite)
+    ranked = res.table[~res.table["threshold_sample"]]
+    cut = {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut)
+    if res.cut == "threshold_samples":
+        cut = f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
+    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({cut}); ranked by {res.method}")
+    if res.n_threshold:
+        typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
+    if top:
+        shown = with_texts(run, ranked.head(top))
+        for row in shown.itertuples(index=False):
+            text = " ".join(str(row.text).split())
+            text = text if len(text) <= 100 else text[:99] + "…"
+            mark = "*" if row.flag else " "
+            typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
+    typer.echo(f"wrote {res.path}")
+
+
+@app.command()
+def crossval(
+    config: Path = typer.Argument(..., help="Training options as YAML: a run's config.yaml or a file of datamap train options (field names as in config.yaml)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fold runs (fold_0 ...), folds/ and oof_probs.parquet."),
+    folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs and files of an earlier crossval in --out."),
+):
+    """Out-of-sample probabilities for every training example, for `datamap errors --method cleanlab`.
+
+    Splits the examples CONFIG trains on into K label-stratified folds; DIR/fold_k is an ordinary run
+    trained on the other folds whose only evaluation set is fold k. DIR/oof_probs.parquet holds id,
+    label, fold and probs (the held-out softmax) for every example.
+
+    Examples:
+
+        datamap crossval runs/rt/config.yaml --folds 5 --out runs/rt-cv
+
+        datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
+    """
+    from datamap.stages.crossval import crossval as run_crossval
+
+    res = run_crossval(config, out, folds=folds, seed=seed, overwrite=overwrite)
+    typer.echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}")
 
 
 def check_option(value, flag: str, kind: str = "int", **bounds):

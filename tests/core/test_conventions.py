@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import datamap.core
-from datamap.core import checks, choices, clusters, metrics, pairing, probs, regions, selection
+from datamap.core import checks, choices, clusters, label_errors, metrics, noise, pairing, probs, regions, selection
 
 CORE = Path(datamap.core.__file__).parent
-MODULES = (checks, choices, clusters, metrics, pairing, probs, regions, selection)
+MODULES = (checks, choices, clusters, label_errors, metrics, noise, pairing, probs, regions, selection)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option such as --drop-hard
 
 
@@ -45,6 +45,13 @@ KEYWORD_ONLY = {
     checks.check_fraction: ("low", "high", "low_inclusive", "high_inclusive"),
     checks.check_number: ("low", "high", "low_inclusive", "high_inclusive"),
     checks.check_int: ("low", "high"),
+    noise.flip_uniform: ("rate", "seed"),
+    noise.flip_pairs: ("rate", "mapping", "seed"),
+    noise.flip_matrix: ("matrix", "seed"),
+    noise.flip_labels: ("kind", "rate", "matrix", "mapping", "seed"),
+    label_errors.threshold_cut: ("percentile",),
+    label_errors.precision_at_k: ("k",),
+    label_errors.pick_threshold_samples: ("seed",),
 }
 
 

@@ -308,6 +308,18 @@ CASES = [
     ("export-default-existing", ["export-dynamics", "{run}"], ["training_dynamics", "--overwrite"]),
     ("export-nan", ["export-dynamics", "{nan}", "--out", "{base}/ex1"], ["non-finite", "epoch 1"]),
     ("export-no-dynamics", ["export-dynamics", "{oddeval}", "--out", "{base}/ex1"], ["dynamics.parquet"]),
+    # --- noise, errors, crossval (label errors)
+    ("noise-no-rate", ["noise", "{run}/data.parquet", "--out", "{base}/n.parquet"], ["--rate"]),
+    ("noise-bad-kind", ["noise", "{run}/data.parquet", "--kind", "random", "--rate", "0.1", "--out", "{base}/n.parquet"], ["--kind"]),
+    ("noise-rate-out-of-range", ["noise", "{run}/data.parquet", "--rate", "1.5", "--out", "{base}/n.parquet"], ["rate must be a fraction"]),
+    ("noise-out-suffix", ["noise", "{run}/data.parquet", "--rate", "0.1", "--out", "{base}/n.txt"], ["--out", "n.txt"]),
+    ("noise-bad-mapping", ["noise", "{run}/data.parquet", "--rate", "0.1", "--kind", "pairs", "--mapping", "0-1", "--out", "{base}/n.parquet"], ["--mapping"]),
+    ("errors-bad-method", ["errors", "{run}", "--method", "best"], ["--method"]),
+    ("errors-missing-run", ["errors", "{base}/nope"], ["nope"]),
+    ("errors-probs-without-cleanlab", ["errors", "{run}", "--probs", "{afile}"], ["--probs"]),
+    ("errors-nan", ["errors", "{nan}"], ["non-finite"]),
+    ("crossval-missing-config", ["crossval", "{base}/nope.yaml", "--out", "{base}/cv"], ["nope.yaml"]),
+    ("crossval-one-fold", ["crossval", "{run}/config.yaml", "--folds", "1", "--out", "{base}/cv"], ["--folds"]),
 ]
 
 

@@ -122,6 +122,16 @@ class RunDir:
     def map_embedding_html(self) -> Path:
         return self.root / "map_embedding.html"
 
+    @property
+    def threshold_samples(self) -> Path:
+        """``threshold_samples.parquet``: the examples ``train --threshold-samples`` gave the fake class."""
+        return self.root / "threshold_samples.parquet"
+
+    @property
+    def label_issues(self) -> Path:
+        """``label_issues.parquet``: ``datamap errors``'s ranking of likely mislabeled examples."""
+        return self.root / "label_issues.parquet"
+
     def selection(self, name: str) -> Path:
         return self.selections / f"{name}.json"
 
@@ -167,7 +177,8 @@ class RunDir:
         """(files, folders) of the contract that a new run in this folder replaces."""
         files = [self.manifest, self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
-                 self.embeddings, self.clusters, self.centroids, self.map_embedding_html]
+                 self.embeddings, self.clusters, self.centroids, self.map_embedding_html,
+                 self.threshold_samples, self.label_issues]
         return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint]
 
     @property

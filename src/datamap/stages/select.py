@@ -40,6 +40,7 @@ def select_run(
     dataset: str | None = None,
     clusters: "str | os.PathLike | None" = None,
     overwrite: bool = False,
+    drop_errors: bool = False,
 ) -> list[SavedSelection]:
     """Select from ``RUN/metrics.parquet`` and write ``RUN/selections/NAME.json`` (+ the subset rows).
 
@@ -69,6 +70,11 @@ def select_run(
     overwrite : bool, default False
         Replace the files of a selection of the same name; without it they are refused before
         anything is written.
+    drop_errors : bool, default False
+        Leave out the examples flagged in ``RUN/label_issues.parquet`` (``datamap errors``): adds the
+        filter ``label_issue==0``. Whenever that file exists its flag joins the rows as the column
+        ``label_issue`` (1 flagged, 0 not) for ``where`` filters. Without ``metrics.parquet`` the
+        ranked rows of ``label_issues.parquet`` are the pool.
 
     Returns the selections written, in order.
     """
@@ -80,9 +86,20 @@ def select_run(
         metrics = with_clusters(rd, clusters)
     elif recipe.cluster is not None:
         raise DatamapError(f"cluster mode {recipe.cluster.mode!r} needs a clusters file (--clusters FILE)")
+    elif drop_errors and not rd.metrics.exists():
+        from datamap.stages.errors import read_label_issues
+
+        issues = read_label_issues(rd.root)
+        metrics = issues.loc[~issues["threshold_sample"], ["id"]].assign(gold=issues["given_label_id"])
     else:
         rd.require(rd.metrics, hint="run `datamap metrics` first")
         metrics = read_metrics(rd)
+    if drop_errors or rd.label_issues.exists():
+        metrics = with_label_issues(rd, metrics, required=drop_errors)
+    if drop_errors:
+        import dataclasses
+
+        recipe = dataclasses.replace(recipe, where=(*recipe.where, "label_issue==0"))
     label_names = rd.label_names() if rd.labels.exists() else None
     with user_errors():
         if sweep:
@@ -153,4 +170,19 @@ def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
     table = table.copy()
     table["cluster"] = frame["cluster"].to_numpy()[pos]
     table["cluster_distance"] = frame["distance"].to_numpy()[pos]
+    return table
+
+
+def with_label_issues(rd: RunDir, table, required: bool):
+    """``table`` with the column ``label_issue`` (1.0 where ``RUN/label_issues.parquet`` flags the id, else 0.0)."""
+    from datamap.stages.errors import read_label_issues
+
+    if not rd.label_issues.exists():
+        if required:
+            raise DatamapError(f"--drop-errors: {rd.label_issues} not found (run `datamap errors {rd.root}` first)")
+        return table
+    issues = read_label_issues(rd.root)
+    flagged = set(issues["id"][issues["flag"]].astype(str))
+    table = table.copy()
+    table["label_issue"] = table["id"].astype(str).isin(flagged).astype(float)
     return table

@@ -253,6 +253,10 @@ class TrainConfig(BaseModel):
         ``drop_hard`` or a ``td-entropy``/``easy-ambiguous`` pairing; an error when neither is asked for.
     drop_hard : bool, default False
         ``--drop-hard``: leave the hard-to-learn region of ``dynamics_from`` out of the loss.
+    threshold_samples : bool, default False
+        ``--threshold-samples``: give a seeded random ``floor(N / (C + 1))`` of the training examples
+        an extra fake class ``C`` (AUM threshold samples, Pleiss et al. 2020; the model has ``C + 1``
+        outputs) for ``datamap errors``'s cut; needs recorded dynamics.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -294,6 +298,7 @@ class TrainConfig(BaseModel):
     dynamics_from: Optional[str] = None
     drop_hard: bool = False
     embed: Optional[Pooling] = None
+    threshold_samples: bool = False
 
     @field_validator("loss")
     @classmethod
@@ -310,6 +315,8 @@ class TrainConfig(BaseModel):
                 raise OptionError((name,), "given without {}", ("limit",))
         if self.export_jsonl and self.record == RecordMode.NONE:
             raise OptionError(("export_jsonl",), "nothing is recorded with {} none", ("record",))
+        if self.threshold_samples and self.record == RecordMode.NONE:
+            raise OptionError(("threshold_samples",), "needs recorded dynamics, not {} none", ("record",))
         td_pairing = self.mixup is not None and self.mixup.pairing.needs_dynamics
         if self.dynamics_from is None:
             if self.drop_hard:

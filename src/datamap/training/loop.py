@@ -128,6 +128,11 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     main = accelerator.is_main_process
 
     train_df, names, evals = load_data(cfg)
+    threshold = None
+    if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
+        from datamap.training.threshold import assign_threshold_samples
+
+        train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
     if cfg.freeze_base:
@@ -150,6 +155,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         if cfg.overwrite:
             run.clear()
         run.start(config, train_df, names)
+        if threshold is not None:
+            atomic.write_table(run.threshold_samples, threshold)
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
     accelerator.wait_for_everyone()

@@ -135,6 +135,32 @@ def _regions(table, names: list[str]) -> str:
     return "\n".join(out)
 
 
+def _label_issues(rd: RunDir, table) -> str:
+    """The top of ``RUN/label_issues.parquet`` (``datamap errors``) with texts; empty without the file."""
+    if not rd.label_issues.exists():
+        return ""
+    import pyarrow.parquet as pq
+
+    from datamap.io.readers import read_parquet
+
+    issues = read_parquet(rd.label_issues)
+    meta = json.loads((pq.read_schema(rd.label_issues).metadata or {}).get(b"datamap", b"{}"))
+    ranked = issues[~issues["threshold_sample"]].head(N_MISLABELED)
+    texts = dict(zip(table["id"].astype(str), table["text"].astype(str)))
+    method = meta.get("method", "aum")
+    rows = [[_num(int(r["rank"])), esc(str(r["id"])), f"<div>{esc(texts.get(str(r['id']), ''))}</div>",
+             esc(str(r["given_label"])), esc(str(r["predicted_label"])), "yes" if r["flag"] else "",
+             _num(r.get(f"score_{method}"))] for _, r in ranked.iterrows()]
+    n_thr = int(issues["threshold_sample"].sum())
+    return "\n".join([
+        f"<h3 id='label-issues'>Ranked label issues (datamap errors, {esc(method)})</h3>",
+        f"<p class='rule'>{int(issues['flag'].sum()):,} of {len(issues) - n_thr:,} examples flagged "
+        f"(cut: {esc(str(meta.get('cut')))}); the first {len(rows)} by rank"
+        + (f"; {n_thr:,} threshold samples listed in label_issues.parquet, not ranked" if n_thr else "") + ".</p>",
+        _table(["rank", "id", "text", "given", "predicted", "flagged", f"score ({method})"], rows, "records"),
+    ])
+
+
 def _history(rd: RunDir) -> str:
     out = ["<h2 id='training'>Training curves</h2>"]
     if not rd.history.exists():
@@ -302,6 +328,7 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         "<a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · <a href='#selections'>selections</a></nav>",
         _maps(rd, table),
         _regions(table, names),
+        _label_issues(rd, table),
         _history(rd),
         "\n".join(evals),
         sel_html,

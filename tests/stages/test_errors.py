@@ -1,0 +1,154 @@
+"""datamap errors on hand-made runs whose mislabeled ids are known."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from typer.testing import CliRunner
+
+from datamap.cli import app
+from datamap.core.label_errors import auroc
+from datamap.errors import DatamapError
+from datamap.io.store import Dynamics, write_dynamics
+from datamap.stages.errors import find_errors
+
+N, C, E = 60, 3, 4
+FLIPPED = {f"x{i}" for i in (3, 11, 17, 26, 30, 41, 52, 58)}
+
+
+def make_run(root, threshold=False, seed=0):
+    """Clean examples: the given label's margin grows 1..E (AUM 2.5); flipped ones: the true class wins by as
+    much (AUM -2.5). With ``threshold``: a 4th (fake) class, 12 threshold samples of AUM -12..-1, and two
+    clean examples of AUM -1.2 and -1.05 (either side of the cut, -1.11)."""
+    rng = np.random.default_rng(seed)
+    ids = [f"x{i}" for i in range(N)]
+    true = np.arange(N) % C
+    given = true.copy()
+    flipped = np.array([i in FLIPPED for i in ids])
+    given[flipped] = (true[flipped] + 1) % C
+    k = C + 1 if threshold else C
+    logits = rng.uniform(-0.2, 0.2, size=(N, E, k))
+    ramp = np.arange(1, E + 1)
+    for i in range(N):
+        winner = true[i] if flipped[i] else given[i]
+        logits[i, :, winner] += ramp
+    gold = given.copy()
+    names = ["a", "b", "c"]
+    if threshold:
+        extra_ids = [f"t{j}" for j in range(12)]
+        t_logits = np.zeros((12, E, k))
+        t_logits[:, :, C] = np.arange(-12, 0)[:, None]  # fake-class logit below the others (0): AUM -12..-1
+        ids += extra_ids
+        logits = np.concatenate([logits, t_logits])
+        orig = np.arange(12) % C
+        true, given = np.r_[true, orig], np.r_[given, orig]
+        gold = np.r_[gold, np.full(12, C)]
+        for i, margin in ((0, -1.2), (1, -1.05)):  # x0, x1: clean but barely learned
+            logits[i] = -5.0
+            logits[i, :, C] = 0.0  # the fake class is the largest other logit (and the argmax)
+            logits[i, :, given[i]] = margin
+        names = names + ["[threshold]"]
+        pd.DataFrame({"id": extra_ids, "label": orig, "label_name": np.array(names)[orig]}).to_parquet(
+            root / "threshold_samples.parquet")
+    write_dynamics(root / "dynamics.parquet", Dynamics(np.array(ids, dtype=object), logits.astype(np.float32),
+                                                      gold.astype(np.int64), np.arange(E)))
+    pd.DataFrame({"id": ids, "text": [f"text of {i}" for i in ids], "label": gold,
+                  "label_name": np.array(names)[gold]}).to_parquet(root / "data.parquet")
+    (root / "labels.json").write_text(json.dumps({"names": names}))
+    return root, np.array([i in FLIPPED for i in ids]), true
+
+
+def test_every_method_puts_the_flipped_ids_first(tmp_path):
+    run, flipped, true = make_run(tmp_path)
+    res = find_errors(run)
+    table = pd.read_parquet(run / "label_issues.parquet")
+    assert list(table["id"]) == list(res.table["id"]) and (table["rank"] == np.arange(1, N + 1)).all()
+    assert set(table["id"][:len(FLIPPED)]) == FLIPPED  # ranked first
+    assert set(table["id"][table["flag"]]) == FLIPPED and res.cut == "negative_aum"
+    by_id = table.set_index("id")
+    ids = [f"x{i}" for i in range(N)]
+    for method in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean"):
+        assert auroc(by_id.loc[ids, f"score_{method}"].to_numpy(), flipped) == 1.0, method
+    # predicted = the class the model preferred (the true one for flipped examples), given = the noisy label
+    assert (by_id.loc[ids, "predicted_label_id"].to_numpy() == true).all()
+    assert (by_id.loc[list(FLIPPED), "given_label_id"] != by_id.loc[list(FLIPPED), "predicted_label_id"]).all()
+    with pytest.raises(DatamapError, match="exists"):
+        find_errors(run)
+    res = find_errors(run, method="el2n", overwrite=True)
+    assert set(res.table["id"][:len(FLIPPED)]) == FLIPPED
+
+
+def test_threshold_samples_set_the_cut_and_are_listed_not_ranked(tmp_path):
+    run, flipped, true = make_run(tmp_path, threshold=True)
+    res = find_errors(run)
+    assert res.cut == "threshold_samples" and res.cut_value == pytest.approx(-1.11)  # p99 of -12..-1
+    t = res.table.set_index("id")
+    assert set(t.index[t["flag"]]) == FLIPPED | {"x0"}  # x0 (AUM -1.2) is below the cut, x1 (-1.05) is not
+    thr = t[t["threshold_sample"]]
+    assert len(thr) == 12 and thr["rank"].isna().all() and not thr["flag"].any()
+    assert (thr.loc[[f"t{j}" for j in range(12)], "given_label"].tolist() == [["a", "b", "c"][j % 3] for j in range(12)])
+    assert sorted(t["rank"].dropna().astype(int)) == list(range(1, N + 1))
+    assert list(res.table["id"][-12:]) == [f"t{j}" for j in range(12)]  # listed after the ranked examples
+    assert (t.loc[["x0", "x1"], "predicted_label_id"].to_numpy() == true[:2]).all()  # the best real class, not the fake
+
+
+def test_cli_prints_the_top_with_texts(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    res = CliRunner().invoke(app, ["errors", str(run), "--top", "3"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert f"{len(FLIPPED)} of {N} examples flagged (AUM < 0)" in out
+    lines = [l for l in out.splitlines() if "text of" in l]
+    assert len(lines) == 3 and all(l.split("text of ")[1].strip() in FLIPPED for l in lines)
+
+
+def test_cleanlab_in_sample_and_out_of_sample(tmp_path):
+    pytest.importorskip("cleanlab")
+    run, flipped, true = make_run(tmp_path)
+    res = find_errors(run, method="cleanlab")
+    assert res.cut == "cleanlab" and set(res.table["id"][res.table["flag"]]) == FLIPPED
+    ids = [f"x{i}" for i in range(N)]
+    probs = np.full((N, C), 0.05)
+    probs[np.arange(N), true] = 0.9
+    probs[5] = [0.96, 0.02, 0.02]  # x5 (labelled c) looks like an a out of sample, not in sample
+    oof = tmp_path / "oof_probs.parquet"
+    pd.DataFrame({"id": ids[::-1], "probs": list(probs[::-1])}).to_parquet(oof)  # order does not matter
+    res = find_errors(run, method="cleanlab", probs=oof, overwrite=True)
+    assert set(res.table["id"][res.table["flag"]]) == FLIPPED | {"x5"}
+    assert set(res.table["id"][:len(FLIPPED) + 1]) == FLIPPED | {"x5"}
+    pd.DataFrame({"id": ids[1:], "probs": list(probs[1:])}).to_parquet(oof)
+    with pytest.raises(DatamapError, match="no probabilities for id 'x0'"):
+        find_errors(run, method="cleanlab", probs=oof, overwrite=True)
+
+
+def test_select_drop_errors_leaves_out_the_flagged(tmp_path):
+    from datamap.core.selection import Recipe
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    with pytest.raises(DatamapError, match="run `datamap errors"):
+        select_run(run, "clean", Recipe(), drop_errors=True)
+    find_errors(run)
+    saved = select_run(run, "clean", Recipe(), drop_errors=True)
+    ids = json.loads((run / "selections" / "clean.json").read_text())["ids"]
+    assert set(ids) == {f"x{i}" for i in range(N)} - FLIPPED and len(saved[0].result) == N - len(FLIPPED)
+    sub = pd.read_parquet(run / "selections" / "clean.parquet")  # the rows to retrain on (train --subset takes the JSON)
+    assert set(sub["id"]) == set(ids)
+
+
+def test_report_lists_the_ranked_issues_with_texts(tmp_path):
+    from datamap.stages.measure import measure_run
+    from datamap.views.report import write_report
+
+    run, _, _ = make_run(tmp_path)
+    measure_run(run)
+    assert "label-issues" not in write_report(run).read_text()
+    find_errors(run)
+    page = write_report(run, overwrite=True).read_text()
+    section = page[page.index("id='label-issues'"):]
+    section = section[:section.index("</table>")]
+    assert f"{len(FLIPPED)} of {N} examples flagged" in section
+    shown = [x for x in (f"text of x{i}<" for i in range(N)) if x in section]
+    assert len(shown) == 20 and {f"text of {i}<" for i in FLIPPED} <= set(shown)
