@@ -20,6 +20,9 @@ from datamap.io.data import load_table, prepare
 from datamap.io.rundir import RunDir
 
 HANS_COLUMNS = ("heuristic", "subcase")
+#: suffix of an evaluation set that is the training split itself (``datamap train --split validation``
+#: with the default ``--eval-split auto``): its files are ``eval/validation-same-as-train.json``
+SAME_AS_TRAIN = "-same-as-train"
 
 
 @dataclass

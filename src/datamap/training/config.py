@@ -57,10 +57,16 @@ class Precision(Choice):
 
 
 class LimitMode(Choice):
-    """``--limit-mode``: which ``--limit`` rows are kept: the ``first`` ones, or ``random`` ones (``--limit-seed``)."""
+    """``--limit-mode``: which ``--limit`` rows are kept.
 
-    FIRST = "first"
+    ``stratified`` (default): a random sample (``--limit-seed``) with every class in proportion to its
+    share of the data; ``random``: a plain random sample; ``first``: the first rows of the file (on a
+    file sorted by label this is one class only).
+    """
+
+    STRATIFIED = "stratified"
     RANDOM = "random"
+    FIRST = "first"
 
 
 class MixupSite(Choice):
@@ -191,12 +197,17 @@ class TrainConfig(BaseModel):
         ``--drop-empty``: skip rows with empty or null text instead of stopping.
     limit : int or None, default None
         ``--limit``: train on only this many examples (>= 1); None: all.
-    limit_mode : LimitMode, default "first"
-        ``--limit-mode``: the first ``limit`` rows, or ``limit`` random rows. Another value than
-        the default without ``limit`` is an error.
+    limit_mode : LimitMode, default "stratified"
+        ``--limit-mode``: ``limit`` rows drawn at random within each class in proportion to its size
+        (``stratified``), ``limit`` random rows (``random``), or the first ``limit`` rows (``first``).
+        Another value than the default without ``limit`` is an error.
     limit_seed : int, default 0
-        ``--limit-seed``: seed (>= 0) of ``limit_mode="random"``, independent of ``seed`` so runs with
-        different seeds share a subset. Another value than the default without ``limit`` is an error.
+        ``--limit-seed``: seed (>= 0) of the ``stratified`` and ``random`` draws, independent of ``seed``
+        so runs with different seeds share a subset. Another value than the default without ``limit``
+        is an error.
+    allow_single_class : bool, default False
+        ``--allow-single-class``: train even when the training rows (after ``subset`` and ``limit``)
+        hold a single class; without it that is an error (the model would learn to predict one class).
     subset : str or None, default None
         ``--subset``: a selection JSON (ids) to train on.
     epochs : int, default 3
@@ -257,8 +268,9 @@ class TrainConfig(BaseModel):
     id_column: Optional[str] = None
     drop_empty: bool = False
     limit: Optional[int] = Field(None, ge=1)
-    limit_mode: LimitMode = LimitMode.FIRST
+    limit_mode: LimitMode = LimitMode.STRATIFIED
     limit_seed: int = Field(0, ge=0)
+    allow_single_class: bool = False
     subset: Optional[str] = None
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)

@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from datamap.console import Progress, say
+from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
-from datamap.eval.sets import load_eval_set, quick_scores, write_eval_set
+from datamap.eval.sets import SAME_AS_TRAIN, load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
 from datamap.io.data import load_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
@@ -50,8 +51,25 @@ def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
         return df
     if cfg.limit_mode == "first":
         return df.iloc[: cfg.limit].reset_index(drop=True)
-    rows = np.sort(np.random.default_rng(cfg.limit_seed).choice(len(df), size=cfg.limit, replace=False))
+    if cfg.limit_mode == "stratified":
+        rows = stratified_sample(df["label"].to_numpy(), cfg.limit, seed=cfg.limit_seed)
+    else:
+        rows = np.sort(np.random.default_rng(cfg.limit_seed).choice(len(df), size=cfg.limit, replace=False))
     return df.iloc[rows].reset_index(drop=True)
+
+
+def _same_data(a: str, b: str) -> bool:
+    """Whether two --dataset values name the same data (the same string, or the same file or folder)."""
+    return a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
+
+
+def _eval_name(name: str, dataset: str, split: str, cfg: TrainConfig) -> str:
+    """``name``, or ``name-same-as-train`` (with a loud warning) when (dataset, split) is the training data."""
+    if not (_same_data(dataset, cfg.dataset) and split == cfg.split):
+        return name
+    log.warning("EVALUATING ON THE TRAINING DATA: evaluation set '%s' is split '%s' of %s, the split trained on; "
+                "its scores (eval/%s%s.json) measure fit, not generalisation", name, split, dataset, name, SAME_AS_TRAIN)
+    return name + SAME_AS_TRAIN
 
 
 def _columns(cfg: TrainConfig) -> dict:
@@ -75,6 +93,11 @@ def load_data(cfg: TrainConfig):
         train_df = train_df[train_df["id"].isin(set(ids))].reset_index(drop=True)
     train_df = _limit(train_df, cfg)
     present = sorted(set(train_df["label"].tolist()))
+    if len(present) < 2 and not cfg.allow_single_class:
+        only = names[present[0]] if present else "none"
+        raise DatamapError(f"{source}: the training rows{' (after --subset/--limit)' if cfg.subset or cfg.limit else ''} "
+                           f"hold a single class ({only!r}); a model trained on them predicts that class only "
+                           "(pass --allow-single-class to train anyway)")
     if len(present) < len(names):
         log.warning("training data has %d of %d classes (%s)", len(present), len(names), source)
 
@@ -83,12 +106,14 @@ def load_data(cfg: TrainConfig):
     if split == "auto":
         split = "validation" if split_exists(cfg.dataset, "validation") else None
     if split:
-        evals[split] = load_eval_set(cfg.dataset, split, names, name=split, **_columns(cfg))
+        name = _eval_name(split, cfg.dataset, split, cfg)
+        evals[name] = load_eval_set(cfg.dataset, split, names, name=name, **_columns(cfg))
     for spec in cfg.eval_datasets:
         ds, sp = spec, "validation"
         if not Path(spec).exists() and ":" in spec:
             ds, _, sp = spec.partition(":")
         es = load_eval_set(ds, sp, names, **_columns(cfg))
+        es.name = _eval_name(es.name, ds, sp, cfg)
         if es.name in evals:
             raise DatamapError(f"--eval-dataset {spec}: evaluation set '{es.name}' given twice")
         evals[es.name] = es
@@ -188,13 +213,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
         n_seen = 0
-        bar = tqdm(
-            loader,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=not (progress and accelerator.is_local_main_process),
-            unit="batch",
-        )
-        for step, batch in enumerate(bar):
+        bar = Progress(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batches",
+                       enabled=progress and accelerator.is_local_main_process)
+        for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
             with accelerator.autocast():
                 loss, logits = step_fn(model, batch, epoch)
@@ -208,9 +229,11 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
-            if step % 10 == 0 and bar.disable is False:
+            if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
                 rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
+            bar.update(1)
+        bar.close()
         seconds = time.perf_counter() - t0
         # mean over the batches processed (several processes: including even batching's repeats)
         seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
@@ -236,7 +259,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         history.append(entry)
         if main:
             evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
-            tqdm.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
+            say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
             atomic.write_json(run.history, {"epochs": history})
         if cfg.checkpoint:
             t_ckpt = time.perf_counter()
@@ -295,6 +318,9 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     if not isinstance(data, dict):
         raise DatamapError(f"{run.config}: not a mapping of options")
     data["out"] = str(out)
+    if data.get("limit") is None:  # runs saved before the default --limit-mode changed hold limit_mode: first
+        data.pop("limit_mode", None)
+        data.pop("limit_seed", None)
     import pydantic
 
     try:

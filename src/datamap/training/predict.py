@@ -12,8 +12,8 @@ import random
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from datamap.console import progress
 from datamap.training.batching import FixedBatches, make_loader, sorted_batches
 from datamap.training.models import model_inputs
 from datamap.training.recorder import EpochRecorder
@@ -103,7 +103,7 @@ def predict_batches(model, encoded: list[dict], collate, batch_size: int, accele
         loader = accelerator.prepare_data_loader(
             make_loader(encoded, collate, FixedBatches(sorted_batches(lengths, batch_size))), device_placement=True
         )
-        for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+        for batch in progress(loader, desc or "", unit="batches", enabled=show, leave=False):
             with accelerator.autocast():
                 rows = forward(model, batch)
             rec.add(batch["index"], rows)
