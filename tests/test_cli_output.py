@@ -124,3 +124,40 @@ def test_plain_progress_lines_when_not_a_terminal(capsys, monkeypatch):
     bar.close()
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].startswith("epoch 1/2: 1/4 batches (25%), loss 0.6931") and len(lines) == 5
+
+
+def test_where_takes_class_names(tmp_path):
+    run, _ = make_run(tmp_path)
+    r = runner.invoke(app, ["select", str(run), "--out", "pos", "--where", "gold==pos", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["selections"][0]["per_class"] == {"neg": 0, "pos": 5}
+    from datamap.core.selection import filter_mask
+
+    cols = {"gold": np.array([0, 1, 1])}
+    assert filter_mask(cols, ["gold==NaN"], ["NaN", "inf"]).tolist() == [True, False, False]  # a class, not a float
+
+
+def test_csv_export_keeps_the_dataset_column_names(tmp_path):
+    import pandas as pd
+
+    from conftest import make_sentiment_frame
+    from datamap.io.rundir import RunDir
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import load_data
+
+    raw = make_sentiment_frame(20, pairs=True).drop(columns="label_name").assign(guid=[f"g{i}" for i in range(20)])
+    raw.to_csv(tmp_path / "nli.csv", index=False)
+    frame, names, _ = load_data(TrainConfig(dataset=str(tmp_path / "nli.csv"), limit=10, eval_split=None))
+    rd = RunDir(tmp_path / "run")
+    rd.start({}, frame, names)
+    assert json.loads(rd.labels.read_text())["source_columns"] == {"text": "premise", "text_pair": "hypothesis",
+                                                                   "label": "label", "id": "guid"}
+    pd.DataFrame({"id": frame["id"], "gold": frame["label"], "confidence": np.linspace(0, 1, 10),
+                  "region": ["easy"] * 10}).to_parquet(rd.metrics)
+    r = runner.invoke(app, ["select", str(rd.root), "--out", "top", "--by", "confidence", "--top", "4", "--csv",
+                            "--dataset", "nli"])
+    assert r.exit_code == 0, r.output
+    csv = pd.read_csv(rd.selections / "nli_top.csv")
+    assert list(csv.columns) == ["guid", "premise", "hypothesis", "label", "label_name"]
+    assert csv["premise"].tolist() == frame["text"].tail(4).tolist()[::-1]  # highest confidence first
+    assert list(pd.read_parquet(rd.selections / "top.parquet").columns)[:3] == ["id", "text", "text_pair"]

@@ -477,7 +477,7 @@ def select(
     bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
     sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
     fractions: Optional[str] = typer.Option(None, "--fractions", help="Fractions for --sweep, comma-separated (default 0.01,0.05,0.10,0.17,0.25,0.33,0.50,0.75)."),
-    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5' or 'region==ambiguous' (repeatable; all must hold)."),
+    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5', 'region==ambiguous' or 'gold==pos' (gold/pred take class names or ids; repeatable; all must hold)."),
     data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
     drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
     stratify: bool = typer.Option(False, "--stratify", help="Apply the fractions within each gold class (keeps the class shares; recommended when the selection warns about its balance)."),

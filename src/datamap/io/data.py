@@ -279,7 +279,8 @@ def prepare(
     """Validate a raw table and return (canonical frame, label names).
 
     The frame has ``id`` (str), ``text``, optional ``text_pair``, ``label`` (int64) and
-    ``label_name``. ``label_names`` fixes the label map (e.g. an evaluation set must use the
+    ``label_name``; ``frame.attrs["source_columns"]`` names the source columns of ``text``,
+    ``text_pair``, ``label`` and ``id`` (None where there was none). ``label_names`` fixes the label map (e.g. an evaluation set must use the
     model's); otherwise it is inferred. ``keep_columns`` that exist in ``df`` are carried over
     (e.g. HANS's ``heuristic`` and ``subcase``). Row numbers in messages are 0-based positions in the
     source table.
@@ -317,7 +318,10 @@ def prepare(
     for col in keep_columns:
         if col in df.columns and col not in out.columns:
             out[col] = df[col].to_numpy()
-    return out.reset_index(drop=True), list(names)
+    out = out.reset_index(drop=True)
+    # where the canonical columns came from: saved in labels.json, used to name CSV exports back
+    out.attrs["source_columns"] = {"text": cols.text, "text_pair": cols.text_pair, "label": cols.label, "id": cols.id}
+    return out, list(names)
 
 
 def load_dataset(

@@ -152,6 +152,16 @@ class RunDir:
                 extra = f" ({hint})" if hint else ""
                 raise DatamapError(f"{p}: missing from the run directory{extra}")
 
+    def source_columns(self) -> dict[str, str]:
+        """``labels.json``'s ``source_columns`` (canonical column -> the dataset's own name), or {} when absent."""
+        import json
+
+        try:
+            cols = json.loads(self.labels.read_text(encoding="utf-8")).get("source_columns")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return {k: v for k, v in cols.items() if isinstance(v, str)} if isinstance(cols, dict) else {}
+
     def label_names(self) -> list[str]:
         """Class names in id order, from labels.json."""
         self.require(self.labels)
@@ -202,7 +212,10 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic.write_text(self.config, yaml.safe_dump(config, sort_keys=False))
         atomic.write_table(self.data, data)
-        atomic.write_json(self.labels, {"names": list(label_names)})
+        labels: dict = {"names": list(label_names)}
+        if data.attrs.get("source_columns"):  # set by datamap.io.data.prepare
+            labels["source_columns"] = dict(data.attrs["source_columns"])
+        atomic.write_json(self.labels, labels)
 
 
     # ------------------------------------------------------------------ the manifest
