@@ -333,20 +333,27 @@ def import_dynamics(
     label_column: str = typer.Option("label", "--label-column"),
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
+    probabilities: bool = typer.Option(False, "--probabilities", help="The files hold probabilities, not logits: convert them with log (without it such files are refused)."),
 ):
     """Read allenai-format training dynamics into a run directory.
+
+    The files must hold logits: files whose every row lies in [0, 1] and sums to 1 are
+    probabilities and are refused unless --probabilities converts them (log p, same softmax).
 
     Examples:
 
         datamap import-dynamics cartography_output/training_dynamics --out runs/imported
 
         datamap import-dynamics td/ --out runs/snli --label-names entailment,neutral,contradiction
+
+        datamap import-dynamics probs_td/ --out runs/from_probs --probabilities
     """
     from datamap.stages.interop import import_dynamics as do_import
 
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
-    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite)
+    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite,
+                   probabilities=probabilities)
     echo(f"run written to {rd.root}")
 
 
