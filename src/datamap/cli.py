@@ -129,6 +129,8 @@ def train(
     ctx: typer.Context,
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder (required unless --resume)."),
     model: str = typer.Option(_default("model"), "--model", help="Model folder, hub name, or the alias `minilm`."),
+    dataset_config: Optional[str] = typer.Option(_default("dataset_config"), "--dataset-config", help="Hub dataset configuration (e.g. --dataset glue --dataset-config sst2), or the mirror folder NAME/CONFIG/."),
+    revision: Optional[str] = typer.Option(_default("revision"), "--revision", help="Branch, tag or commit of a hub dataset (hub datasets only)."),
     out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
     split: str = typer.Option(_default("split"), "--split", help="Training split."),
     eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
@@ -179,6 +181,8 @@ def train(
     Examples:
 
         datamap train --dataset rotten_tomatoes --model minilm --out runs/rt --epochs 3
+
+        datamap train --dataset glue --dataset-config sst2 --revision main --out runs/sst2
 
         datamap train --dataset data/train.csv --text-column review --label-column stars --out runs/reviews
 
@@ -389,6 +393,8 @@ def evaluate(
     text_column: Optional[str] = typer.Option(None, "--text-column"),
     text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
     label_column: str = typer.Option("label", "--label-column"),
+    dataset_config: Optional[str] = typer.Option(None, "--dataset-config", help="Hub dataset configuration, or the mirror folder NAME/CONFIG/."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit of a hub dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name."),
     as_json: bool = json_flag(),
 ):
@@ -409,7 +415,8 @@ def evaluate(
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
     json_mode(as_json)
-    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
+                   config=dataset_config, revision=revision)
     scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
                           max_length=max_length, columns=columns, overwrite=overwrite)
     emit({**scores, "file": str(run.eval_scores(scores["set"]))}, as_json, lambda: _print_scores(scores))

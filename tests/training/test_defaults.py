@@ -93,3 +93,36 @@ def test_same_as_train_files(tmp_path, tiny_model_dir, monkeypatch):
     assert list(hist[0]["eval"]) == ["validation-same-as-train"]
     assert json.loads(run.eval_scores("validation-same-as-train").read_text())["n"] == 16
     assert np.isfinite(hist[0]["train_loss"])
+
+
+def test_hub_dataset_config_and_revision(tmp_path, monkeypatch):
+    """--dataset glue --dataset-config sst2 --revision R reach datasets.load_dataset (the hub is mocked)."""
+    import datasets
+
+    calls = []
+
+    def fake_load(name, config=None, split=None, revision=None):
+        calls.append((name, config, split, revision))
+        return datasets.Dataset.from_pandas(make_sentiment_frame(12 if split == "train" else 6).drop(columns="label_name"))
+
+    monkeypatch.delenv("DATAMAP_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    r = CliRunner().invoke(app, ["train", "--dataset", "glue", "--dataset-config", "sst2", "--revision", "abc123",
+                                 "--eval-split", "validation", "--out", str(tmp_path / "r"), "--epochs", "0"])
+    assert "--epochs: must be >= 1" in str(r.exception)  # the flags are options of train
+    df, names, evals = load_data(TrainConfig(dataset="glue", dataset_config="sst2", revision="abc123",
+                                             eval_split="validation", out=str(tmp_path / "r")))
+    assert calls == [("glue", "sst2", "train", "abc123"), ("glue", "sst2", "validation", "abc123")]
+    assert len(df) == 12 and list(evals) == ["validation"] and evals["validation"].source == "glue/sst2@abc123[validation]"
+
+
+def test_dataset_config_in_the_mirror_and_revision_refused_locally(tmp_path, monkeypatch):
+    (tmp_path / "m" / "glue" / "sst2").mkdir(parents=True)
+    make_sentiment_frame(10).to_parquet(tmp_path / "m" / "glue" / "sst2" / "train.parquet")
+    monkeypatch.setenv("DATAMAP_DATA_DIR", str(tmp_path / "m"))
+    df, _, _ = load_data(TrainConfig(dataset="glue", dataset_config="sst2", eval_split=None))
+    assert len(df) == 10
+    with pytest.raises(DatamapError, match=r"glue: no config folder 'cola' \(found: sst2\)"):
+        load_data(TrainConfig(dataset="glue", dataset_config="cola", eval_split=None))
+    with pytest.raises(DatamapError, match=r"--revision v1: .*train.parquet is local data; a revision applies to hub"):
+        load_data(TrainConfig(dataset="glue", dataset_config="sst2", revision="v1", eval_split=None))

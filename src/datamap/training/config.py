@@ -177,6 +177,11 @@ class TrainConfig(BaseModel):
     ----------
     dataset : str
         ``--dataset``: hub name, local mirror name (``$DATAMAP_DATA_DIR/NAME/SPLIT.parquet``), file or folder.
+    dataset_config : str or None, default None
+        ``--dataset-config``: the hub configuration (``glue`` + ``sst2``), or the mirror folder
+        ``NAME/CONFIG/``; also used for the in-domain evaluation split.
+    revision : str or None, default None
+        ``--revision``: branch, tag or commit of the hub dataset (hub datasets only).
     model : str, default "minilm"
         ``--model``: model folder, hub name, or the alias ``minilm``.
     out : str, default "runs/run"
@@ -257,6 +262,8 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     dataset: str
+    dataset_config: Optional[str] = None
+    revision: Optional[str] = None
     model: str = "minilm"
     out: str = "runs/run"
     split: str = "train"

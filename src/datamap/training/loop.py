@@ -84,7 +84,8 @@ def _columns(cfg: TrainConfig) -> dict:
 
 def load_data(cfg: TrainConfig):
     """Training frame (after subset/limit), label names, and evaluation sets {name: EvalSet}."""
-    train_df, names, source = load_dataset(cfg.dataset, cfg.split, **_columns(cfg))
+    hub = dict(config=cfg.dataset_config, revision=cfg.revision)
+    train_df, names, source = load_dataset(cfg.dataset, cfg.split, **hub, **_columns(cfg))
     if cfg.subset:
         from datamap.io.selection import check_ids_in, load_selection_ids
 
@@ -104,10 +105,10 @@ def load_data(cfg: TrainConfig):
     evals = {}
     split = cfg.eval_split
     if split == "auto":
-        split = "validation" if split_exists(cfg.dataset, "validation") else None
+        split = "validation" if split_exists(cfg.dataset, "validation", cfg.dataset_config) else None
     if split:
         name = _eval_name(split, cfg.dataset, split, cfg)
-        evals[name] = load_eval_set(cfg.dataset, split, names, name=name, **_columns(cfg))
+        evals[name] = load_eval_set(cfg.dataset, split, names, name=name, **hub, **_columns(cfg))
     for spec in cfg.eval_datasets:
         ds, sp = spec, "validation"
         if not Path(spec).exists() and ":" in spec:
