@@ -126,3 +126,24 @@ def test_dataset_config_in_the_mirror_and_revision_refused_locally(tmp_path, mon
         load_data(TrainConfig(dataset="glue", dataset_config="cola", eval_split=None))
     with pytest.raises(DatamapError, match=r"--revision v1: .*train.parquet is local data; a revision applies to hub"):
         load_data(TrainConfig(dataset="glue", dataset_config="sst2", revision="v1", eval_split=None))
+
+
+@pytest.mark.slow
+def test_progress_is_plain_lines_in_a_log_and_quiet_is_silent(tmp_path, tiny_model_dir, sentiment_csv):
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    args = [sys.executable, "-m", "datamap", "train", "--dataset", str(sentiment_csv), "--model", str(tiny_model_dir),
+            "--epochs", "1", "--batch-size", "16", "--max-length", "32", "--eval-split", "none", "--no-save-model"]
+    r = subprocess.run(args + ["--out", str(tmp_path / "a")], capture_output=True, text=True,
+                       env=cli_env(DATAMAP_PROGRESS_INTERVAL=0))
+    assert r.returncode == 0, r.stderr
+    assert "\r" not in r.stderr and "\x1b" not in r.stderr  # no bar frames in a piped log
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("epoch 1/1: ")]
+    assert lines[0].startswith("epoch 1/1: 1/4 batches (25%)") and lines[-1].startswith("epoch 1/1: 4/4 batches (100%)")
+    assert "loss" in lines[-1] and "epoch 1: train loss" in r.stdout
+    q = subprocess.run(args + ["--out", str(tmp_path / "b"), "--quiet"], capture_output=True, text=True,
+                       env=cli_env(DATAMAP_PROGRESS_INTERVAL=0))
+    assert q.returncode == 0 and q.stdout == "" and "batches" not in q.stderr, q.stderr

@@ -93,7 +93,8 @@ def test_report_sections_and_numbers(run, monkeypatch, tmp_path):
     # training curves table and evaluation tables
     hist = cells(page, "id='training'")
     assert hist[0][:4] == ["epoch", "train loss", "examples/s", "seconds"] and hist[0][4] == "validation accuracy"
-    assert hist[3][:5] == ["2", "0.3333", "102.0000", "2.0000", "0.7000"]
+    assert [r[0] for r in hist[1:]] == ["1", "2", "3"]  # 1-based, as on the console (history.json: 0, 1, 2)
+    assert hist[3][:5] == ["3", "0.3333", "102.0000", "2.0000", "0.7000"]
     ev = cells(page, "This run (base)")
     assert ev[1] == ["validation", "16", "0.8125", "0.7000", "0.6000", "0.6500", "0.0425"]
     conf = cells(page, "validation: confusion")
@@ -190,3 +191,16 @@ def test_healthy_run_says_so(run, tmp_path):
     page = write_report(run, out=tmp_path / "ok.html").read_text(encoding="utf-8")
     health = page[page.index("id='health'"):page.index("id='maps'")]
     assert "All 3 checks pass" in health and "This list means little" not in page
+
+
+def test_history_figure_counts_epochs_from_one_on_integer_ticks():
+    from datamap.views.report import history_figure
+
+    epochs = [{"epoch": e, "train_loss": 1.0 / (e + 1), "eval": {"validation": {"accuracy": 0.5, "loss": 0.7}}}
+              for e in range(2)]
+    fig = history_figure(epochs)
+    for ax in fig.axes:
+        assert list(ax.lines[0].get_xdata()) == [1, 2]
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -266,7 +266,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             t_ckpt = time.perf_counter()
             save_checkpoint(run, accelerator, model, optimizer, scheduler, {"epoch": epoch, "history": history})
             if main:
-                log.debug("checkpoint of epoch %d: %.2f s", epoch, time.perf_counter() - t_ckpt)
+                log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
         if main:
             run.write_manifest(epochs_written=epoch + 1)
         kill_point(f"{epoch}:done")

@@ -222,10 +222,32 @@ def _history(rd: RunDir) -> str:
     if not epochs:
         return out[0] + "<p>history.json lists no epochs.</p>"
     sets = sorted({s for e in epochs for s in (e.get("eval") or {})})
-    xs = [e.get("epoch", i) for i, e in enumerate(epochs)]
+    xs = epoch_numbers(epochs)
+    out.append("<p class='note'>Epochs are counted from 1 here (history.json stores them from 0).</p>")
+    out.append(_img(_png(history_figure(epochs)), "training curves"))
 
+    header = ["epoch", "train loss", "examples/s", "seconds"] + [f"{s} {k}" for s in sets for k in ("accuracy", "loss")]
+    rows = []
+    for x, e in zip(xs, epochs):
+        ev = e.get("eval") or {}
+        rows.append([_num(x), _num(e.get("train_loss")), _num(e.get("examples_per_s")), _num(e.get("seconds"))]
+                    + [_num(ev.get(s, {}).get(k)) for s in sets for k in ("accuracy", "loss")])
+    out.append(_table(header, rows, "num"))
+    return "\n".join(out)
+
+
+def epoch_numbers(epochs: list[dict]) -> list[int]:
+    """The 1-based epoch numbers people read, from history.json's 0-based ``epoch`` fields."""
+    return [int(e.get("epoch", i)) + 1 for i, e in enumerate(epochs)]
+
+
+def history_figure(epochs: list[dict]):
+    """Training loss (and evaluation loss) and evaluation accuracy per epoch, epochs 1-based on integer ticks."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
+    sets = sorted({s for e in epochs for s in (e.get("eval") or {})})
+    xs = epoch_numbers(epochs)
     fig = Figure(figsize=(10, 3.6))
     a1, a2 = fig.subplots(1, 2)
     a1.plot(xs, [e.get("train_loss", np.nan) for e in epochs], marker="o", label="train loss")
@@ -236,18 +258,11 @@ def _history(rd: RunDir) -> str:
         a2.plot(xs, [(e.get("eval") or {}).get(s, {}).get("accuracy", np.nan) for e in epochs], marker="o", label=s)
     a1.set_xlabel("epoch"), a1.set_ylabel("loss"), a1.legend(fontsize=8)
     a2.set_xlabel("epoch"), a2.set_ylabel("accuracy"), a2.set_title("evaluation accuracy")
+    for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 0.5
     if sets:
         a2.legend(fontsize=8)
-    out.append(_img(_png(fig), "training curves"))
-
-    header = ["epoch", "train loss", "examples/s", "seconds"] + [f"{s} {k}" for s in sets for k in ("accuracy", "loss")]
-    rows = []
-    for x, e in zip(xs, epochs):
-        ev = e.get("eval") or {}
-        rows.append([_num(x), _num(e.get("train_loss")), _num(e.get("examples_per_s")), _num(e.get("seconds"))]
-                    + [_num(ev.get(s, {}).get(k)) for s in sets for k in ("accuracy", "loss")])
-    out.append(_table(header, rows, "num"))
-    return "\n".join(out)
+    return fig
 
 
 def _eval_block(eval_dir: Path, title: str) -> str:
