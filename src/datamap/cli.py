@@ -164,6 +164,7 @@ def train(
     overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
     trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
     loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
+    report_to: List[str] = typer.Option(_default("report_to"), "--report-to", help="Experiment tracker: tensorboard (RUN/tracking/), wandb or mlflow, when installed (repeatable): loss, learning rate, throughput, evaluation scores."),
     site: Optional[MixupSite] = typer.Option(None, "--mixup", help="Mixup site; the other --mixup-* options need it."),
     pairing: Pairing = typer.Option(_default("pairing", "mixup"), "--mixup-pairing", help="Partner of each example (td-entropy and easy-ambiguous need --dynamics-from)."),
     lam: str = typer.Option(_default("lam", "mixup"), "--mixup-lambda", help="beta:A, beta-folded:A, normal:MU,SIGMA or fixed:L."),
@@ -191,6 +192,8 @@ def train(
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/amb33.json --out runs/rt-amb33
 
         datamap train --dataset rotten_tomatoes --mixup pooled --mixup-pairing td-entropy --dynamics-from runs/rt --out runs/rt-tdmix
+
+        datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
 
         datamap train --resume --out runs/rt
     """

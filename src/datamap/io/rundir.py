@@ -178,7 +178,13 @@ class RunDir:
         files = [self.manifest, self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
                  self.embeddings, self.clusters, self.centroids, self.map_embedding_html]
-        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint]
+        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint,
+                       self.tracking]
+
+    @property
+    def tracking(self) -> Path:
+        """``tracking/``: the event files of ``train --report-to tensorboard``."""
+        return self.root / "tracking"
 
     @property
     def metrics_json(self) -> Path:

@@ -250,6 +250,9 @@ class TrainConfig(BaseModel):
         ``--trust-remote-code``: allow model code from the hub.
     loss : str, default "ce"
         ``--loss``: ``ce`` or ``focal:GAMMA[,ALPHA]``, checked by :func:`datamap.training.losses.parse_loss`.
+    report_to : list of str, default []
+        ``--report-to``: experiment trackers (``tensorboard``, ``wandb``, ``mlflow``) that receive the
+        loss, learning rate, throughput and evaluation scores (:mod:`datamap.training.tracking`).
     mixup : MixupConfig or None, default None
         The mixup settings; None: no mixup.
     dynamics_from : str or None, default None
@@ -297,9 +300,19 @@ class TrainConfig(BaseModel):
     overwrite: bool = False
     trust_remote_code: bool = False
     loss: str = "ce"
+    report_to: list[str] = Field(default_factory=list)
     mixup: Optional[MixupConfig] = None
     dynamics_from: Optional[str] = None
     drop_hard: bool = False
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers(cls, names: list[str]) -> list[str]:
+        known = ("tensorboard", "wandb", "mlflow")
+        for name in names:
+            if name not in known:
+                raise ValueError(f"unknown tracker {name!r} (choose from {', '.join(known)})")
+        return names
 
     @field_validator("loss")
     @classmethod

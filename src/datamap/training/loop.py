@@ -43,6 +43,7 @@ from datamap.training.models import freeze_base, load_model, load_tokenizer, mod
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
                 raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
                                    "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
-    accelerator = make_accelerator(cfg.precision)
+    trackers = check_trackers(cfg.report_to)
+    accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
@@ -203,6 +205,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
                            f"start again with datamap train --overwrite --out {run.root}")
 
+    tracker = RunTracker(accelerator, trackers, config)
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
@@ -230,6 +233,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
+            if tracker.due(epoch * len(loader) + step + 1):
+                tracker.log_step(epoch * len(loader) + step + 1, loss.item(), scheduler.get_last_lr()[0],
+                                 n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9))
             if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
                 rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
@@ -258,6 +264,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
             last_eval_logits[name] = ev_logits
         history.append(entry)
+        tracker.log_epoch(entry)
         if main:
             evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
             say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
@@ -289,6 +296,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         from datamap.io.jsonl import export_jsonl
 
         export_jsonl(run.dynamics, run.jsonl_dir)
+    tracker.end()
     if main:
         kill_point("final")
         run.write_manifest(status="complete", epochs_written=cfg.epochs)
