@@ -161,3 +161,19 @@ def test_csv_export_keeps_the_dataset_column_names(tmp_path):
     assert list(csv.columns) == ["guid", "premise", "hypothesis", "label", "label_name"]
     assert csv["premise"].tolist() == frame["text"].tail(4).tolist()[::-1]  # highest confidence first
     assert list(pd.read_parquet(rd.selections / "top.parquet").columns)[:3] == ["id", "text", "text_pair"]
+
+
+def test_metrics_warns_below_three_epochs(tmp_path, caplog):
+    from datamap.stages.measure import measure_run
+
+    rng = np.random.default_rng(1)
+    ids = np.array([f"x{i}" for i in range(6)], dtype=object)
+    write_dynamics(tmp_path / "dynamics.parquet", Dynamics(ids, rng.normal(size=(6, 2, 2)).astype(np.float32),
+                                                           np.array([0, 1] * 3), np.arange(2)))
+    with caplog.at_level(logging.WARNING):
+        measure_run(tmp_path)
+    assert "2 epochs recorded: variability needs at least 3" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        measure_run(tmp_path, burn_out=1)
+    assert "1 epoch recorded" in caplog.text

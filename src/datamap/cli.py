@@ -248,7 +248,7 @@ def metrics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
     fraction: float = typer.Option(0.33, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
-    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy (default: last used)."),
+    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy, 0-based as in the files (-1: the last; default: the last used)."),
     as_json: bool = json_flag(),
 ):
     """Compute per-example metrics and regions into RUN/metrics.parquet.

@@ -147,3 +147,20 @@ def test_progress_is_plain_lines_in_a_log_and_quiet_is_silent(tmp_path, tiny_mod
     q = subprocess.run(args + ["--out", str(tmp_path / "b"), "--quiet"], capture_output=True, text=True,
                        env=cli_env(DATAMAP_PROGRESS_INTERVAL=0))
     assert q.returncode == 0 and q.stdout == "" and "batches" not in q.stderr, q.stderr
+
+
+def test_a_run_saved_with_the_old_default_still_resumes(tmp_path):
+    """config.yaml of runs trained before the default changed holds limit: null, limit_mode: first."""
+    import yaml
+
+    from datamap.training.loop import resume_config
+
+    old = TrainConfig(dataset="d", out=str(tmp_path)).model_dump(mode="json")
+    old.update(limit=None, limit_mode="first", limit_seed=0)
+    del old["allow_single_class"]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    cfg = resume_config(tmp_path)
+    assert cfg.limit is None and cfg.limit_mode == "stratified"
+    old.update(limit=100)  # with a limit the saved mode is kept
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old))
+    assert resume_config(tmp_path).limit_mode == "first"
