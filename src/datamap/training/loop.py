@@ -217,6 +217,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
         n_seen = 0
+
+        def rate() -> float:  # examples per second since the epoch began, all processes
+            return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
         bar = Progress(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
         for step, batch in enumerate(loader):
@@ -234,12 +237,12 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
             if tracker.due(epoch * len(loader) + step + 1):
-                tracker.log_step(epoch * len(loader) + step + 1, loss.item(), scheduler.get_last_lr()[0],
-                                 n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9))
+                tracker.log_step(epoch * len(loader) + step + 1, loss.item(), scheduler.get_last_lr()[0], rate())
             if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
-                rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
+                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
             bar.update(1)
+        if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
+            bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
         bar.close()
         seconds = time.perf_counter() - t0
         # mean over the batches processed (several processes: including even batching's repeats)
