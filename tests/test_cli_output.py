@@ -55,7 +55,8 @@ def test_select_json_reports_class_balance_and_warns(tmp_path, caplog):
     sel = json.loads(r.stdout)["selections"][0]
     assert sel["name"] == "top" and sel["n"] == 2 and sel["n_total"] == 10 and sel["per_class"] == {"neg": 2, "pos": 0}
     assert sel["balance"] == {"check": "selection", "ok": False,
-                              "message": "selection top: neg 2 (100%), pos 0 (0%); largest/smallest inf; warns above 3"}
+                              "message": "selection top: neg 2 (100%), pos 0 (0%); largest/smallest inf, training set "
+                                         "1.00 (warns above 1.50 = 1.5 x the training set's)"}
     assert sel["files"]["json"].endswith("top.json")
     assert "selection top: neg 2 (100%)" in caplog.text and "pass --stratify" in caplog.text
 

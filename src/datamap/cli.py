@@ -512,8 +512,9 @@ def select(
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
 
-    Each selection reports its examples per class and warns when its largest class is more than
-    3 times its smallest: regions and rankings are taken over all classes together (as in
+    Each selection reports its examples per class and warns when it is more unbalanced than the
+    training set (largest/smallest ratio above 1.5 times the training set's; on a balanced set,
+    beyond 60/40): regions and rankings are taken over all classes together (as in
     allenai/cartography), so an ambiguous third can be mostly one class. **--stratify** applies
     every fraction within each gold class instead and keeps the class shares.
 

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from datamap.core.health import (
-    CHANCE_MARGIN, IMBALANCE_RATIO, MIN_EPOCHS, check_chance, check_epochs, check_imbalance, health_checks,
-    imbalance_ratio,
+    CHANCE_MARGIN, IMBALANCE_RATIO, MIN_EPOCHS, SELECTION_FACTOR, check_chance, check_epochs, check_imbalance,
+    check_selection, health_checks, imbalance_ratio,
 )
 from datamap.core.sampling import stratified_sample
 
 
 def test_stated_limits():
-    assert (CHANCE_MARGIN, MIN_EPOCHS, IMBALANCE_RATIO) == (0.05, 3, 3.0)
+    assert (CHANCE_MARGIN, MIN_EPOCHS, IMBALANCE_RATIO, SELECTION_FACTOR) == (0.05, 3, 3.0, 1.5)
 
 
 def test_imbalance_ratio():
@@ -43,6 +43,18 @@ def test_imbalance_message_names_classes_and_shares():
     assert not f.ok and f.check == "selection"
     assert f.message == "selection amb: neg 80 (81%), pos 19 (19%); largest/smallest 4.2; warns above 3"
     assert check_imbalance([30, 10], ["a", "b"]).ok  # exactly 3 is allowed
+
+
+def test_selection_balance_is_relative_to_the_training_set():
+    # rotten_tomatoes-like: a balanced training set, an ambiguous third that is 63% positive
+    f = check_selection([37, 62], [150, 150], ["neg", "pos"], what="selection amb33")
+    assert not f.ok and f.message == ("selection amb33: neg 37 (37%), pos 62 (63%); largest/smallest 1.68, training set "
+                                      "1.00 (warns above 1.50 = 1.5 x the training set's)")
+    assert check_selection([60, 40], [150, 150]).ok  # 60/40 is exactly 1.5: fine
+    assert check_selection([75, 25], [300, 100]).ok  # a stratified pick of a 3:1 set keeps 3:1
+    assert not check_selection([90, 10], [300, 100]).ok  # 9:1 of a 3:1 set
+    assert not check_selection([10, 0, 5], [10, 10, 10]).ok  # a class the training set has is missing
+    assert check_selection([5, 0, 5], [10, 0, 10]).ok  # ... but not one the training set lacks too
 
 
 def test_health_checks_in_order():

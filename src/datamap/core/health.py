@@ -10,7 +10,9 @@ are stated here once:
   probabilities per example, so the spread (variability) and the region ranking are noise;
 - classes are **heavily imbalanced** when the largest is more than :data:`IMBALANCE_RATIO` (3) times
   the smallest (or a class is absent);
-- a selection is **unbalanced** by the same ratio over the classes of the training set.
+- a selection is **unbalanced** when its largest/smallest ratio is more than :data:`SELECTION_FACTOR`
+  (1.5) times that of the training set it was drawn from (on a balanced set: beyond 60/40), or when
+  it lacks a class the training set has.
 
 Each check returns a :class:`Finding` (``ok`` False = a warning) whose ``message`` is one line.
 """
@@ -28,6 +30,8 @@ CHANCE_MARGIN = 0.05
 MIN_EPOCHS = 3
 #: largest / smallest class above this ratio (or an empty class): heavy imbalance
 IMBALANCE_RATIO = 3.0
+#: a selection's largest / smallest ratio above this many times the training set's: unbalanced selection
+SELECTION_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,35 @@ def check_imbalance(counts: Sequence[int], names: Sequence[str] | None = None, *
     return Finding(check, not bad, f"{what}: {_shares(counts, names)}; largest/smallest {shown}{tail}")
 
 
+def check_selection(counts: Sequence[int], train_counts: Sequence[int], names: Sequence[str] | None = None, *,
+                    what: str = "selection", factor: float = SELECTION_FACTOR) -> Finding:
+    """Warn when a selection is more unbalanced than the training set it came from.
+
+    Parameters
+    ----------
+    counts, train_counts : sequence of int
+        Examples per class (same classes, same order) of the selection and of the training set.
+    names : sequence of str or None
+        Class names (for the message).
+    what : str
+        The selection, for the message.
+    factor : float, default :data:`SELECTION_FACTOR`
+        The selection warns when its largest/smallest ratio exceeds ``factor`` times the training
+        set's (a class the training set has but the selection lacks always warns).
+    """
+    if len(counts) != len(train_counts):
+        raise ValueError(f"{what}: {len(counts)} class counts but the training set has {len(train_counts)}")
+    present = np.asarray(train_counts) > 0
+    sel = np.asarray(counts)[present]
+    r, base = imbalance_ratio(sel), imbalance_ratio(np.asarray(train_counts)[present])
+    limit = factor * base
+    shown = "inf" if np.isinf(r) else f"{r:.2f}"
+    bad = bool(r > limit + 1e-9)
+    return Finding("selection", not bad,
+                   f"{what}: {_shares(counts, names)}; largest/smallest {shown}, training set {base:.2f} "
+                   f"({'warns' if bad else 'fine up to'} above {limit:.2f} = {factor:g} x the training set's)")
+
+
 def health_checks(
     *,
     gold: np.ndarray,
@@ -161,7 +194,7 @@ def health_checks(
     evals : mapping of str -> (accuracy, gold counts per class), optional
         Held-out evaluation sets of the run.
     selections : mapping of str -> counts per class, optional
-        The run's selections, each with its examples per class.
+        The run's selections, each with its examples per class (all ``n_classes``, in id order).
     """
     gold = np.asarray(gold, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)
@@ -176,5 +209,5 @@ def health_checks(
     found.append(check_epochs(epochs))
     found.append(check_imbalance(counts, names, what="training set"))
     for name, scounts in (selections or {}).items():
-        found.append(check_imbalance(scounts, names, what=f"selection {name}", check="selection"))
+        found.append(check_selection(scounts, counts, names, what=f"selection {name}"))
     return found

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datamap.core.health import CHANCE_MARGIN, IMBALANCE_RATIO, MIN_EPOCHS, Finding, health_checks, imbalance_ratio
+from datamap.core.health import (
+    CHANCE_MARGIN, IMBALANCE_RATIO, MIN_EPOCHS, SELECTION_FACTOR, Finding, check_selection, health_checks,
+)
 from datamap.errors import DatamapError, user_errors
 from datamap.eval.sets import SAME_AS_TRAIN
 from datamap.io.atomic import refuse_existing, write_text
@@ -183,9 +185,9 @@ def run_health(rd: RunDir, table, names: list[str]) -> list[Finding]:
                 evals[f.stem] = (float(acc), counts)
     selections = {}
     for f in sorted(rd.selections.glob("*.json")) if rd.selections.is_dir() else []:
-        per = (_read_selection(f).get("sizes") or {}).get("per_class")
-        if isinstance(per, dict) and per and all(isinstance(v, int) for v in per.values()) and sum(per.values()):
-            selections[f.stem] = [per.get(n, 0) for n in names] if set(per) <= set(names) else list(per.values())
+        counts = _selection_counts((_read_selection(f).get("sizes") or {}).get("per_class"), names)
+        if counts is not None:
+            selections[f.stem] = counts
     epochs = _metrics_epochs(rd)
     with user_errors(str(rd.metrics)):
         found = health_checks(gold=table["gold"].to_numpy(), pred=table["pred"].to_numpy(), n_classes=len(names),
@@ -196,6 +198,14 @@ def run_health(rd: RunDir, table, names: list[str]) -> list[Finding]:
     return extra + found
 
 
+def _selection_counts(per, names: list[str]) -> list[int] | None:
+    """A selection's ``sizes.per_class`` as counts in class-id order (None when absent, empty or not by name)."""
+    if not (isinstance(per, dict) and per and set(per) <= set(names)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in per.values()) and sum(per.values())):
+        return None
+    return [per.get(n, 0) for n in names]
+
+
 def _health(findings: list[Finding]) -> str:
     bad = [f for f in findings if not f.ok]
     head = (f"<p class='warn'><b>{len(bad)} of {len(findings)} checks warn.</b> Read them before the lists below.</p>"
@@ -203,8 +213,9 @@ def _health(findings: list[Finding]) -> str:
     items = "".join(f"<li class='{'good' if f.ok else 'warn'}'>{'✔' if f.ok else '⚠'} <b>{esc(f.check)}</b>: "
                     f"{esc(f.message)}</li>" for f in findings)
     limits = (f"Limits: accuracy below the majority-class share + {CHANCE_MARGIN:g} is near chance; variability "
-              f"needs at least {MIN_EPOCHS} epochs; classes (and selections) warn when the largest is more than "
-              f"{IMBALANCE_RATIO:g} times the smallest.")
+              f"needs at least {MIN_EPOCHS} epochs; classes warn when the largest is more than {IMBALANCE_RATIO:g} "
+              f"times the smallest; a selection warns when its largest/smallest ratio is more than "
+              f"{SELECTION_FACTOR:g} times the training set's.")
     return (f"<h2 id='health'>Health checks</h2>{head}<ul class='health'>{items}</ul>"
             f"<p class='note'>{esc(limits)}</p>")
 
@@ -291,7 +302,7 @@ def _eval_block(eval_dir: Path, title: str) -> str:
     return _table(["set", *EVAL_KEYS], summary, "num") + "\n" + "\n".join(details)
 
 
-def _selections(rd: RunDir) -> tuple[str, list[Path]]:
+def _selections(rd: RunDir, names: list[str], train_counts: list[int]) -> tuple[str, list[Path]]:
     files = sorted(rd.selections.glob("*.json")) if rd.selections.is_dir() else []
     if not files:
         return "<h2 id='selections'>Selections</h2><p>No selections (selections/*.json).</p>", []
@@ -302,7 +313,7 @@ def _selections(rd: RunDir) -> tuple[str, list[Path]]:
         recipe = s.get("recipe") if isinstance(s.get("recipe"), dict) else {}
         rows.append([esc(str(s.get("name", f.stem))), esc(f.name), _num(len(s["ids"])),
                      _words(sizes.get("parts") or {k: v for k, v in sizes.items() if k not in ("per_class", "total")}),
-                     _per_class(sizes.get("per_class")), _words(recipe)])
+                     _per_class(sizes.get("per_class"), names, train_counts), _words(recipe)])
     return ("<h2 id='selections'>Selections</h2>"
             + _table(["name", "file", "examples", "parts", "per class", "recipe"], rows, "sel"), files)
 
@@ -328,13 +339,14 @@ def _words(d) -> str:
     return "; ".join(parts) or "–"
 
 
-def _per_class(per) -> str:
-    """``neg 80 (81%), pos 19 (19%)`` with an unbalanced selection marked."""
+def _per_class(per, names: list[str], train_counts: list[int]) -> str:
+    """``neg 80 (81%), pos 19 (19%)``, marked when :func:`datamap.core.health.check_selection` warns."""
     if not isinstance(per, dict) or not per or not all(isinstance(v, int) for v in per.values()):
         return "–"
     total = max(sum(per.values()), 1)
     text = ", ".join(f"{esc(str(k))} {v:,} ({100 * v / total:.0f}%)" for k, v in per.items())
-    if imbalance_ratio(list(per.values())) > IMBALANCE_RATIO:
+    counts = _selection_counts(per, names)
+    if counts is not None and not check_selection(counts, train_counts).ok:
         text += " <b class='warn'>⚠ unbalanced</b>"
     return text
 
@@ -407,7 +419,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
     name = rd.root.resolve().name
-    sel_html, _ = _selections(rd)
+    train_counts = [int((table["gold"] == c).sum()) for c in range(len(names))]
+    sel_html, _ = _selections(rd, names, train_counts)
     retrained = retrained_runs(rd.root)
     evals = ["<h2 id='evaluation'>Evaluation</h2>", f"<h3>This run ({esc(name)})</h3>", _eval_block(rd.eval_dir, "this run")]
     for r in retrained:
