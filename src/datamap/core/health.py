@@ -166,7 +166,7 @@ def check_selection(counts: Sequence[int], train_counts: Sequence[int], names: S
     bad = bool(r > limit + 1e-9)
     return Finding("selection", not bad,
                    f"{what}: {_shares(counts, names)}; largest/smallest {shown}, training set {base:.2f} "
-                   f"({'warns' if bad else 'fine up to'} above {limit:.2f} = {factor:g} x the training set's)")
+                   f"({'warns above' if bad else 'at most'} {limit:.2f} = {factor:g} x the training set's)")
 
 
 def health_checks(
