@@ -121,6 +121,11 @@ def locate(name_or_path: str, split: str, config: str | None = None) -> Path | N
     return None
 
 
+def same_dataset(a: str, b: str) -> bool:
+    """Whether two ``--dataset`` values name the same data (the same string, or the same file or folder)."""
+    return a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
+
+
 def split_exists(name_or_path: str, split: str, config: str | None = None) -> bool:
     """Whether ``split`` exists locally (file, folder or mirror); hub datasets are not probed."""
     try:

@@ -33,7 +33,7 @@ from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
 from datamap.eval.sets import SAME_AS_TRAIN, load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
-from datamap.io.data import load_dataset, split_exists
+from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
@@ -59,14 +59,9 @@ def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     return df.iloc[rows].reset_index(drop=True)
 
 
-def _same_data(a: str, b: str) -> bool:
-    """Whether two --dataset values name the same data (the same string, or the same file or folder)."""
-    return a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
-
-
 def _eval_name(name: str, dataset: str, split: str, cfg: TrainConfig) -> str:
     """``name``, or ``name-same-as-train`` (with a loud warning) when (dataset, split) is the training data."""
-    if not (_same_data(dataset, cfg.dataset) and split == cfg.split):
+    if not (same_dataset(dataset, cfg.dataset) and split == cfg.split):
         return name
     log.warning("EVALUATING ON THE TRAINING DATA: evaluation set '%s' is split '%s' of %s, the split trained on; "
                 "its scores (eval/%s%s.json) measure fit, not generalisation", name, split, dataset, name, SAME_AS_TRAIN)
