@@ -1,4 +1,4 @@
-"""Drawing rows: a class-stratified random sample (the default of ``datamap train --limit``)."""
+"""Drawing rows: a class-stratified random sample (the default way a training run is limited to n rows)."""
 
 from __future__ import annotations
 
