@@ -120,7 +120,7 @@ def test_hub_names_go_through_datasets(monkeypatch):
     assert calls == [("someone/sentiment", None, "train", None)] and source == "someone/sentiment[train]"
     assert df["text"].tolist() == ["good", "bad"] and names == ["0", "1"]
 
-    def failing(name, split):
+    def failing(name, config=None, split=None, revision=None):
         raise ConnectionError("offline\nmore")
 
     monkeypatch.setattr(datasets, "load_dataset", failing)
