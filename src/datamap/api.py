@@ -65,6 +65,7 @@ def compute_metrics(
     *,
     burn_out: int | None = None,
     entropy_epoch: int | None = None,
+    probabilities: bool = False,
 ) -> "pd.DataFrame":
     """Per-example training-dynamics metrics (Dataset Cartography and more), one row per example.
 
@@ -82,6 +83,10 @@ def compute_metrics(
     entropy_epoch : int, optional
         0-based epoch (within those used; negative counts from the end) whose softmax gives
         ``entropy`` and ``pred``. Default: the last epoch used.
+    probabilities : bool, default False
+        The values are probabilities (a softmax already applied): converted with ``log`` first.
+        Without it, values whose every row lies in [0, 1] and sums to 1 raise ``DatamapError``
+        (they are not logits).
 
     Returns
     -------
@@ -94,8 +99,15 @@ def compute_metrics(
     import pandas as pd
 
     from datamap.core.metrics import METRIC_COLUMNS, compute_metrics as core_metrics
+    from datamap.core.probs import logits_from_probabilities, looks_like_probabilities
 
     ids, logits, gold_arr = _dynamics_arrays(dynamics, gold)
+    with user_errors("compute_metrics: probabilities=True"):
+        if probabilities:
+            logits = logits_from_probabilities(logits)
+    if not probabilities and looks_like_probabilities(logits):
+        raise DatamapError("compute_metrics: every row lies in [0, 1] and sums to 1: these are probabilities, not "
+                           "logits; pass probabilities=True to convert them with log")
     with user_errors("compute_metrics"):
         m = core_metrics(logits, gold_arr, burn_out=burn_out, entropy_epoch=entropy_epoch)
     if ids is None:

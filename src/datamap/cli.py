@@ -6,7 +6,6 @@ Every command reads and writes a run directory (docs/run-directory.md). Bad inpu
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -49,12 +48,73 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no informational lines; warnings and errors still show. Also accepted after the command (datamap train --quiet ...)."),
 ) -> None:
     """Training dynamics for transformer text classifiers: record, measure, map, select, retrain, evaluate.
 
     Typical run: `datamap train` -> `datamap metrics` -> `datamap plot [--html]` -> `datamap select`
     -> `datamap train --subset` -> `datamap evaluate` / `compare` / `report`.
     """
+    from datamap.console import set_quiet
+
+    set_quiet(quiet)
+
+
+# --json and --quiet: the shared helpers of every command that prints a summary
+JSON_HELP = "Print the summary as one JSON object on stdout instead of text (nothing else goes to stdout)."
+
+
+def json_flag() -> bool:
+    """The ``--json`` option of a command that prints a summary (see :func:`emit`)."""
+    return typer.Option(False, "--json", help=JSON_HELP)
+
+
+def emit(summary: dict, as_json: bool, text=None) -> None:
+    """Print ``summary`` as JSON (``--json``), or call ``text()`` to print it for people (unless ``--quiet``)."""
+    from datamap.console import is_quiet
+
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(_finite(summary), ensure_ascii=False, allow_nan=False, default=_json_default))
+    elif text is not None and not is_quiet():
+        text()
+
+
+def _finite(value):
+    """NaN and infinities as null: the printed JSON is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_mode(as_json: bool) -> None:
+    """With ``--json`` the informational lines (and progress) stay off, so stdout is the JSON alone."""
+    if as_json:
+        from datamap.console import set_quiet
+
+        set_quiet(True)
+
+
+def echo(line: str) -> None:
+    """An informational line (``wrote ...``): not under ``--quiet`` or ``--json``."""
+    from datamap.console import say
+
+    say(line)
 
 
 def _default(name: str, section: str = "") -> object:
@@ -70,9 +130,11 @@ def train(
     ctx: typer.Context,
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Hub name, local mirror name ($DATAMAP_DATA_DIR/NAME/SPLIT.parquet), file or folder (required unless --resume)."),
     model: str = typer.Option(_default("model"), "--model", help="Model folder, hub name, or the alias `minilm`."),
+    dataset_config: Optional[str] = typer.Option(_default("dataset_config"), "--dataset-config", help="Hub dataset configuration (e.g. --dataset glue --dataset-config sst2), or the mirror folder NAME/CONFIG/."),
+    revision: Optional[str] = typer.Option(_default("revision"), "--revision", help="Branch, tag or commit of a hub dataset (hub datasets only)."),
     out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
     split: str = typer.Option(_default("split"), "--split", help="Training split."),
-    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip)."),
+    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
     eval_datasets: List[str] = typer.Option(_default("eval_datasets"), "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
     text_column: Optional[str] = typer.Option(_default("text_column"), "--text-column", help="Text column (default: text, sentence, premise, ...)."),
     text_pair_column: Optional[str] = typer.Option(_default("text_pair_column"), "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
@@ -80,8 +142,9 @@ def train(
     id_column: Optional[str] = typer.Option(_default("id_column"), "--id-column", help="Id column (default: id/idx/guid, else a content hash)."),
     drop_empty: bool = typer.Option(_default("drop_empty"), "--drop-empty", help="Skip rows with empty or null text instead of stopping."),
     limit: Optional[int] = typer.Option(_default("limit"), "--limit", help="Use only N training examples (quick runs)."),
-    limit_mode: LimitMode = typer.Option(_default("limit_mode"), "--limit-mode", help="first: the first N rows; random: N rows drawn with --limit-seed. Needs --limit."),
-    limit_seed: int = typer.Option(_default("limit_seed"), "--limit-seed", help="Seed of --limit-mode random (independent of --seed). Needs --limit."),
+    limit_mode: LimitMode = typer.Option(_default("limit_mode"), "--limit-mode", help="stratified: N rows drawn with --limit-seed, each class in proportion; random: N rows drawn with --limit-seed; first: the first N rows (one class on a file sorted by label). Needs --limit."),
+    limit_seed: int = typer.Option(_default("limit_seed"), "--limit-seed", help="Seed of --limit-mode stratified and random (independent of --seed). Needs --limit."),
+    allow_single_class: bool = typer.Option(_default("allow_single_class"), "--allow-single-class", help="Train even when the training rows hold a single class (an error otherwise)."),
     subset: Optional[Path] = typer.Option(_default("subset"), "--subset", help="Selection JSON (RUN/selections/NAME.json): train on exactly these ids."),
     epochs: int = typer.Option(_default("epochs"), "--epochs"),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size"),
@@ -102,6 +165,7 @@ def train(
     overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
     trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
     loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
+    report_to: List[str] = typer.Option(_default("report_to"), "--report-to", help="Experiment tracker: tensorboard (RUN/tracking/), wandb or mlflow, when installed (repeatable): loss, learning rate, throughput, evaluation scores."),
     site: Optional[MixupSite] = typer.Option(None, "--mixup", help="Mixup site; the other --mixup-* options need it."),
     pairing: Pairing = typer.Option(_default("pairing", "mixup"), "--mixup-pairing", help="Partner of each example (td-entropy and easy-ambiguous need --dynamics-from)."),
     lam: str = typer.Option(_default("lam", "mixup"), "--mixup-lambda", help="beta:A, beta-folded:A, normal:MU,SIGMA or fixed:L."),
@@ -122,6 +186,8 @@ def train(
 
         datamap train --dataset rotten_tomatoes --model minilm --out runs/rt --epochs 3
 
+        datamap train --dataset glue --dataset-config sst2 --revision main --out runs/sst2
+
         datamap train --dataset data/train.csv --text-column review --label-column stars --out runs/reviews
 
         datamap train --dataset mnli --split validation_matched --eval-dataset hans:validation --out runs/nli --record epoch_end
@@ -133,6 +199,8 @@ def train(
         datamap train --dataset snli --split validation --embed cls --out runs/snli   (then: datamap cluster runs/snli/embeddings.parquet)
 
         datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
+
+        datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
 
         datamap train --resume --out runs/rt
     """
@@ -154,7 +222,7 @@ def train(
 
         run = run_train(resume_config(given["out"]), resume=True)
         if os.environ.get("RANK", "0") == "0":
-            typer.echo(f"run written to {run.root}")
+            echo(f"run written to {run.root}")
         return
     if "dataset" not in given:
         raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
@@ -179,7 +247,7 @@ def train(
 
     run = run_train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under accelerate launch, only the main process speaks
-        typer.echo(f"run written to {run.root}")
+        echo(f"run written to {run.root}")
 
 
 @app.command()
@@ -187,7 +255,8 @@ def metrics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
     fraction: float = typer.Option(0.33, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
-    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy (default: last used)."),
+    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy, 0-based as in the files (-1: the last; default: the last used)."),
+    as_json: bool = json_flag(),
 ):
     """Compute per-example metrics and regions into RUN/metrics.parquet.
 
@@ -204,18 +273,25 @@ def metrics(
     from datamap.io.rundir import RunDir
     from datamap.stages.measure import measure_run, summary_counts
 
+    json_mode(as_json)
     table = measure_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
     rd = RunDir(run)
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
     counts = summary_counts(table, names)
-    t = Table(title=f"{len(table):,} examples: regions x gold class")
-    t.add_column("region")
-    for c in counts.columns:
-        t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
-    for region, row in counts.iterrows():
-        t.add_row(str(region), *[f"{int(v):,}" for v in row])
-    Console().print(t)
-    typer.echo(f"wrote {rd.metrics} and {rd.regions_json}")
+
+    def text():
+        t = Table(title=f"{len(table):,} examples: regions x gold class")
+        t.add_column("region")
+        for c in counts.columns:
+            t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
+        for region, row in counts.iterrows():
+            t.add_row(str(region), *[f"{int(v):,}" for v in row])
+        Console().print(t)
+
+    emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
+          "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
+          "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
+    echo(f"wrote {rd.metrics} and {rd.regions_json}")
 
 
 @app.command()
@@ -256,7 +332,7 @@ def plot(
         from datamap.views.static import write_map_png
 
         path = write_map_png(run, out=out, max_points=max_points, overwrite=overwrite)
-    typer.echo(f"wrote {path}")
+    echo(f"wrote {path}")
 
 
 @app.command("import-dynamics")
@@ -271,21 +347,28 @@ def import_dynamics(
     label_column: str = typer.Option("label", "--label-column"),
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
+    probabilities: bool = typer.Option(False, "--probabilities", help="The files hold probabilities, not logits: convert them with log (without it such files are refused)."),
 ):
     """Read allenai-format training dynamics into a run directory.
+
+    The files must hold logits: files whose every row lies in [0, 1] and sums to 1 are
+    probabilities and are refused unless --probabilities converts them (log p, same softmax).
 
     Examples:
 
         datamap import-dynamics cartography_output/training_dynamics --out runs/imported
 
         datamap import-dynamics td/ --out runs/snli --label-names entailment,neutral,contradiction
+
+        datamap import-dynamics probs_td/ --out runs/from_probs --probabilities
     """
     from datamap.stages.interop import import_dynamics as do_import
 
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
-    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite)
-    typer.echo(f"run written to {rd.root}")
+    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite,
+                   probabilities=probabilities)
+    echo(f"run written to {rd.root}")
 
 
 @app.command("export-dynamics")
@@ -305,7 +388,7 @@ def export_dynamics(
     from datamap.stages.interop import export_dynamics as do_export
 
     paths = do_export(run, out, overwrite=overwrite)
-    typer.echo(f"wrote {len(paths)} files to {paths[0].parent}")
+    echo(f"wrote {len(paths)} files to {paths[0].parent}")
 
 
 @app.command()
@@ -320,7 +403,10 @@ def evaluate(
     text_column: Optional[str] = typer.Option(None, "--text-column"),
     text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
     label_column: str = typer.Option("label", "--label-column"),
+    dataset_config: Optional[str] = typer.Option(None, "--dataset-config", help="Hub dataset configuration, or the mirror folder NAME/CONFIG/."),
+    revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit of a hub dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name."),
+    as_json: bool = json_flag(),
 ):
     """Score a model on a labelled set: accuracy, macro P/R/F1, per class, confusion, ECE.
 
@@ -338,11 +424,13 @@ def evaluate(
 
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
-    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column)
+    json_mode(as_json)
+    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
+                   config=dataset_config, revision=revision)
     scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
                           max_length=max_length, columns=columns, overwrite=overwrite)
-    _print_scores(scores)
-    typer.echo(f"wrote {run.eval_scores(scores['set'])}")
+    emit({**scores, "file": str(run.eval_scores(scores["set"]))}, as_json, lambda: _print_scores(scores))
+    echo(f"wrote {run.eval_scores(scores['set'])}")
 
 
 @app.command()
@@ -356,6 +444,7 @@ def ensemble(
     batch_size: int = typer.Option(128, "--batch-size"),
     max_length: int = typer.Option(128, "--max-length"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name in --out."),
+    as_json: bool = json_flag(),
 ):
     """Evaluate the weighted mean of several models' logits like a single model.
 
@@ -367,9 +456,10 @@ def ensemble(
 
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
+    json_mode(as_json)
     scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
                          overwrite=overwrite)
-    _print_scores(scores)
+    emit(scores, as_json, lambda: _print_scores(scores))
 
 
 @app.command()
@@ -386,16 +476,16 @@ def report(
     """
     from datamap.views.report import write_report
 
-    typer.echo(f"wrote {write_report(run, out=out, overwrite=overwrite)}")
+    echo(f"wrote {write_report(run, out=out, overwrite=overwrite)}")
 
 
 def _print_scores(scores: dict) -> None:
     keys = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "ece", "n")
     parts = [f"{k} {scores[k]:.4f}" if isinstance(scores.get(k), float) else f"{k} {scores[k]}" for k in keys if k in scores]
-    typer.echo(f"{scores.get('set', '')}: " + ", ".join(parts))
+    echo(f"{scores.get('set', '')}: " + ", ".join(parts))
     for h, v in (scores.get("heuristics") or {}).items():
         cells = ", ".join(f"{g} {d['accuracy']:.3f}" for g, d in v.items() if d.get("accuracy") is not None)
-        typer.echo(f"  {h}: {cells}")
+        echo(f"  {h}: {cells}")
 
 
 @app.command()
@@ -411,10 +501,10 @@ def select(
     bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
     sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
     fractions: Optional[str] = typer.Option(None, "--fractions", help="Fractions for --sweep, comma-separated (default 0.01,0.05,0.10,0.17,0.25,0.33,0.50,0.75)."),
-    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5' or 'region==ambiguous' (repeatable; all must hold)."),
+    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5', 'region==ambiguous' or 'gold==pos' (gold/pred take class names or ids; repeatable; all must hold)."),
     data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
     drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
-    stratify: bool = typer.Option(False, "--stratify", help="Apply the fractions within each gold class."),
+    stratify: bool = typer.Option(False, "--stratify", help="Apply the fractions within each gold class (keeps the class shares; recommended when the selection warns about its balance)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
     csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
@@ -426,8 +516,15 @@ def select(
     cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing selection of the same name."),
     drop_errors: bool = typer.Option(False, "--drop-errors", help="Leave out the examples flagged in RUN/label_issues.parquet (datamap errors); --where 'label_issue==1' selects them."),
+    as_json: bool = json_flag(),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
+
+    Each selection reports its examples per class and warns when it is more unbalanced than the
+    training set (largest/smallest ratio above 1.5 times the training set's; on a balanced set,
+    beyond 60/40): regions and rankings are taken over all classes together (as in
+    allenai/cartography), so an ambiguous third can be mostly one class. **--stratify** applies
+    every fraction within each gold class instead and keeps the class shares.
 
     Parts (ambiguous, easy, hard, --by ranking, random) are drawn in that order and never overlap;
     a fraction f takes floor(f x N) examples of the whole set of N. Filters (--where) and
@@ -477,19 +574,26 @@ def select(
         data_pct=data_pct, drop_hard=drop_hard, stratify=stratify,
         cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
     )
+    json_mode(as_json)
     saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
                        seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite,
                        drop_errors=drop_errors)
-    console = Console()
-    for s in saved:
-        parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
-        classes = ", ".join(f"{k} {v}" for k, v in s.result.class_sizes.items())
-        console.print(
-            f"{s.name}: {len(s.result)} of {s.result.n_total} examples ({parts})"
-            + (f"; per class: {classes}" if classes else "")
-            + f" -> {s.paths['json']}",
-            markup=False, highlight=False,
-        )
+
+    def text():
+        console = Console()
+        for s in saved:
+            parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
+            total = max(len(s.result), 1)
+            classes = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in s.result.class_sizes.items())
+            console.print(
+                f"{s.name}: {len(s.result)} of {s.result.n_total} examples ({parts})"
+                + (f"; per class: {classes}" if classes else "")
+                + (" [UNBALANCED]" if s.balance is not None and not s.balance.ok else "")
+                + f" -> {s.paths['json']}",
+                markup=False, highlight=False, soft_wrap=True,
+            )
+
+    emit({"selections": [s.summary() for s in saved]}, as_json, text)
 
 
 @app.command()
@@ -535,7 +639,7 @@ def embed(
                              batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
                              trust_remote_code=trust_remote_code)
     if os.environ.get("RANK", "0") == "0":
-        typer.echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
+        echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
 
 
 @app.command()
@@ -579,14 +683,14 @@ def cluster(
                                             eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
     s = result.summary()
     sizes = np.sort(result.sizes)[::-1]
-    typer.echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
+    echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
     if len(sizes):
         top = ", ".join(f"{v:,}" for v in sizes[:10]) + (", ..." if len(sizes) > 10 else "")
-        typer.echo(f"sizes: {top} (median {int(np.median(sizes)):,}, smallest {sizes[-1]:,})"
+        echo(f"sizes: {top} (median {int(np.median(sizes)):,}, smallest {sizes[-1]:,})"
                    + (f"; noise (-1): {s['n_noise']:,}" if method == "dbscan" else ""))
     sil = "n/a (fewer than 2 clusters)" if s["silhouette"] is None else f"{s['silhouette']:.4f} on a seeded sample of {s['silhouette_sample']:,}"
-    typer.echo(f"inertia {s['inertia']:.6g}; silhouette {sil}")
-    typer.echo(f"wrote {cpath} and {centroids}")
+    echo(f"inertia {s['inertia']:.6g}; silhouette {sil}")
+    echo(f"wrote {cpath} and {centroids}")
 
 
 @app.command()
@@ -595,7 +699,7 @@ def compare(
     sets: List[str] = typer.Option([], "--set", help="Evaluation set to show (repeatable; default all)."),
     metrics: List[str] = typer.Option([], "--metric", help="Score to show (repeatable; default accuracy, f1_macro, ece; dotted keys for nested scores)."),
     csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV here."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON here."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON here; `--json -` prints it on stdout instead of the table."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing --csv / --json files."),
 ):
     """Show the evaluation scores (RUN/eval/*.json) of several runs side by side.
@@ -611,26 +715,36 @@ def compare(
         datamap compare runs/a runs/b --metric heuristics.lexical_overlap.non-entailment.accuracy
 
         datamap compare runs/a runs/b --csv compare.csv --json compare.json
+
+        datamap compare runs/a runs/b --json -
     """
     from rich.console import Console
     from rich.table import Table
 
     from datamap.io.atomic import refuse_existing
-    from datamap.stages.compare import compare_table, write_compare
+    from datamap.stages.compare import compare_json, compare_table, write_compare
 
+    as_json = json_out is not None and str(json_out) == "-"
+    if as_json:
+        json_out = None
+        json_mode(True)
     for flag, path in (("--csv", csv), ("--json", json_out)):
         if path is not None:
             refuse_existing(path, overwrite, flag)
     labels, rows = compare_table(runs, sets or None, metrics or None)
-    table = Table(title="evaluation scores")
-    table.add_column("set")
-    table.add_column("metric")
-    for label in labels:
-        table.add_column(label, justify="right")
-    for row in rows:
-        table.add_row(row["set"], row["metric"], *("-" if row[c] is None else f"{row[c]:.4f}" for c in labels))
-    # piped or logged output: rich would squeeze the table to 80 columns and cut run names
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+    def text():
+        table = Table(title="evaluation scores")
+        table.add_column("set")
+        table.add_column("metric")
+        for label in labels:
+            table.add_column(label, justify="right")
+        for row in rows:
+            table.add_row(row["set"], row["metric"], *("-" if row[c] is None else f"{row[c]:.4f}" for c in labels))
+        # piped or logged output: rich would squeeze the table to 80 columns and cut run names
+        Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+    emit(compare_json(rows, labels, runs), as_json, text)
     write_compare(rows, labels, runs, csv=csv, json_out=json_out)
 
 
@@ -825,8 +939,19 @@ def parse_fractions(text: str | None) -> tuple[float, ...]:
 
 
 
+def _quiet_first(argv: list[str]) -> list[str]:
+    """``datamap CMD ... --quiet`` as ``datamap --quiet CMD ...`` (the option belongs to the root)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in ("--quiet", "-q")]
+    rest = [a for i, a in enumerate(argv) if not (i < end and a in ("--quiet", "-q"))]
+    return flags[:1] + rest
+
+
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
+    from datamap.console import configure_logging
+
+    configure_logging()
+    argv = _quiet_first(list(sys.argv[1:] if argv is None else argv))
     try:
         app(args=argv, prog_name="datamap")
     except DatamapError as exc:

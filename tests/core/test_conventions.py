@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import datamap.core
-from datamap.core import checks, choices, clusters, label_errors, metrics, noise, pairing, probs, regions, selection
+from datamap.core import (checks, choices, clusters, health, label_errors, metrics, noise, pairing, probs, regions,
+                          sampling, selection)
 
 CORE = Path(datamap.core.__file__).parent
-MODULES = (checks, choices, clusters, label_errors, metrics, noise, pairing, probs, regions, selection)
+MODULES = (checks, choices, clusters, health, label_errors, metrics, noise, pairing, probs, regions, sampling, selection)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option such as --drop-hard
 
 
@@ -42,6 +43,14 @@ KEYWORD_ONLY = {
     pairing.LambdaSampler.draw: ("per",),
     probs.softmax: ("axis",),
     probs.log_softmax: ("axis",),
+    probs.looks_like_probabilities: ("axis", "atol"),
+    probs.logits_from_probabilities: ("axis", "atol"),
+    health.check_chance: ("what", "margin"),
+    health.check_epochs: ("minimum",),
+    health.check_imbalance: ("what", "ratio", "check"),
+    health.check_selection: ("what", "factor"),
+    health.health_checks: ("gold", "pred", "n_classes", "epochs", "names", "evals", "selections"),
+    sampling.stratified_sample: ("seed",),
     checks.check_fraction: ("low", "high", "low_inclusive", "high_inclusive"),
     checks.check_number: ("low", "high", "low_inclusive", "high_inclusive"),
     checks.check_int: ("low", "high"),

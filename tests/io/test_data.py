@@ -110,17 +110,17 @@ def test_hub_names_go_through_datasets(monkeypatch):
 
     calls = []
 
-    def fake_load(name, split):
-        calls.append((name, split))
+    def fake_load(name, config=None, split=None, revision=None):  # datasets.load_dataset's order
+        calls.append((name, config, split, revision))
         return datasets.Dataset.from_pandas(pd.DataFrame({"sentence": ["good", "bad"], "label": [1, 0]}))
 
     monkeypatch.delenv("DATAMAP_DATA_DIR", raising=False)
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
     df, names, source = load_dataset("someone/sentiment", "train")
-    assert calls == [("someone/sentiment", "train")] and source == "someone/sentiment[train]"
+    assert calls == [("someone/sentiment", None, "train", None)] and source == "someone/sentiment[train]"
     assert df["text"].tolist() == ["good", "bad"] and names == ["0", "1"]
 
-    def failing(name, split):
+    def failing(name, config=None, split=None, revision=None):
         raise ConnectionError("offline\nmore")
 
     monkeypatch.setattr(datasets, "load_dataset", failing)

@@ -150,3 +150,20 @@ def test_hans_evaluation_of_an_nli_model(tiny_model_dir, tmp_path):
     r = run_cli("train", "--dataset", sent, "--model", tiny_model_dir, "--out", tmp_path / "s", "--epochs", "1",
                 "--eval-split", "none", "--eval-dataset", hans)
     assert r.returncode == 2 and "entailment" in r.stderr
+
+
+def test_evaluate_json_parses(base_run):
+    run, mirror = base_run
+    r = run_cli("evaluate", run, "--dataset", "toy", "--split", "test", "--name", "js", "--json", DATAMAP_DATA_DIR=mirror)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)  # stdout is the JSON alone
+    saved = json.loads((run / "eval" / "js.json").read_text())
+    assert obj["accuracy"] == saved["accuracy"] and obj["n"] == 24 and obj["file"].endswith("js.json")
+
+
+def test_evaluating_the_training_split_is_warned_and_named(base_run):
+    run, mirror = base_run
+    r = run_cli("evaluate", run, "--dataset", "toy", "--split", "train", DATAMAP_DATA_DIR=mirror)
+    assert r.returncode == 0, r.stderr
+    assert "EVALUATING ON THE TRAINING DATA: split 'train' of toy" in r.stderr
+    assert (run / "eval" / "toy_train-same-as-train.json").is_file() and not (run / "eval" / "toy_train.json").exists()

@@ -77,7 +77,7 @@ def test_valid_combinations_pass(tmp_path):
     """The checks reject only what they should: options that go together build a config."""
     earlier = str(tmp_path / "earlier")
     TrainConfig(dataset="d", limit=5, limit_mode="random", limit_seed=1)
-    TrainConfig(dataset="d", limit_mode="first", limit_seed=0)  # the defaults, as a saved config.yaml has them
+    TrainConfig(dataset="d", limit_mode="stratified", limit_seed=0)  # the defaults, as a saved config.yaml has them
     TrainConfig(dataset="d", export_jsonl=True, record="epoch_end")
     TrainConfig(dataset="d", drop_hard=True, dynamics_from=earlier)
     TrainConfig(dataset="d", dynamics_from=earlier, drop_hard=True, mixup={"site": "pooled", "pairing": "random"})

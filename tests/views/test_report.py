@@ -93,7 +93,8 @@ def test_report_sections_and_numbers(run, monkeypatch, tmp_path):
     # training curves table and evaluation tables
     hist = cells(page, "id='training'")
     assert hist[0][:4] == ["epoch", "train loss", "examples/s", "seconds"] and hist[0][4] == "validation accuracy"
-    assert hist[3][:5] == ["2", "0.3333", "102.0000", "2.0000", "0.7000"]
+    assert [r[0] for r in hist[1:]] == ["1", "2", "3"]  # 1-based, as on the console (history.json: 0, 1, 2)
+    assert hist[3][:5] == ["3", "0.3333", "102.0000", "2.0000", "0.7000"]
     ev = cells(page, "This run (base)")
     assert ev[1] == ["validation", "16", "0.8125", "0.7000", "0.6000", "0.6500", "0.0425"]
     conf = cells(page, "validation: confusion")
@@ -101,7 +102,8 @@ def test_report_sections_and_numbers(run, monkeypatch, tmp_path):
     assert cells(page, "Retrained run retrained")[1] == ["hans", "32", "0.5625", "–", "–", "–", "–"]
     assert "Retrained run unrelated" not in page
     sel = cells(page, "id='selections'")
-    assert sel[1][:3] == ["no_hard", "no_hard.json", "2"] and '"note": "<i>x</i>"' in sel[1][4]
+    assert sel[0] == ["name", "file", "examples", "parts", "per class", "recipe"]  # words, not raw JSON
+    assert sel[1] == ["no_hard", "no_hard.json", "2", "selected 2", "–", "drop hard; note <i>x</i>"]
 
 
 def test_text_is_escaped(run, tmp_path):
@@ -151,3 +153,54 @@ def test_report_in_browser_shows_literal_text(run, tmp_path):
         assert page.evaluate("window.__xss") is None and dialogs == [] and errors == []
         assert page.eval_on_selector_all("img", "els => els.every(e => e.src.startsWith('data:image/png'))")
         assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_health_checks_open_the_report(tmp_path):
+    run = make_run(tmp_path / "sick", n_random=60, pair=False)
+    (run / "metrics.json").write_text(json.dumps({"epochs_used": 2}), encoding="utf-8")
+    (run / "eval").mkdir()
+    # 20 examples, 10 of the first class; accuracy 0.5 = the majority share: at chance
+    (run / "eval" / "validation.json").write_text(json.dumps({
+        "accuracy": 0.5, "n": 20, "label_names": LABELS, "confusion": [[10, 0, 0], [6, 0, 0], [4, 0, 0]]}), encoding="utf-8")
+    (run / "eval" / "validation-same-as-train.json").write_text(json.dumps({"accuracy": 0.99, "n": 5}), encoding="utf-8")
+    (run / "selections").mkdir()
+    (run / "selections" / "amb.json").write_text(json.dumps({
+        "name": "amb", "ids": ["k1"], "recipe": {"ambiguous": 0.33, "stratify": False, "seed": 0},
+        "sizes": {"parts": {"ambiguous": 104}, "per_class": {"entailment": 80, "neutral": 19, "contradiction": 5}}}),
+        encoding="utf-8")
+    page = write_report(run).read_text(encoding="utf-8")
+    health = page[page.index("id='health'"):page.index("id='maps'")]  # before the maps and every list
+    assert page.index("id='health'") < page.index("id='mislabeled'")
+    items = [html.unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li[^>]*>(.*?)</li>", health, re.S)]
+    assert "4 of 6 checks warn" in health
+    assert items[0].startswith("⚠ evaluation: evaluation set validation-same-as-train is the training split itself")
+    assert items[1] == ("⚠ chance: evaluation set validation: accuracy 0.500 is at or near chance "
+                        "(majority class share 0.500; warns below 0.550)")
+    assert items[2].startswith("✔ chance: training set")
+    assert items[3].startswith("⚠ epochs: 2 epochs recorded: variability needs at least 3")
+    assert items[4].startswith("✔ imbalance: training set")
+    assert items[5].startswith("⚠ selection: selection amb: entailment 80 (77%), neutral 19 (18%), contradiction 5 (5%); "
+                               "largest/smallest 16.00, training set ")
+    assert "This list means little here" in page[page.index("id='mislabeled'"):]
+    sel = cells(page, "id='selections'")
+    assert sel[1] == ["amb", "amb.json", "1", "ambiguous 104", "entailment 80 (77%), neutral 19 (18%), contradiction 5 (5%) ⚠ unbalanced",
+                      "ambiguous 0.3300; seed 0"]
+
+
+def test_healthy_run_says_so(run, tmp_path):
+    page = write_report(run, out=tmp_path / "ok.html").read_text(encoding="utf-8")
+    health = page[page.index("id='health'"):page.index("id='maps'")]
+    assert "All 3 checks pass" in health and "This list means little" not in page
+
+
+def test_history_figure_counts_epochs_from_one_on_integer_ticks():
+    from datamap.views.report import history_figure
+
+    epochs = [{"epoch": e, "train_loss": 1.0 / (e + 1), "eval": {"validation": {"accuracy": 0.5, "loss": 0.7}}}
+              for e in range(2)]
+    fig = history_figure(epochs)
+    for ax in fig.axes:
+        assert list(ax.lines[0].get_xdata()) == [1, 2]
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["log_softmax", "softmax"]
+__all__ = ["log_softmax", "logits_from_probabilities", "looks_like_probabilities", "softmax"]
 
 
 def softmax(logits: np.ndarray, *, axis: int = -1) -> np.ndarray:
@@ -57,3 +57,34 @@ def log_softmax(logits: np.ndarray, *, axis: int = -1) -> np.ndarray:
     e = np.exp(shifted)
     np.put_along_axis(e, top, 0.0, axis=axis)  # the maximum's exp(0) = 1, added back by log1p
     return shifted - np.log1p(e.sum(axis=axis, keepdims=True))
+
+
+#: how far a row's sum may be from 1 for :func:`looks_like_probabilities` (float32 rounding, 4-decimal exports)
+PROB_SUM_TOL = 1e-3
+
+
+def looks_like_probabilities(values: np.ndarray, *, axis: int = -1, atol: float = PROB_SUM_TOL) -> bool:
+    """Whether ``values`` are probabilities rather than logits: every entry in [0, 1] and every slice
+    along ``axis`` summing to 1 (within ``atol``).
+
+    Real logits practically never pass (they would have to be non-negative, at most 1 and sum to 1 in
+    every row), so a True here means a softmax was already applied. Empty input or a single class is
+    never called probabilities.
+    """
+    z = np.asarray(values, dtype=np.float64)
+    if z.size == 0 or z.ndim == 0 or z.shape[axis] < 2:
+        return False
+    return bool(np.all((z >= 0) & (z <= 1)) and np.allclose(z.sum(axis=axis), 1.0, atol=atol, rtol=0))
+
+
+def logits_from_probabilities(probs: np.ndarray, *, axis: int = -1, atol: float = PROB_SUM_TOL) -> np.ndarray:
+    """Logits (natural log, in float64) whose softmax gives back ``probs``.
+
+    ``log(p)`` is a logit vector of ``p`` (softmax is unchanged by adding a constant, and
+    ``sum(p) = 1`` makes the constant 0), so every probability-based metric is the same as for
+    the original logits; zeros become ``log(tiny)`` (about -708) instead of ``-inf``. Raises
+    ``ValueError`` when ``probs`` are not probabilities along ``axis``.
+    """
+    if not looks_like_probabilities(probs, axis=axis, atol=atol):
+        raise ValueError(f"values are not probabilities (every entry in [0, 1], each row summing to 1 within {atol:g})")
+    return np.log(np.maximum(np.asarray(probs, dtype=np.float64), np.finfo(np.float64).tiny))

@@ -358,6 +358,10 @@ def filter_mask(metrics: Any, filters: Sequence[str], label_names: Sequence[str]
         col, op, value = parse_filter(text, columns=cols.keys())
         data = cols[col]
         is_num = np.issubdtype(data.dtype, np.number) or data.dtype == np.bool_
+        if is_num and col in CLASS_COLUMNS and label_names is not None and not isinstance(value, str):
+            raw = _FILTER_RE.match(text).group(3).strip("'\"")
+            if raw in [str(n) for n in label_names] and raw.lower() in ("nan", "inf", "-inf", "infinity"):
+                value = raw  # a class named like a special float ("NaN") is that class, not a number
         if is_num and isinstance(value, str) and col in CLASS_COLUMNS and label_names is not None:
             names = [str(n) for n in label_names]
             if value not in names:

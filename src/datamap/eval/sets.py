@@ -20,6 +20,9 @@ from datamap.io.data import load_table, prepare
 from datamap.io.rundir import RunDir
 
 HANS_COLUMNS = ("heuristic", "subcase")
+#: suffix of an evaluation set that is the training split itself (``datamap train --split validation``
+#: with the default ``--eval-split auto``): its files are ``eval/validation-same-as-train.json``
+SAME_AS_TRAIN = "-same-as-train"
 
 
 @dataclass
@@ -37,13 +40,15 @@ def set_name(dataset: str, split: str) -> str:
     return f"{p.name}_{split}"
 
 
-def load_eval_set(dataset: str, split: str, model_label_names: list[str], name: str | None = None, **columns) -> EvalSet:
+def load_eval_set(dataset: str, split: str, model_label_names: list[str], name: str | None = None,
+                  config: str | None = None, revision: str | None = None, **columns) -> EvalSet:
     """Load a labelled set for a model with classes ``model_label_names``.
 
     Standard sets must use the model's label names (error otherwise); HANS-style sets (a
-    ``heuristic`` column) keep their own entailment / non-entailment labels.
+    ``heuristic`` column) keep their own entailment / non-entailment labels. ``config`` and
+    ``revision``: see :mod:`datamap.io.data`.
     """
-    raw, source = load_table(dataset, split)
+    raw, source = load_table(dataset, split, config, revision)
     name = name or set_name(dataset, split)
     if "heuristic" in raw.columns:
         from datamap.eval.hans import check_model_labels

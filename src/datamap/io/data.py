@@ -6,7 +6,11 @@ A dataset is resolved in this order:
    ``<split>.<ext>`` files;
 2. a local mirror ``$DATAMAP_DATA_DIR/<name>/<split>.parquet`` (or ``.csv``/``.tsv``/``.jsonl``) —
    this is how datamap works offline;
-3. the Hugging Face hub (``datasets.load_dataset(name, split=split)``).
+3. the Hugging Face hub (``datasets.load_dataset(name, config, split=split, revision=revision)``).
+
+A ``config`` (``--dataset-config``, e.g. ``glue`` + ``sst2``) selects a hub configuration, or the
+mirror folder ``$DATAMAP_DATA_DIR/<name>/<config>/``; a ``revision`` (``--revision``: a branch, tag or
+commit of the hub repository) applies to the hub only, and is refused for local data.
 
 :func:`prepare` turns a raw table into the run's canonical frame:
 ``id, text[, text_pair], label, label_name``.
@@ -87,9 +91,21 @@ def _split_file(folder: Path, split: str) -> Path | None:
     return None
 
 
-def locate(name_or_path: str, split: str) -> Path | None:
-    """The local file for (dataset, split), or None if it must come from the hub."""
+def locate(name_or_path: str, split: str, config: str | None = None) -> Path | None:
+    """The local file for (dataset, split[, config]), or None if it must come from the hub."""
     p = Path(name_or_path)
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if config is not None:
+        if p.is_file():
+            raise DatamapError(f"--dataset-config {config}: {p} is a file; a config selects a hub configuration "
+                               "or a mirror folder NAME/CONFIG/")
+        base = p if p.is_dir() else (Path(mirror) / name_or_path if mirror else None)
+        if base is not None and base.is_dir():
+            if not (base / config).is_dir():
+                raise DatamapError(f"{base}: no config folder '{config}' (found: "
+                                   f"{', '.join(sorted(f.name for f in base.iterdir() if f.is_dir())) or 'none'})")
+            return locate(str(base / config), split)
+        return None
     if p.is_file():
         return p
     if p.is_dir():
@@ -98,7 +114,6 @@ def locate(name_or_path: str, split: str) -> Path | None:
             avail = sorted(f.name for f in p.iterdir() if f.suffix.lower() in EXTENSIONS)
             raise DatamapError(f"{p}: no '{split}' split file (found: {', '.join(avail) or 'none'})")
         return found
-    mirror = os.environ.get(DATA_DIR_ENV)
     if mirror and (Path(mirror) / name_or_path).is_dir():
         return _split_file(Path(mirror) / name_or_path, split)
     if p.suffix.lower() in EXTENSIONS:
@@ -106,33 +121,45 @@ def locate(name_or_path: str, split: str) -> Path | None:
     return None
 
 
-def split_exists(name_or_path: str, split: str) -> bool:
+def same_dataset(a: str, b: str) -> bool:
+    """Whether two ``--dataset`` values name the same data (the same string, or the same file or folder)."""
+    return a == b or (Path(a).exists() and Path(b).exists() and Path(a).resolve() == Path(b).resolve())
+
+
+def split_exists(name_or_path: str, split: str, config: str | None = None) -> bool:
     """Whether ``split`` exists locally (file, folder or mirror); hub datasets are not probed."""
     try:
-        return locate(name_or_path, split) is not None
+        return locate(name_or_path, split, config) is not None
     except DatamapError:
         return False
 
 
-def load_table(name_or_path: str, split: str = "train") -> tuple[pd.DataFrame, str]:
-    """Load one split as a raw DataFrame; returns (frame, source description for messages)."""
-    local = locate(name_or_path, split)
+def load_table(name_or_path: str, split: str = "train", config: str | None = None,
+               revision: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Load one split as a raw DataFrame; returns (frame, source description for messages).
+
+    ``config`` and ``revision`` as in the module's docstring (a revision of local data is an error).
+    """
+    local = locate(name_or_path, split, config)
     if local is not None:
+        if revision is not None:
+            raise DatamapError(f"--revision {revision}: {local} is local data; a revision applies to hub datasets only")
         return read_file(local), str(local)
     mirror = os.environ.get(DATA_DIR_ENV)
-    if mirror and (Path(mirror) / name_or_path).is_dir():
+    if config is None and mirror and (Path(mirror) / name_or_path).is_dir():
         raise DatamapError(f"{Path(mirror) / name_or_path}: no '{split}' split in the local mirror")
+    where = name_or_path + (f"/{config}" if config else "") + (f"@{revision}" if revision else "")
     try:
         import datasets
 
-        ds = datasets.load_dataset(name_or_path, split=split)
+        ds = datasets.load_dataset(name_or_path, config, split=split, revision=revision)
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatamapError(
-            f"dataset '{name_or_path}' split '{split}': not a local file or mirror entry "
+            f"dataset '{where}' split '{split}': not a local file or mirror entry "
             f"(set {DATA_DIR_ENV}) and the hub failed: {first}"
         ) from exc
-    return ds.to_pandas(), f"{name_or_path}[{split}]"
+    return ds.to_pandas(), f"{where}[{split}]"
 
 
 # ----------------------------------------------------------------------------- columns
@@ -279,7 +306,8 @@ def prepare(
     """Validate a raw table and return (canonical frame, label names).
 
     The frame has ``id`` (str), ``text``, optional ``text_pair``, ``label`` (int64) and
-    ``label_name``. ``label_names`` fixes the label map (e.g. an evaluation set must use the
+    ``label_name``; ``frame.attrs["source_columns"]`` names the source columns of ``text``,
+    ``text_pair``, ``label`` and ``id`` (None where there was none). ``label_names`` fixes the label map (e.g. an evaluation set must use the
     model's); otherwise it is inferred. ``keep_columns`` that exist in ``df`` are carried over
     (e.g. HANS's ``heuristic`` and ``subcase``). Row numbers in messages are 0-based positions in the
     source table.
@@ -317,16 +345,21 @@ def prepare(
     for col in keep_columns:
         if col in df.columns and col not in out.columns:
             out[col] = df[col].to_numpy()
-    return out.reset_index(drop=True), list(names)
+    out = out.reset_index(drop=True)
+    # where the canonical columns came from: saved in labels.json, used to name CSV exports back
+    out.attrs["source_columns"] = {"text": cols.text, "text_pair": cols.text_pair, "label": cols.label, "id": cols.id}
+    return out, list(names)
 
 
 def load_dataset(
     name_or_path: str,
     split: str = "train",
     label_names: list[str] | None = None,
+    config: str | None = None,
+    revision: str | None = None,
     **columns,
 ) -> tuple[pd.DataFrame, list[str], str]:
-    """Load and prepare one split: returns (frame, label names, source)."""
-    raw, source = load_table(name_or_path, split)
+    """Load and prepare one split (of hub ``config`` at ``revision``): returns (frame, label names, source)."""
+    raw, source = load_table(name_or_path, split, config, revision)
     frame, names = prepare(raw, source, label_names=label_names, **columns)
     return frame, names, source

@@ -162,6 +162,16 @@ class RunDir:
                 extra = f" ({hint})" if hint else ""
                 raise DatamapError(f"{p}: missing from the run directory{extra}")
 
+    def source_columns(self) -> dict[str, str]:
+        """``labels.json``'s ``source_columns`` (canonical column -> the dataset's own name), or {} when absent."""
+        import json
+
+        try:
+            cols = json.loads(self.labels.read_text(encoding="utf-8")).get("source_columns")
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return {k: v for k, v in cols.items() if isinstance(v, str)} if isinstance(cols, dict) else {}
+
     def label_names(self) -> list[str]:
         """Class names in id order, from labels.json."""
         self.require(self.labels)
@@ -179,7 +189,13 @@ class RunDir:
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
                  self.embeddings, self.clusters, self.centroids, self.map_embedding_html,
                  self.threshold_samples, self.label_issues]
-        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint]
+        return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint,
+                       self.tracking]
+
+    @property
+    def tracking(self) -> Path:
+        """``tracking/``: the event files of ``train --report-to tensorboard``."""
+        return self.root / "tracking"
 
     @property
     def metrics_json(self) -> Path:
@@ -213,7 +229,10 @@ class RunDir:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic.write_text(self.config, yaml.safe_dump(config, sort_keys=False))
         atomic.write_table(self.data, data)
-        atomic.write_json(self.labels, {"names": list(label_names)})
+        labels: dict = {"names": list(label_names)}
+        if data.attrs.get("source_columns"):  # set by datamap.io.data.prepare
+            labels["source_columns"] = dict(data.attrs["source_columns"])
+        atomic.write_json(self.labels, labels)
 
 
     # ------------------------------------------------------------------ the manifest

@@ -69,6 +69,18 @@ def selection_payload(name: str, result: Any) -> dict[str, Any]:
     return {"name": name, "ids": ids, "recipe": recipe, "sizes": sizes}
 
 
+def csv_columns(subset, source_columns: dict[str, str]):
+    """``subset`` with ``text``, ``text_pair`` and ``id`` named as in the source dataset (``premise``,
+    ``hypothesis``, ``guid``...), from ``labels.json``'s ``source_columns``; ``label`` (the class id)
+    and ``label_name`` keep their names. A name that would clash with another column is not used."""
+    rename = {}
+    for canon in ("text", "text_pair", "id"):
+        orig = source_columns.get(canon)
+        if orig and orig != canon and canon in subset.columns and orig not in subset.columns:
+            rename[canon] = orig
+    return subset.rename(columns=rename)
+
+
 def save_selection(
     run_dir: str | os.PathLike,
     name: str,
@@ -137,7 +149,7 @@ def save_selection(
     if "csv" in formats:
         csv_path = rd.selections / (f"{dataset}_{name}.csv" if dataset else f"{name}.csv")
         with atomic_path(csv_path) as tmp:
-            subset.to_csv(tmp, index=False)
+            csv_columns(subset, rd.source_columns()).to_csv(tmp, index=False)
         written["csv"] = csv_path
     written["json"] = write_json(rd.selection(name), payload)
     return {k: written[k] for k in ("json", "parquet", "csv") if k in written}

@@ -103,4 +103,9 @@ def write_compare(rows: list[dict[str, Any]], labels: list[str], runs: Sequence[
         with atomic_path(csv) as tmp:
             pd.DataFrame(rows, columns=["set", "metric", *labels]).to_csv(tmp, index=False)
     if json_out is not None:
-        write_json(json_out, {"runs": [str(r) for r in runs], "columns": labels, "rows": rows})
+        write_json(json_out, compare_json(rows, labels, runs))
+
+
+def compare_json(rows: list[dict[str, Any]], labels: list[str], runs: Sequence[Path]) -> dict[str, Any]:
+    """The JSON form of a :func:`compare_table` result (``compare --json``): runs, columns, rows."""
+    return {"runs": [str(r) for r in runs], "columns": labels, "rows": rows}

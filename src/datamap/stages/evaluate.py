@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -9,10 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from datamap.errors import DatamapError
-from datamap.eval.sets import EvalSet, load_eval_set, set_name, write_eval_set
+from datamap.eval.sets import SAME_AS_TRAIN, EvalSet, load_eval_set, set_name, write_eval_set
 from datamap.io import atomic
+from datamap.io.data import same_dataset
 from datamap.io.names import check_name
 from datamap.io.rundir import RunDir
+
+log = logging.getLogger(__name__)
 
 
 def _eval_name(name: str | None, dataset: str, split: str) -> str:
@@ -21,6 +25,20 @@ def _eval_name(name: str | None, dataset: str, split: str) -> str:
         return check_name(name, "--name", suffix=".json")
     default = re.sub(r"[^A-Za-z0-9._-]", "_", set_name(dataset, split)).lstrip("._-")  # 'my data.csv' -> my_data
     return check_name(default, "set name (from --dataset and --split; pass --name)")
+
+
+def _training_data(model_or_run: str) -> tuple[str, str] | None:
+    """(dataset, split) a run was trained on, from its config.yaml; None for a model or an unreadable config."""
+    import yaml
+
+    cfg = Path(model_or_run) / "config.yaml"
+    try:
+        conf = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.is_file() else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(conf, dict) or not isinstance(conf.get("dataset"), str):
+        return None
+    return conf["dataset"], str(conf.get("split") or "train")
 
 
 def _refuse_existing_scores(run: RunDir, name: str, overwrite: bool, extra: tuple = ()) -> None:
@@ -108,7 +126,13 @@ def evaluate(
         run = RunDir(out)
     if run is None:
         raise DatamapError(f"{model_or_run}: not a run directory; pass --out RUN to say where to write the scores")
-    name = _eval_name(name, dataset, split)
+    trained_on = _training_data(model_or_run)
+    if trained_on is not None and same_dataset(dataset, trained_on[0]) and split == trained_on[1]:
+        name = _eval_name(name, dataset, split) + ("" if name is not None else SAME_AS_TRAIN)
+        log.warning("EVALUATING ON THE TRAINING DATA: split '%s' of %s is the split %s was trained on; its scores "
+                    "(eval/%s.json) measure fit, not generalisation", split, dataset, model_or_run, name)
+    else:
+        name = _eval_name(name, dataset, split)
     _refuse_existing_scores(run, name, overwrite)
     names = model_label_names_of(model_or_run)
     es = load_eval_set(dataset, split, names, name=name, **(columns or {}))

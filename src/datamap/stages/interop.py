@@ -7,7 +7,9 @@ import shutil
 
 import yaml
 
-from datamap.errors import DatamapError
+import numpy as np
+
+from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.data import load_dataset
 from pathlib import Path
@@ -25,6 +27,7 @@ def import_dynamics(
     split: str = "train",
     columns: dict | None = None,
     overwrite: bool = False,
+    probabilities: bool = False,
 ) -> RunDir:
     """Create a run directory from ``dynamics_epoch_{e}.jsonl`` files (optionally with the dataset's records).
 
@@ -43,6 +46,10 @@ def import_dynamics(
     overwrite : bool, default False
         Replace a run already in ``out`` (its files of the run contract are removed first);
         without it a folder holding files is refused before anything is read.
+    probabilities : bool, default False
+        The files hold probabilities (a softmax already applied): convert them to logits with
+        ``log`` (:func:`datamap.core.probs.logits_from_probabilities`). Without it, files whose
+        every row lies in [0, 1] and sums to 1 are refused (they are not logits).
     """
     run = RunDir(out)
     if run.root.exists() and not run.root.is_dir():
@@ -50,6 +57,7 @@ def import_dynamics(
     if run.root.is_dir() and any(run.root.iterdir()) and not overwrite:
         raise DatamapError(f"--out {run.root}: already holds files; pass --overwrite to replace the run")
     dyn = read_jsonl_dir(folder)
+    dyn = as_logits(dyn, probabilities, f"{folder} (dynamics_epoch_*.jsonl)")
     if label_names is not None and len(label_names) != dyn.n_classes:
         raise DatamapError(f"--label-names has {len(label_names)} names but the dynamics have {dyn.n_classes} classes")
     data = None
@@ -76,6 +84,22 @@ def import_dynamics(
         yaml.safe_dump({"imported_from": str(folder), "dataset": dataset, "split": split if dataset else None}, sort_keys=False),
     )
     return run
+
+
+def as_logits(dyn, probabilities: bool, source: str):
+    """``dyn`` with logits: probabilities refused (one line naming ``source``) unless ``probabilities``,
+    then converted with log."""
+    from dataclasses import replace
+
+    from datamap.core.probs import logits_from_probabilities, looks_like_probabilities
+
+    if probabilities:
+        with user_errors(f"{source}: --probabilities"):
+            return replace(dyn, logits=logits_from_probabilities(dyn.logits, axis=-1).astype(np.float32))
+    if looks_like_probabilities(dyn.logits, axis=-1):
+        raise DatamapError(f"{source}: every row lies in [0, 1] and sums to 1: these are probabilities, not logits; "
+                           "pass --probabilities to convert them with log")
+    return dyn
 
 
 def export_dynamics(run: "str | os.PathLike", out: "str | os.PathLike | None" = None, overwrite: bool = False) -> list:

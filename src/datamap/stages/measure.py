@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import numpy as np
 import pandas as pd
 
 from datamap.core.checks import check_fraction, check_int
+from datamap.core.health import check_epochs
 from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
 from datamap.core.regions import REGIONS, assign_regions, region_indices
 from datamap.errors import DatamapError, user_errors
@@ -15,6 +17,8 @@ from datamap.io import atomic
 from datamap.io.readers import check_same_ids
 from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import read_dynamics
+
+log = logging.getLogger(__name__)
 
 
 def measure_run(
@@ -58,6 +62,9 @@ def measure_run(
     for col in METRIC_COLUMNS:
         table[col] = m[col]
     table["region"] = assign_regions(m["confidence"], m["variability"], fraction=fraction)
+    few = check_epochs(epochs_used)
+    if not few.ok:
+        log.warning("%s: %s", run.dynamics, few.message)
     idx = region_indices(m["confidence"], m["variability"], fraction=fraction)
 
     names = run.label_names() if run.labels.exists() else [str(i) for i in range(dyn.n_classes)]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from datamap.core.health import Finding, check_selection
 from datamap.core.selection import SWEEP_FRACTIONS, Recipe, SelectionResult, select as select_rows, sweep as sweep_rows
 from datamap.errors import DatamapError, user_errors
 from datamap.io.atomic import refuse_existing
@@ -21,11 +22,38 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SavedSelection:
-    """One selection written by :func:`select_run`: its name, what was selected, the files."""
+    """One selection written by :func:`select_run`: its name, what was selected, the files, and its
+    class balance (:func:`datamap.core.health.check_selection`; ``balance.ok`` False = it warned)."""
 
     name: str
     result: SelectionResult
     paths: dict[str, Path]
+    balance: Finding | None = None
+
+    def summary(self) -> dict:
+        """What ``datamap select --json`` prints for this selection."""
+        return {"name": self.name, "n": len(self.result), "n_total": self.result.n_total, "sizes": self.result.sizes,
+                "per_class": self.result.class_sizes, "balance": self.balance.to_dict() if self.balance else None,
+                "files": {k: str(v) for k, v in self.paths.items()}}
+
+
+STRATIFY_HINT = ("pass --stratify to keep each class's share of the training set (without it, regions and "
+                 "rankings are taken over all classes together, as in allenai/cartography)")
+
+
+def selection_balance(name: str, result: SelectionResult, stratified: bool, gold) -> Finding | None:
+    """The class balance of a selection against the training set's classes ``gold`` (the metrics rows);
+    warns (log) past :data:`datamap.core.health.SELECTION_FACTOR` times the training set's imbalance."""
+    import numpy as np
+
+    if not result.class_sizes or len(result) == 0 or gold is None:
+        return None
+    classes, train = np.unique(np.asarray(gold), return_counts=True)  # the keys of class_sizes, in this order
+    finding = check_selection(list(result.class_sizes.values()), train.tolist(), list(result.class_sizes),
+                              what=f"selection {name}")
+    if not finding.ok:
+        log.warning("%s%s", finding.message, "" if stratified else f"; {STRATIFY_HINT}")
+    return finding
 
 
 def select_run(
@@ -127,7 +155,8 @@ def select_run(
         for path in selection_paths(rd, n, formats, dataset):
             refuse_existing(path, overwrite)
     return [
-        SavedSelection(n, result, save_selection(rd.root, n, result, data_df=data_df, formats=formats, dataset=dataset))
+        SavedSelection(n, result, save_selection(rd.root, n, result, data_df=data_df, formats=formats, dataset=dataset),
+                       selection_balance(n, result, recipe.stratify, metrics["gold"] if "gold" in metrics else None))
         for n, result in named
     ]
 

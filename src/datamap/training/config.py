@@ -57,10 +57,16 @@ class Precision(Choice):
 
 
 class LimitMode(Choice):
-    """``--limit-mode``: which ``--limit`` rows are kept: the ``first`` ones, or ``random`` ones (``--limit-seed``)."""
+    """``--limit-mode``: which ``--limit`` rows are kept.
 
-    FIRST = "first"
+    ``stratified`` (default): a random sample (``--limit-seed``) with every class in proportion to its
+    share of the data; ``random``: a plain random sample; ``first``: the first rows of the file (on a
+    file sorted by label this is one class only).
+    """
+
+    STRATIFIED = "stratified"
     RANDOM = "random"
+    FIRST = "first"
 
 
 class Pooling(Choice):
@@ -183,6 +189,11 @@ class TrainConfig(BaseModel):
     ----------
     dataset : str
         ``--dataset``: hub name, local mirror name (``$DATAMAP_DATA_DIR/NAME/SPLIT.parquet``), file or folder.
+    dataset_config : str or None, default None
+        ``--dataset-config``: the hub configuration (``glue`` + ``sst2``), or the mirror folder
+        ``NAME/CONFIG/``; also used for the in-domain evaluation split.
+    revision : str or None, default None
+        ``--revision``: branch, tag or commit of the hub dataset (hub datasets only).
     model : str, default "minilm"
         ``--model``: model folder, hub name, or the alias ``minilm``.
     out : str, default "runs/run"
@@ -203,12 +214,17 @@ class TrainConfig(BaseModel):
         ``--drop-empty``: skip rows with empty or null text instead of stopping.
     limit : int or None, default None
         ``--limit``: train on only this many examples (>= 1); None: all.
-    limit_mode : LimitMode, default "first"
-        ``--limit-mode``: the first ``limit`` rows, or ``limit`` random rows. Another value than
-        the default without ``limit`` is an error.
+    limit_mode : LimitMode, default "stratified"
+        ``--limit-mode``: ``limit`` rows drawn at random within each class in proportion to its size
+        (``stratified``), ``limit`` random rows (``random``), or the first ``limit`` rows (``first``).
+        Another value than the default without ``limit`` is an error.
     limit_seed : int, default 0
-        ``--limit-seed``: seed (>= 0) of ``limit_mode="random"``, independent of ``seed`` so runs with
-        different seeds share a subset. Another value than the default without ``limit`` is an error.
+        ``--limit-seed``: seed (>= 0) of the ``stratified`` and ``random`` draws, independent of ``seed``
+        so runs with different seeds share a subset. Another value than the default without ``limit``
+        is an error.
+    allow_single_class : bool, default False
+        ``--allow-single-class``: train even when the training rows (after ``subset`` and ``limit``)
+        hold a single class; without it that is an error (the model would learn to predict one class).
     subset : str or None, default None
         ``--subset``: a selection JSON (ids) to train on.
     epochs : int, default 3
@@ -246,6 +262,9 @@ class TrainConfig(BaseModel):
         ``--trust-remote-code``: allow model code from the hub.
     loss : str, default "ce"
         ``--loss``: ``ce`` or ``focal:GAMMA[,ALPHA]``, checked by :func:`datamap.training.losses.parse_loss`.
+    report_to : list of str, default []
+        ``--report-to``: experiment trackers (``tensorboard``, ``wandb``, ``mlflow``) that receive the
+        loss, learning rate, throughput and evaluation scores (:mod:`datamap.training.tracking`).
     mixup : MixupConfig or None, default None
         The mixup settings; None: no mixup.
     dynamics_from : str or None, default None
@@ -262,6 +281,8 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     dataset: str
+    dataset_config: Optional[str] = None
+    revision: Optional[str] = None
     model: str = "minilm"
     out: str = "runs/run"
     split: str = "train"
@@ -273,8 +294,9 @@ class TrainConfig(BaseModel):
     id_column: Optional[str] = None
     drop_empty: bool = False
     limit: Optional[int] = Field(None, ge=1)
-    limit_mode: LimitMode = LimitMode.FIRST
+    limit_mode: LimitMode = LimitMode.STRATIFIED
     limit_seed: int = Field(0, ge=0)
+    allow_single_class: bool = False
     subset: Optional[str] = None
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
@@ -294,11 +316,21 @@ class TrainConfig(BaseModel):
     overwrite: bool = False
     trust_remote_code: bool = False
     loss: str = "ce"
+    report_to: list[str] = Field(default_factory=list)
     mixup: Optional[MixupConfig] = None
     dynamics_from: Optional[str] = None
     drop_hard: bool = False
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers(cls, names: list[str]) -> list[str]:
+        known = ("tensorboard", "wandb", "mlflow")
+        for name in names:
+            if name not in known:
+                raise ValueError(f"unknown tracker {name!r} (choose from {', '.join(known)})")
+        return names
 
     @field_validator("loss")
     @classmethod

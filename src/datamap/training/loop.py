@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
+from datamap.console import Progress, say
+from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
-from datamap.eval.sets import load_eval_set, quick_scores, write_eval_set
+from datamap.eval.sets import SAME_AS_TRAIN, load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
-from datamap.io.data import load_dataset, split_exists
+from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
@@ -42,6 +43,7 @@ from datamap.training.models import freeze_base, load_model, load_tokenizer, mod
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,20 @@ def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
         return df
     if cfg.limit_mode == "first":
         return df.iloc[: cfg.limit].reset_index(drop=True)
-    rows = np.sort(np.random.default_rng(cfg.limit_seed).choice(len(df), size=cfg.limit, replace=False))
+    if cfg.limit_mode == "stratified":
+        rows = stratified_sample(df["label"].to_numpy(), cfg.limit, seed=cfg.limit_seed)
+    else:
+        rows = np.sort(np.random.default_rng(cfg.limit_seed).choice(len(df), size=cfg.limit, replace=False))
     return df.iloc[rows].reset_index(drop=True)
+
+
+def _eval_name(name: str, dataset: str, split: str, cfg: TrainConfig) -> str:
+    """``name``, or ``name-same-as-train`` (with a loud warning) when (dataset, split) is the training data."""
+    if not (same_dataset(dataset, cfg.dataset) and split == cfg.split):
+        return name
+    log.warning("EVALUATING ON THE TRAINING DATA: evaluation set '%s' is split '%s' of %s, the split trained on; "
+                "its scores (eval/%s%s.json) measure fit, not generalisation", name, split, dataset, name, SAME_AS_TRAIN)
+    return name + SAME_AS_TRAIN
 
 
 def _columns(cfg: TrainConfig) -> dict:
@@ -66,7 +80,8 @@ def _columns(cfg: TrainConfig) -> dict:
 
 def load_data(cfg: TrainConfig):
     """Training frame (after subset/limit), label names, and evaluation sets {name: EvalSet}."""
-    train_df, names, source = load_dataset(cfg.dataset, cfg.split, **_columns(cfg))
+    hub = dict(config=cfg.dataset_config, revision=cfg.revision)
+    train_df, names, source = load_dataset(cfg.dataset, cfg.split, **hub, **_columns(cfg))
     if cfg.subset:
         from datamap.io.selection import check_ids_in, load_selection_ids
 
@@ -75,20 +90,27 @@ def load_data(cfg: TrainConfig):
         train_df = train_df[train_df["id"].isin(set(ids))].reset_index(drop=True)
     train_df = _limit(train_df, cfg)
     present = sorted(set(train_df["label"].tolist()))
+    if len(present) < 2 and not cfg.allow_single_class:
+        only = names[present[0]] if present else "none"
+        raise DatamapError(f"{source}: the training rows{' (after --subset/--limit)' if cfg.subset or cfg.limit else ''} "
+                           f"hold a single class ({only!r}); a model trained on them predicts that class only "
+                           "(pass --allow-single-class to train anyway)")
     if len(present) < len(names):
         log.warning("training data has %d of %d classes (%s)", len(present), len(names), source)
 
     evals = {}
     split = cfg.eval_split
     if split == "auto":
-        split = "validation" if split_exists(cfg.dataset, "validation") else None
+        split = "validation" if split_exists(cfg.dataset, "validation", cfg.dataset_config) else None
     if split:
-        evals[split] = load_eval_set(cfg.dataset, split, names, name=split, **_columns(cfg))
+        name = _eval_name(split, cfg.dataset, split, cfg)
+        evals[name] = load_eval_set(cfg.dataset, split, names, name=name, **hub, **_columns(cfg))
     for spec in cfg.eval_datasets:
         ds, sp = spec, "validation"
         if not Path(spec).exists() and ":" in spec:
             ds, _, sp = spec.partition(":")
         es = load_eval_set(ds, sp, names, **_columns(cfg))
+        es.name = _eval_name(es.name, ds, sp, cfg)
         if es.name in evals:
             raise DatamapError(f"--eval-dataset {spec}: evaluation set '{es.name}' given twice")
         evals[es.name] = es
@@ -123,7 +145,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
                 raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
                                    "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
-    accelerator = make_accelerator(cfg.precision)
+    trackers = check_trackers(cfg.report_to)
+    accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
@@ -186,6 +209,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
                            f"start again with datamap train --overwrite --out {run.root}")
 
+    tracker = RunTracker(accelerator, trackers, config)
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
@@ -197,13 +221,12 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
         n_seen = 0
-        bar = tqdm(
-            loader,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            disable=not (progress and accelerator.is_local_main_process),
-            unit="batch",
-        )
-        for step, batch in enumerate(bar):
+
+        def rate() -> float:  # examples per second since the epoch began, all processes
+            return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
+        bar = Progress(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batches",
+                       enabled=progress and accelerator.is_local_main_process)
+        for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
             with accelerator.autocast():
                 loss, logits = step_fn(model, batch, epoch)
@@ -217,9 +240,14 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             optimizer.zero_grad(set_to_none=True)
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
-            if step % 10 == 0 and bar.disable is False:
-                rate = n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate:.0f}")
+            if tracker.due(epoch * len(loader) + step + 1):
+                tracker.log_step(epoch * len(loader) + step + 1, loss.item(), scheduler.get_last_lr()[0], rate())
+            if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
+                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
+            bar.update(1)
+        if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
+            bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
+        bar.close()
         seconds = time.perf_counter() - t0
         # mean over the batches processed (several processes: including even batching's repeats)
         seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
@@ -243,15 +271,16 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
             last_eval_logits[name] = ev_logits
         history.append(entry)
+        tracker.log_epoch(entry)
         if main:
             evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
-            tqdm.write(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
+            say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
             atomic.write_json(run.history, {"epochs": history})
         if cfg.checkpoint:
             t_ckpt = time.perf_counter()
             save_checkpoint(run, accelerator, model, optimizer, scheduler, {"epoch": epoch, "history": history})
             if main:
-                log.debug("checkpoint of epoch %d: %.2f s", epoch, time.perf_counter() - t_ckpt)
+                log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
         if main:
             run.write_manifest(epochs_written=epoch + 1)
         kill_point(f"{epoch}:done")
@@ -276,6 +305,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         from datamap.io.jsonl import export_jsonl
 
         export_jsonl(run.dynamics, run.jsonl_dir)
+    tracker.end()
     if main:
         kill_point("final")
         run.write_manifest(status="complete", epochs_written=cfg.epochs)
@@ -322,6 +352,9 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     if not isinstance(data, dict):
         raise DatamapError(f"{run.config}: not a mapping of options")
     data["out"] = str(out)
+    if data.get("limit") is None:  # runs saved before the default --limit-mode changed hold limit_mode: first
+        data.pop("limit_mode", None)
+        data.pop("limit_seed", None)
     import pydantic
 
     try:

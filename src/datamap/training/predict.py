@@ -12,20 +12,23 @@ import random
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from datamap.console import progress
 from datamap.training.batching import FixedBatches, make_loader, sorted_batches
 from datamap.training.models import model_inputs
 from datamap.training.recorder import EpochRecorder
 
 
-def make_accelerator(precision: str = "auto"):
+def make_accelerator(precision: str = "auto", log_with: "list[str] | None" = None, project_dir=None):
     """The Accelerator of a training or inference process, on CPU, one GPU or several processes.
 
     Parameters
     ----------
     precision : {"auto", "bf16", "fp32"}, default "auto"
         ``auto``: bf16 autocast on a GPU that supports it, else fp32.
+    log_with, project_dir : optional
+        Accelerate's experiment trackers (``["tensorboard"]``...) and the folder they write to
+        (see :mod:`datamap.training.tracking`); None: no trackers.
 
     Launched as several processes (``accelerate launch``/``torchrun``) on a machine without a GPU,
     Accelerate needs ``cpu=True`` to join them (gloo, MULTI_CPU); without it every process would work
@@ -38,7 +41,8 @@ def make_accelerator(precision: str = "auto"):
         str(precision) == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     )
     cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not gpu
-    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu_processes)
+    trackers = {"log_with": log_with, "project_dir": str(project_dir)} if log_with else {}
+    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu_processes, **trackers)
 
 
 @contextlib.contextmanager
@@ -103,7 +107,7 @@ def predict_batches(model, encoded: list[dict], collate, batch_size: int, accele
         loader = accelerator.prepare_data_loader(
             make_loader(encoded, collate, FixedBatches(sorted_batches(lengths, batch_size))), device_placement=True
         )
-        for batch in tqdm(loader, desc=desc, disable=not show, leave=False):
+        for batch in progress(loader, desc or "", unit="batches", enabled=show, leave=False):
             with accelerator.autocast():
                 rows = forward(model, batch)
             rec.add(batch["index"], rows)

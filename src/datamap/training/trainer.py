@@ -366,7 +366,7 @@ class DynamicsTrainer(Trainer):
             self._predict_training_set()
         index, logits = self._recorder.collect(self.accelerator)
         if len(index) != self._n:
-            log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", epoch, len(index), self._n)
+            log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", epoch + 1, len(index), self._n)
             return
         self._recorder.write(epoch, index, logits)
         if self.is_world_process_zero():

@@ -1,6 +1,7 @@
 """The run report: one self-contained HTML page (images inlined as base64, readable offline).
 
-Sections: data maps, region summary (counts per region and class, the 20 most likely mislabeled
+Sections: health checks (:mod:`datamap.core.health`: model near chance, too few epochs, class
+imbalance, unbalanced selections; shown before any list), data maps, region summary (counts per region and class, the 20 most likely mislabeled
 examples with their text), per-epoch training curves, evaluation tables of the run, its selections
 and the runs retrained on them. Every piece of text from the run is HTML-escaped.
 """
@@ -16,7 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from datamap.errors import DatamapError
+from datamap.core.health import (
+    CHANCE_MARGIN, IMBALANCE_RATIO, MIN_EPOCHS, SELECTION_FACTOR, Finding, check_selection, health_checks,
+)
+from datamap.errors import DatamapError, user_errors
+from datamap.eval.sets import SAME_AS_TRAIN
 from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_scores
 from datamap.io.rundir import RunDir
@@ -104,7 +109,7 @@ def _maps(rd: RunDir, table) -> str:
     return "\n".join(out)
 
 
-def _regions(table, names: list[str]) -> str:
+def _regions(table, names: list[str], findings: list[Finding] = ()) -> str:
     regions = list(REGION_ORDER) + sorted(set(table["region"].astype(str)) - set(REGION_ORDER))
     counts = table.groupby([table["region"].astype(str), table["gold"].astype(int)]).size()
     rows = []
@@ -121,6 +126,10 @@ def _regions(table, names: list[str]) -> str:
     worst = most_likely_mislabeled(table)
     out.append(f"<h3 id='mislabeled'>The {N_MISLABELED} most likely mislabeled examples</h3>")
     out.append(f"<p class='rule'>{esc(MISLABELED_RULE)} {len(worst)} shown.</p>")
+    doubts = [f for f in findings if not f.ok and f.check in ("chance", "epochs")]
+    if doubts:
+        out.append("<p class='warn'>⚠ This list means little here: " + "; ".join(esc(f.message) for f in doubts)
+                   + ". A model that has not learned the task (or too few epochs) makes every example look hard.</p>")
     pair = "text_pair" in table.columns
     rows = []
     for rank, (_, r) in enumerate(worst.iterrows(), 1):
@@ -161,6 +170,82 @@ def _label_issues(rd: RunDir, table) -> str:
     ])
 
 
+def _metrics_epochs(rd: RunDir) -> int | None:
+    """Epochs the metrics used (metrics.json), or None when the file does not say."""
+    try:
+        value = json.loads(rd.metrics_json.read_text(encoding="utf-8")).get("epochs_used")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _read_selection(f: Path) -> dict:
+    try:
+        s = json.loads(f.read_text(encoding="utf-8"))
+        if not isinstance(s, dict) or not isinstance(s["ids"], list):
+            raise TypeError("'ids' must be a list")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatamapError(f"{f}: not a valid selection ({exc})") from exc
+    return s
+
+
+def run_health(rd: RunDir, table, names: list[str]) -> list[Finding]:
+    """The health checks of a run (:func:`datamap.core.health.health_checks`) from its files.
+
+    Uses ``metrics.parquet`` (gold, last-epoch predictions), ``metrics.json`` (epochs used; when it
+    is missing the epochs check is left out), the run's standard ``eval/*.json`` (accuracy and the
+    gold counts of the confusion matrix; a set named ``*-same-as-train`` is reported as training
+    data) and the per-class sizes of ``selections/*.json``.
+    """
+    evals, extra = {}, []
+    for f in sorted(rd.eval_dir.glob("*.json")) if rd.eval_dir.is_dir() else []:
+        sc = read_scores(f)
+        conf, acc = sc.get("confusion"), sc.get("accuracy")
+        if f.stem.endswith(SAME_AS_TRAIN):
+            extra.append(Finding("evaluation", False, f"evaluation set {f.stem} is the training split itself: "
+                                                      "its scores measure fit, not generalisation"))
+            continue
+        if isinstance(acc, (int, float)) and isinstance(conf, list) and conf and all(isinstance(r, list) for r in conf):
+            counts = [sum(int(v) for v in r) for r in conf]
+            if sum(counts):
+                evals[f.stem] = (float(acc), counts)
+    selections = {}
+    for f in sorted(rd.selections.glob("*.json")) if rd.selections.is_dir() else []:
+        counts = _selection_counts((_read_selection(f).get("sizes") or {}).get("per_class"), names)
+        if counts is not None:
+            selections[f.stem] = counts
+    epochs = _metrics_epochs(rd)
+    with user_errors(str(rd.metrics)):
+        found = health_checks(gold=table["gold"].to_numpy(), pred=table["pred"].to_numpy(), n_classes=len(names),
+                              epochs=epochs if epochs is not None else MIN_EPOCHS, names=names, evals=evals,
+                              selections=selections)
+    if epochs is None:
+        found = [f for f in found if f.check != "epochs"]
+    return extra + found
+
+
+def _selection_counts(per, names: list[str]) -> list[int] | None:
+    """A selection's ``sizes.per_class`` as counts in class-id order (None when absent, empty or not by name)."""
+    if not (isinstance(per, dict) and per and set(per) <= set(names)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in per.values()) and sum(per.values())):
+        return None
+    return [per.get(n, 0) for n in names]
+
+
+def _health(findings: list[Finding]) -> str:
+    bad = [f for f in findings if not f.ok]
+    head = (f"<p class='warn'><b>{len(bad)} of {len(findings)} checks warn.</b> Read them before the lists below.</p>"
+            if bad else f"<p class='good'>All {len(findings)} checks pass.</p>")
+    items = "".join(f"<li class='{'good' if f.ok else 'warn'}'>{'✔' if f.ok else '⚠'} <b>{esc(f.check)}</b>: "
+                    f"{esc(f.message)}</li>" for f in findings)
+    limits = (f"Limits: accuracy below the majority-class share + {CHANCE_MARGIN:g} is near chance; variability "
+              f"needs at least {MIN_EPOCHS} epochs; classes warn when the largest is more than {IMBALANCE_RATIO:g} "
+              f"times the smallest; a selection warns when its largest/smallest ratio is more than "
+              f"{SELECTION_FACTOR:g} times the training set's.")
+    return (f"<h2 id='health'>Health checks</h2>{head}<ul class='health'>{items}</ul>"
+            f"<p class='note'>{esc(limits)}</p>")
+
+
 def _history(rd: RunDir) -> str:
     out = ["<h2 id='training'>Training curves</h2>"]
     if not rd.history.exists():
@@ -174,10 +259,32 @@ def _history(rd: RunDir) -> str:
     if not epochs:
         return out[0] + "<p>history.json lists no epochs.</p>"
     sets = sorted({s for e in epochs for s in (e.get("eval") or {})})
-    xs = [e.get("epoch", i) for i, e in enumerate(epochs)]
+    xs = epoch_numbers(epochs)
+    out.append("<p class='note'>Epochs are counted from 1 here (history.json stores them from 0).</p>")
+    out.append(_img(_png(history_figure(epochs)), "training curves"))
 
+    header = ["epoch", "train loss", "examples/s", "seconds"] + [f"{s} {k}" for s in sets for k in ("accuracy", "loss")]
+    rows = []
+    for x, e in zip(xs, epochs):
+        ev = e.get("eval") or {}
+        rows.append([_num(x), _num(e.get("train_loss")), _num(e.get("examples_per_s")), _num(e.get("seconds"))]
+                    + [_num(ev.get(s, {}).get(k)) for s in sets for k in ("accuracy", "loss")])
+    out.append(_table(header, rows, "num"))
+    return "\n".join(out)
+
+
+def epoch_numbers(epochs: list[dict]) -> list[int]:
+    """The 1-based epoch numbers people read, from history.json's 0-based ``epoch`` fields."""
+    return [int(e.get("epoch", i)) + 1 for i, e in enumerate(epochs)]
+
+
+def history_figure(epochs: list[dict]):
+    """Training loss (and evaluation loss) and evaluation accuracy per epoch, epochs 1-based on integer ticks."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
+    sets = sorted({s for e in epochs for s in (e.get("eval") or {})})
+    xs = epoch_numbers(epochs)
     fig = Figure(figsize=(10, 3.6))
     a1, a2 = fig.subplots(1, 2)
     a1.plot(xs, [e.get("train_loss", np.nan) for e in epochs], marker="o", label="train loss")
@@ -188,18 +295,11 @@ def _history(rd: RunDir) -> str:
         a2.plot(xs, [(e.get("eval") or {}).get(s, {}).get("accuracy", np.nan) for e in epochs], marker="o", label=s)
     a1.set_xlabel("epoch"), a1.set_ylabel("loss"), a1.legend(fontsize=8)
     a2.set_xlabel("epoch"), a2.set_ylabel("accuracy"), a2.set_title("evaluation accuracy")
+    for ax in (a1, a2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no tick at epoch 0.5
     if sets:
         a2.legend(fontsize=8)
-    out.append(_img(_png(fig), "training curves"))
-
-    header = ["epoch", "train loss", "examples/s", "seconds"] + [f"{s} {k}" for s in sets for k in ("accuracy", "loss")]
-    rows = []
-    for x, e in zip(xs, epochs):
-        ev = e.get("eval") or {}
-        rows.append([_num(x), _num(e.get("train_loss")), _num(e.get("examples_per_s")), _num(e.get("seconds"))]
-                    + [_num(ev.get(s, {}).get(k)) for s in sets for k in ("accuracy", "loss")])
-    out.append(_table(header, rows, "num"))
-    return "\n".join(out)
+    return fig
 
 
 def _eval_block(eval_dir: Path, title: str) -> str:
@@ -228,21 +328,53 @@ def _eval_block(eval_dir: Path, title: str) -> str:
     return _table(["set", *EVAL_KEYS], summary, "num") + "\n" + "\n".join(details)
 
 
-def _selections(rd: RunDir) -> tuple[str, list[Path]]:
+def _selections(rd: RunDir, names: list[str], train_counts: list[int]) -> tuple[str, list[Path]]:
     files = sorted(rd.selections.glob("*.json")) if rd.selections.is_dir() else []
     if not files:
         return "<h2 id='selections'>Selections</h2><p>No selections (selections/*.json).</p>", []
     rows = []
     for f in files:
-        try:
-            s = json.loads(f.read_text(encoding="utf-8"))
-            ids = s["ids"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DatamapError(f"{f}: not a valid selection ({exc})") from exc
-        rows.append([esc(str(s.get("name", f.stem))), esc(f.name), _num(len(ids)),
-                     f"<code>{esc(json.dumps(s.get('sizes', {}), ensure_ascii=False))}</code>",
-                     f"<code>{esc(json.dumps(s.get('recipe', {}), ensure_ascii=False))}</code>"])
-    return "<h2 id='selections'>Selections</h2>" + _table(["name", "file", "ids", "sizes", "recipe"], rows, "sel"), files
+        s = _read_selection(f)
+        sizes = s.get("sizes") if isinstance(s.get("sizes"), dict) else {}
+        recipe = s.get("recipe") if isinstance(s.get("recipe"), dict) else {}
+        rows.append([esc(str(s.get("name", f.stem))), esc(f.name), _num(len(s["ids"])),
+                     _words(sizes.get("parts") or {k: v for k, v in sizes.items() if k not in ("per_class", "total")}),
+                     _per_class(sizes.get("per_class"), names, train_counts), _words(recipe)])
+    return ("<h2 id='selections'>Selections</h2>"
+            + _table(["name", "file", "examples", "parts", "per class", "recipe"], rows, "sel"), files)
+
+
+def _words(d) -> str:
+    """A mapping as ``key value`` pairs, leaving out empty and off values (0, false, null, [])."""
+    if not isinstance(d, dict):
+        return _num(d)
+    parts = []
+    for k, v in d.items():
+        if v is None or v is False or (isinstance(v, (int, float)) and not isinstance(v, bool) and v == 0 and k != "seed") \
+                or (isinstance(v, (list, dict, str)) and not v):
+            continue
+        if isinstance(v, dict):
+            v = "(" + _words(v) + ")"
+        elif isinstance(v, list):
+            v = esc(", ".join(str(x) for x in v))
+        elif v is True:
+            v = "yes"
+        else:
+            v = _num(v)
+        parts.append(f"{esc(str(k))} {v}")
+    return "; ".join(parts) or "–"
+
+
+def _per_class(per, names: list[str], train_counts: list[int]) -> str:
+    """``neg 80 (81%), pos 19 (19%)``, marked when :func:`datamap.core.health.check_selection` warns."""
+    if not isinstance(per, dict) or not per or not all(isinstance(v, int) for v in per.values()):
+        return "–"
+    total = max(sum(per.values()), 1)
+    text = ", ".join(f"{esc(str(k))} {v:,} ({100 * v / total:.0f}%)" for k, v in per.items())
+    counts = _selection_counts(per, names)
+    if counts is not None and not check_selection(counts, train_counts).ok:
+        text += " <b class='warn'>⚠ unbalanced</b>"
+    return text
 
 
 def _strings(obj):
@@ -313,7 +445,8 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
     name = rd.root.resolve().name
-    sel_html, _ = _selections(rd)
+    train_counts = [int((table["gold"] == c).sum()) for c in range(len(names))]
+    sel_html, _ = _selections(rd, names, train_counts)
     retrained = retrained_runs(rd.root)
     evals = ["<h2 id='evaluation'>Evaluation</h2>", f"<h3>This run ({esc(name)})</h3>", _eval_block(rd.eval_dir, "this run")]
     for r in retrained:
@@ -321,13 +454,16 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     if not retrained:
         evals.append("<p class='note'>No retrained runs found beside this one (sibling folders whose "
                       "config.yaml names a file of this run's selections/).</p>")
+    findings = run_health(rd, table, names)
     body = "\n".join([
         f"<h1>datamap report: {esc(name)}</h1>",
         f"<p>{len(table):,} examples, {len(names)} classes ({esc(', '.join(names))}).</p>",
-        "<nav><a href='#maps'>maps</a> · <a href='#regions'>regions</a> · <a href='#mislabeled'>mislabeled</a> · "
-        "<a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · <a href='#selections'>selections</a></nav>",
+        "<nav><a href='#health'>health</a> · <a href='#maps'>maps</a> · <a href='#regions'>regions</a> · "
+        "<a href='#mislabeled'>mislabeled</a> · <a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · "
+        "<a href='#selections'>selections</a></nav>",
+        _health(findings),
         _maps(rd, table),
-        _regions(table, names),
+        _regions(table, names, findings),
         _label_issues(rd, table),
         _history(rd),
         "\n".join(evals),
@@ -353,6 +489,8 @@ table.records td:nth-child(3) { max-width: 560px; white-space: pre-wrap; word-wr
 code { font-size: 12px; word-break: break-all; }
 img { max-width: 100%; }
 .note, .rule { color: #555; } .k { color: #777; }
+.warn { color: #a33a00; } .good { color: #1a6b30; }
+ul.health { list-style: none; padding-left: 4px; } ul.health li { margin: 3px 0; }
 </style>
 </head>
 <body>

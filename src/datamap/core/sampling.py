@@ -1,0 +1,42 @@
+"""Drawing rows: a class-stratified random sample (the default way a training run is limited to n rows)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def stratified_sample(labels: np.ndarray, n: int, *, seed: int) -> np.ndarray:
+    """``n`` row positions drawn without replacement, each class in proportion to its size; sorted.
+
+    Parameters
+    ----------
+    labels : array of int, shape (N,)
+        Class of each row.
+    n : int
+        Rows to draw, 1 <= n <= N.
+    seed : int
+        Seed of the draw (NumPy ``default_rng``): the same (labels, n, seed) always gives the same rows.
+
+    Each class ``c`` of ``N_c`` rows gets ``floor(n * N_c / N)`` rows, and the rows left over go to
+    the classes with the largest remainders (ties: the lower class id), so the counts sum to ``n``
+    and differ from the exact proportion by less than one. Every class present keeps at least one
+    row when ``n`` is at least the number of classes.
+    """
+    labels = np.asarray(labels)
+    total = len(labels)
+    if not 1 <= int(n) <= total:
+        raise ValueError(f"sample size must be in [1, {total}], got {n}")
+    classes, inverse = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=len(classes))
+    exact = n * sizes / total
+    quota = np.floor(exact).astype(np.int64)
+    order = np.lexsort((np.arange(len(classes)), -(exact - quota)))
+    quota[order[: n - int(quota.sum())]] += 1
+    if n >= len(classes):  # no class present in the data vanishes from the sample
+        for c in np.flatnonzero(quota == 0):
+            donor = int(np.argmax(quota))
+            quota[donor] -= 1
+            quota[c] = 1
+    rng = np.random.default_rng(seed)
+    picked = [rng.choice(np.flatnonzero(inverse == c), size=int(q), replace=False) for c, q in enumerate(quota) if q]
+    return np.sort(np.concatenate(picked)).astype(np.int64)
