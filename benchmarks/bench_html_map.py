@@ -17,7 +17,8 @@ Usage::
     python3 benchmarks/bench_html_map.py                 # 100k and 500k points
     python3 benchmarks/bench_html_map.py --sizes 20000
     python3 benchmarks/bench_html_map.py --screenshot docs/map_screenshot.png --sizes 5000
-    python3 benchmarks/bench_html_map.py --screenshot docs/map_zoomed_density.png --zoomed --sizes 100000
+    python3 benchmarks/bench_html_map.py --screenshot docs/map_zoomed.png --zoomed --sizes 100000
+    python3 benchmarks/bench_html_map.py --screenshot docs/map_density.png --density --sizes 100000
 
 Needs chromium (``/usr/bin/chromium`` or env DATAMAP_CHROMIUM) and the playwright package.
 """
@@ -79,7 +80,8 @@ def synthetic_run(root: Path, n: int, epochs: int = 6, seed: int = 0) -> Path:
     return root
 
 
-def measure(path: Path, n: int, browser, hovers: int = 40, screenshot: str | None = None, zoomed: bool = False) -> dict:
+def measure(path: Path, n: int, browser, hovers: int = 40, screenshot: str | None = None, zoomed: bool = False,
+            density: bool = False) -> dict:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -130,9 +132,9 @@ def measure(path: Path, n: int, browser, hovers: int = 40, screenshot: str | Non
     if screenshot:
         page.mouse.move(5, 5)
         page.evaluate("window.scrollTo(0, 0)")
-        if zoomed:
+        if density:
             page.check("#dm-density-on")
-        else:
+        if not zoomed:
             page.evaluate("window.datamap.setView(window.datamap.home())")
         m = pd.read_parquet(path.parent / "metrics.parquet", columns=["variability", "confidence"])
         pid = frame["id"].iloc[int(np.argmin(np.hypot(m["variability"] - 0.2, m["confidence"] - 0.55)))]
@@ -164,7 +166,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000])
     ap.add_argument("--screenshot", help="save a PNG of the map (with a tooltip) of the first size")
-    ap.add_argument("--zoomed", action="store_true", help="the screenshot after 10 wheel steps, density layer on")
+    ap.add_argument("--zoomed", action="store_true", help="take the screenshot zoomed in (10 wheel steps)")
+    ap.add_argument("--density", action="store_true", help="take the screenshot with the density layer on")
     ap.add_argument("--workdir", help="keep the synthetic runs here (default: a temporary folder)")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -179,9 +182,10 @@ def main() -> None:
         for k, n in enumerate(a.sizes):
             run = synthetic_run(base / f"run_{n}", n)
             t = time.perf_counter()
-            path = write_html_map(run)
+            path = write_html_map(run, overwrite=True)
             write_s = time.perf_counter() - t
-            r = measure(path, n, browser, screenshot=a.screenshot if k == 0 else None, zoomed=a.zoomed)
+            r = measure(path, n, browser, screenshot=a.screenshot if k == 0 else None, zoomed=a.zoomed,
+                        density=a.density)
             print(f"{n:>8,} {r['file_mb']:>8.1f} {write_s:>8.2f} {r['interactive_s']:>14.2f} {r['page_ready_s']:>13.2f} "
                   f"{r['script_s']:>9.2f} {r['hover_wall_ms_median']:>20.1f} / {r['hover_wall_ms_p95']:<7.1f} "
                   f"{r['hover_handler_ms_median']:>11.2f} {r['zoom_redraw_ms']:>18.1f} / {r['zoom_redraw_density_ms']:<10.1f} "

@@ -236,14 +236,22 @@
       if (br >= 0 && br < rows && bq >= 0 && bq < cols_) count[br * cols_ + bq]++;
     }
     for (let k = 0; k < count.length; k++) if (count[k] > densityMax) densityMax = count[k];
-    const lm = Math.log(densityMax);
+    // one path per shade (32 shades) instead of one fill per hexagon
+    const lm = Math.log(densityMax), SHADES = 32, paths = [];
+    for (let k = 0; k < SHADES; k++) paths.push(new Path2D());
+    const corner = [];
+    for (let s = 0; s < 6; s++) { const a = Math.PI / 6 + (s * Math.PI) / 3; corner.push([HEXR * Math.cos(a), HEXR * Math.sin(a)]); }
     for (let r = 0; r < rows; r++) for (let q = 0; q < cols_; q++) {
       const n = count[r * cols_ + q]; if (!n) continue;
       const t = lm > 0 ? Math.log(n) / lm : 0, cx = (q - 1 + (r & 1) / 2) * dx, cy = r * dy;
-      c.fillStyle = "rgba(" + ramp(1 - t).map(Math.round).join(",") + ",0.7)";
-      c.beginPath();
-      for (let s = 0; s < 6; s++) { const a = Math.PI / 6 + (s * Math.PI) / 3; c.lineTo(cx + HEXR * Math.cos(a), cy + HEXR * Math.sin(a)); }
-      c.closePath(); c.fill();
+      const path = paths[Math.min(SHADES - 1, Math.floor(t * SHADES))];
+      path.moveTo(cx + corner[0][0], cy + corner[0][1]);
+      for (let s = 1; s < 6; s++) path.lineTo(cx + corner[s][0], cy + corner[s][1]);
+      path.closePath();
+    }
+    for (let k = 0; k < SHADES; k++) {
+      c.fillStyle = "rgba(" + ramp(1 - (k + 0.5) / SHADES).map(Math.round).join(",") + ",0.7)";
+      c.fill(paths[k]);
     }
     $("dm-density-legend").textContent = "hexagons: 1 (yellow) to " + densityMax.toLocaleString("en") + " points (purple), log scale";
   }
