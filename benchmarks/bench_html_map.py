@@ -80,15 +80,21 @@ def synthetic_run(root: Path, n: int, epochs: int = 6, seed: int = 0) -> Path:
     return root
 
 
-def measure(path: Path, n: int, browser, hovers: int = 40, screenshot: str | None = None, zoomed: bool = False,
-            density: bool = False) -> dict:
+def open_timed(browser, path: Path, ready: str):
+    """Open ``path`` in a new page; return it, the list its errors go to, and the wall seconds from
+    ``page.goto`` until the JavaScript expression ``ready`` is true."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    errors = []
+    errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     t0 = time.perf_counter()
     page.goto(path.as_uri(), timeout=120_000)
-    page.wait_for_function("window.datamap && window.datamap.ready === true", timeout=120_000, polling=20)
-    interactive = time.perf_counter() - t0
+    page.wait_for_function(ready, timeout=120_000, polling=20)
+    return page, errors, time.perf_counter() - t0
+
+
+def measure(path: Path, n: int, browser, hovers: int = 40, screenshot: str | None = None, zoomed: bool = False,
+            density: bool = False) -> dict:
+    page, errors, interactive = open_timed(browser, path, "window.datamap && window.datamap.ready === true")
     ready_ms, init_ms, renderer = page.evaluate("[window.datamap.readyMs, window.datamap.initMs, window.datamap.renderer]")
     rng = np.random.default_rng(1)
     frame = pd.read_parquet(path.parent / "metrics.parquet", columns=["id"])

@@ -18,14 +18,15 @@ import json
 import os
 import re
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_html_map import ARGS, open_timed  # noqa: E402  (same browser flags and timing)
 
 
 def main() -> None:
@@ -74,13 +75,7 @@ def main() -> None:
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=os.environ.get("DATAMAP_CHROMIUM", "/usr/bin/chromium"), args=ARGS,
                                   headless=True)
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        t0 = time.perf_counter()
-        page.goto(out.as_uri(), timeout=120_000)
-        page.wait_for_function("window.rs && window.rs.ready === true", timeout=120_000, polling=20)
-        inter = time.perf_counter() - t0
+        page, errors, inter = open_timed(b, out, "window.rs && window.rs.ready === true")
         ready, init = page.evaluate("[window.rs.readyMs, window.rs.initMs]")
         rng = np.random.default_rng(1)
         ids = frame["id"].iloc[rng.choice(len(frame), 40, replace=False)].tolist()
