@@ -342,6 +342,7 @@ def test_zoom_changes_the_visible_range_and_hover_still_finds_the_record(run, br
     assert px0 == pytest.approx(x0 + 0.1 * w, rel=1e-3) and px1 == pytest.approx(x1 + 0.1 * w, rel=1e-3)
     assert (py0, py1) == pytest.approx((y0, y1), rel=1e-6)
     assert page.evaluate("window.datamap.selectedIds()") == []  # a pan selects nothing
+    assert page.evaluate("window.datamap.selection().recipe.mode") == "box"  # the last selection's mode
     assert "id k1" in hover(page, "k1")
     # buttons and double-click
     page.click("#dm-zoom-in")

@@ -57,7 +57,7 @@
   const flag = new Uint8Array(N);      // 0 hidden, 1 shown, 2 shown and selected
   const sel = new Uint8Array(N);
   const rgb = new Uint8Array(3 * N);
-  let searchMask = null, query = "", lastMode = null;
+  let searchMask = null, query = "", lastMode = null, dragMode = null;
   const regionOn = D.regions.map(() => true);
   const labelOn = names.map(() => true);
 
@@ -301,9 +301,9 @@
       }
       octx.restore();
     }
-    if (dragPath && dragPath.length > 1 && lastMode !== "pan") {
+    if (dragPath && dragPath.length > 1 && dragMode !== "pan") {
       octx.strokeStyle = "#000"; octx.setLineDash([4, 3]); octx.beginPath();
-      if (lastMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
+      if (dragMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
       else { octx.moveTo(dragPath[0][0], dragPath[0][1]); for (const p of dragPath) octx.lineTo(p[0], p[1]); octx.closePath(); }
       octx.stroke(); octx.setLineDash([]);
     }
@@ -559,12 +559,12 @@
   let down = null;
   overlay.addEventListener("mousedown", (e) => {
     if (e.button !== 0) return;
-    down = { p: local(e), last: local(e), shift: e.shiftKey }; dragPath = [down.p]; lastMode = $("dm-mode").value; e.preventDefault();
+    down = { p: local(e), last: local(e), shift: e.shiftKey }; dragPath = [down.p]; dragMode = $("dm-mode").value; e.preventDefault();
   });
   window.addEventListener("mousemove", (e) => {
     if (down) {
       const p = local(e);
-      if (lastMode === "pan") { panBy(p[0] - down.last[0], p[1] - down.last[1]); down.last = p; dragPath.push(p); return; }
+      if (dragMode === "pan") { panBy(p[0] - down.last[0], p[1] - down.last[1]); down.last = p; dragPath.push(p); return; }
       dragPath.push(p); drawOverlay(); tip.hidden = true; return;
     }
     if (e.target !== overlay) { tip.hidden = true; hovered = -1; return; }
@@ -577,7 +577,8 @@
     const path = dragPath, shift = down.shift;
     down = null; dragPath = null;
     if (moved < 3 && path.length < 4) { pin(nearest(p[0], p[1])); drawOverlay(); return; }
-    if (lastMode === "pan") return;
+    if (dragMode === "pan") return;
+    lastMode = dragMode;  // the recipe records how the selection was made
     finishSelection(path, lastMode, shift);
   });
   overlay.addEventListener("mouseleave", () => { if (!down) { tip.hidden = true; hovered = -1; } });
