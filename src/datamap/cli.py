@@ -309,6 +309,11 @@ def plot(
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
 
+    The PNG gives each correctness value (correct in k of E epochs) its own colour and marker. The
+    HTML map zooms (wheel, buttons) and pans (pan mode, buttons), double-click resets; it has a
+    hexbin density layer, region boundaries, and a chart of each example's gold-class probability
+    per epoch (from RUN/dynamics.parquet) in its tooltip.
+
     With `--html --xy embedding` the interactive map shows a 2-D projection (PCA) of the examples'
     embeddings instead, coloured by cluster (RUN/map_embedding.html).
 

@@ -42,6 +42,7 @@ def test_default_path_self_contained_and_joined_by_id(run):
     out = write_html_map(run)
     assert out == run / "map.html"
     page = out.read_text(encoding="utf-8")
+    page = page.replace('SVGNS = "http://www.w3.org/2000/svg"', "")  # a namespace name, never fetched
     assert "<script src" not in page and "<link" not in page and "http://" not in page and "https://" not in page
     p = payload(out)
     m = pd.read_parquet(run / "metrics.parquet")
@@ -270,4 +271,156 @@ def test_canvas_fallback_without_webgl(run, browser):
         return Array.from(c.getContext('2d').getImageData(Math.floor(x - r.left), Math.floor(y - r.top), 1, 1).data); }""", [p["x"], p["y"]])
     assert rgb[:3] != [255, 255, 255]
     assert "id k1" in hover(page, "k1")
+    page.close()
+
+
+# ---------------------------------------------------------------- explorable map (issue 14)
+
+
+def test_per_epoch_gold_probabilities_are_embedded_by_id_as_bytes(run, tmp_path):
+    from datamap.core.probs import softmax
+    from datamap.io.store import read_dynamics
+
+    p = payload(write_html_map(run, out=tmp_path / "m.html"))
+    dyn = read_dynamics(run / "dynamics.parquet")
+    assert p["epochs"] == 4 and p["correct_epochs"] == 4
+    got = np.frombuffer(base64.b64decode(p["pgold"]), dtype="u1").reshape(len(p["ids"]), 4) / 255
+    row = {k: j for j, k in enumerate(dyn.ids)}  # dynamics follow data order, the page follows metrics order
+    probs = softmax(dyn.logits)
+    want = np.array([probs[row[i], :, dyn.gold[row[i]]] for i in p["ids"]])
+    assert np.abs(got - want).max() <= 1 / 510 + 1e-6  # p is float32 before rounding
+    np.testing.assert_allclose(got[p["ids"].index("k1")], [0.1, 0.9, 0.1, 0.9], atol=1 / 510)
+    # a run without dynamics still gets a map, and says why there is no chart
+    (run2 := make_run(tmp_path / "nodyn", n_random=10, dynamics=False))
+    p2 = payload(write_html_map(run2))
+    assert "pgold" not in p2 and p2["pgold_note"] == "no dynamics.parquet in the run: no per-epoch chart"
+
+
+@pytest.mark.slow
+def test_zoom_changes_the_visible_range_and_hover_still_finds_the_record(run, browser):
+    frame = metrics_frame(run)
+    page, events = open_map(browser, write_html_map(run, overwrite=True))
+    home = page.evaluate("window.datamap.view()")
+    before = page.evaluate("window.datamap.pointPixel('k1')")
+    # wheel up over a point below k1: the view narrows around it, so k1 moves on screen
+    page.mouse.move(*client(page, 0.40, 0.45))
+    for _ in range(2):
+        page.mouse.wheel(0, -250)
+    page.wait_for_function("h => window.datamap.view()[1] - window.datamap.view()[0] < 0.5 * (h[1] - h[0])", arg=home)
+    x0, x1, y0, y1 = page.evaluate("window.datamap.view()")
+    assert home[0] < x0 < 0.40 < x1 < home[1] and home[2] < y0 < 0.45 < y1 < home[3]
+    assert y0 < 0.40 and 0.60 < y1  # k1, k2, k3 still in view
+    after = page.evaluate("window.datamap.pointPixel('k1')")
+    assert np.hypot(after["x"] - before["x"], after["y"] - before["y"]) > 20
+    for pid in ("k1", "k2", "k3"):
+        assert_isolated(frame, pid)
+        assert f"id {pid}" in hover(page, pid)
+    # xss (0.01, 0.02) is out of view now: its old pixel finds nothing, not a stale record
+    assert not (x0 < 0.01 < x1 and y0 < 0.02 < y1)
+    page.mouse.move(*client(page, 0.01, 0.02))
+    assert not page.is_visible("#dm-tooltip")
+    # a box over the whole canvas (margins too) selects exactly the points in view
+    r = page.eval_on_selector("#dm-overlay", "c => { const r = c.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }")
+    page.mouse.move(r[0] + 1, r[1] + 1)
+    page.mouse.down()
+    page.mouse.move(r[2] - 1, r[3] - 1, steps=4)
+    page.mouse.up()
+    in_view = frame.index[frame["variability"].between(x0, x1) & frame["confidence"].between(y0, y1)]
+    assert 0 < len(in_view) < len(frame)
+    assert sorted(page.evaluate("window.datamap.selectedIds()")) == sorted(in_view)
+    page.click("#dm-clear")
+    # pan mode: dragging 72 px left moves the view right by a tenth of its width
+    page.select_option("#dm-mode", "pan")
+    w = x1 - x0
+    a = client(page, 0.35, 0.45)
+    page.mouse.move(*a)
+    page.mouse.down()
+    page.mouse.move(a[0] - 36, a[1], steps=2)
+    page.mouse.move(a[0] - 72, a[1], steps=2)
+    page.mouse.up()
+    px0, px1, py0, py1 = page.evaluate("window.datamap.view()")
+    assert px0 == pytest.approx(x0 + 0.1 * w, rel=1e-3) and px1 == pytest.approx(x1 + 0.1 * w, rel=1e-3)
+    assert (py0, py1) == pytest.approx((y0, y1), rel=1e-6)
+    assert page.evaluate("window.datamap.selectedIds()") == []  # a pan selects nothing
+    assert page.evaluate("window.datamap.selection().recipe.mode") == "box"  # the last selection's mode
+    assert "id k1" in hover(page, "k1")
+    # buttons and double-click
+    page.click("#dm-zoom-in")
+    zx0, zx1, _, _ = page.evaluate("window.datamap.view()")
+    assert zx1 - zx0 == pytest.approx((px1 - px0) / 1.5, rel=1e-6)
+    page.mouse.dblclick(*client(page, 0.35, 0.45))
+    page.wait_for_function("h => window.datamap.view().every((v, k) => Math.abs(v - h[k]) < 1e-9)", arg=home)
+    page.click("#dm-zoom-in")
+    page.click("#dm-reset")
+    assert page.evaluate("window.datamap.view()") == pytest.approx(home)
+    assert "id xss" in hover(page, "xss")
+    assert events["errors"] == []
+    page.close()
+
+
+@pytest.mark.slow
+def test_axes_fit_a_three_class_run_and_toggle_to_full_range(tmp_path, browser):
+    run = make_run(tmp_path / "three", n_random=300, seed=2)
+    m = pd.read_parquet(run / "metrics.parquet")
+    m = m[m["id"].str.startswith("r") & (m["confidence"] < 0.5)].reset_index(drop=True)  # a strip of a 3-class map
+    m.to_parquet(run / "metrics.parquet", index=False)
+    lo, hi = m["confidence"].min(), m["confidence"].max()
+    vlo, vhi = m["variability"].min(), m["variability"].max()
+    assert hi - lo < 0.45
+    page, events = open_map(browser, write_html_map(run))
+    x0, x1, y0, y1 = page.evaluate("window.datamap.view()")
+    assert (y0, y1) == pytest.approx((lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo)), rel=1e-5)
+    assert (x0, x1) == pytest.approx((vlo - 0.04 * (vhi - vlo), vhi + 0.04 * (vhi - vlo)), rel=1e-5)
+    low, high = m["id"][m["confidence"].idxmin()], m["id"][m["confidence"].idxmax()]
+    plot = page.eval_on_selector("#dm-gl", "c => { const r = c.getBoundingClientRect(); return [r.top, r.height]; }")
+    spread = page.evaluate(f"window.datamap.pointPixel({low!r})")["y"] - page.evaluate(f"window.datamap.pointPixel({high!r})")["y"]
+    assert spread > 0.9 * plot[1]  # the points fill the plot's height
+    page.check("#dm-full")
+    page.wait_for_function("() => window.datamap.view()[3] > 1")
+    assert page.evaluate("window.datamap.view()")[2:] == pytest.approx([-0.03, 1.03])
+    spread = page.evaluate(f"window.datamap.pointPixel({low!r})")["y"] - page.evaluate(f"window.datamap.pointPixel({high!r})")["y"]
+    assert spread < 0.4 * plot[1]
+    # region boundaries come from the points' own regions
+    b = page.evaluate("window.datamap.bounds()")
+    assert b["ambiguous"] == pytest.approx(m.loc[m["region"] == "ambiguous", "variability"].min(), rel=1e-6)
+    assert events["errors"] == []
+    page.close()
+
+
+@pytest.mark.slow
+def test_epoch_chart_shows_the_gold_probability_per_epoch(run, browser):
+    page, events = open_map(browser, write_html_map(run, overwrite=True))
+    hover(page, "k1")
+    circles = page.eval_on_selector_all("#dm-tooltip circle", "els => els.map(e => [e.dataset.epoch, +e.dataset.p, +e.getAttribute('cy')])")
+    assert [c[0] for c in circles] == ["1", "2", "3", "4"]
+    assert [c[1] for c in circles] == pytest.approx([0.1, 0.9, 0.1, 0.9], abs=1 / 510 + 5e-4)
+    cy = [c[2] for c in circles]
+    assert cy[0] == pytest.approx(cy[2]) and cy[1] == pytest.approx(cy[3]) and cy[1] < cy[0]  # higher p, higher up
+    assert page.eval_on_selector_all("#dm-tooltip .dm-etick", "els => els.map(e => e.textContent)") == ["1", "2", "3", "4"]
+    p = page.evaluate("window.datamap.pointPixel('k2')")
+    page.mouse.click(p["x"], p["y"])
+    circles = page.eval_on_selector_all("#dm-detail circle", "els => els.map(e => +e.dataset.p)")
+    assert circles == pytest.approx([0.2, 1.0, 0.2, 1.0], abs=1 / 510 + 5e-4)
+    assert page.get_attribute("#dm-detail svg", "data-id") == "k2"
+    assert events["errors"] == []
+    page.close()
+
+
+@pytest.mark.slow
+def test_correctness_has_one_colour_per_value_and_density_layer(run, browser):
+    frame = metrics_frame(run)
+    page, events = open_map(browser, write_html_map(run, overwrite=True))
+    counts = np.round(frame["correctness"] * 4).astype(int).value_counts()
+    rows = page.eval_on_selector_all("#dm-legend div[data-k]", "els => els.map(e => [e.dataset.k, e.textContent])")
+    assert [r[0] for r in rows] == ["4", "3", "2", "1", "0"]
+    for k, text in rows:
+        assert text == f"correct in {k} of 4 epochs ({int(counts.get(int(k), 0)):,})"
+    assert page.evaluate("window.datamap.densityMax()") == 0
+    page.check("#dm-density-on")
+    dmax = page.evaluate("window.datamap.densityMax()")
+    assert 1 < dmax < len(frame)
+    assert "to " + str(dmax) + " points" in page.inner_text("#dm-density-legend")
+    page.uncheck("#dm-density-on")
+    assert page.evaluate("window.datamap.densityMax()") == 0
+    assert events["errors"] == []
     page.close()

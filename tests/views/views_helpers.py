@@ -17,6 +17,7 @@ import pytest
 
 from datamap.core.metrics import compute_metrics
 from datamap.core.regions import assign_regions
+from datamap.io.store import Dynamics, write_dynamics
 
 LABELS = ["entailment", "neutral", "contradiction"]
 EPOCHS = 4
@@ -44,11 +45,14 @@ def _logits_for(p_gold: list[float], gold: int, n_classes: int) -> np.ndarray:
     return out
 
 
-def make_run(root: Path, n_random: int = 400, seed: int = 0, pair: bool = True, shuffle_metrics: bool = True) -> Path:
-    """Write data.parquet, labels.json and metrics.parquet of a synthetic run under ``root``.
+def make_run(root: Path, n_random: int = 400, seed: int = 0, pair: bool = True, shuffle_metrics: bool = True,
+             dynamics: bool = True) -> Path:
+    """Write data.parquet, labels.json, metrics.parquet and (``dynamics``) dynamics.parquet of a
+    synthetic run under ``root``.
 
     Random examples have moderate logits (variability well below 0.3), so the KNOWN points sit
-    apart from them. metrics.parquet rows are shuffled relative to data.parquet (join by id).
+    apart from them. metrics.parquet rows are shuffled relative to data.parquet (join by id);
+    dynamics.parquet follows data.parquet's order.
     """
     rng = np.random.default_rng(seed)
     c = len(LABELS)
@@ -73,6 +77,9 @@ def make_run(root: Path, n_random: int = 400, seed: int = 0, pair: bool = True, 
         data.insert(2, "text_pair", pairs)
     data.to_parquet(root / "data.parquet", index=False)
     (root / "labels.json").write_text(json.dumps({"names": LABELS}), encoding="utf-8")
+    if dynamics:
+        write_dynamics(root / "dynamics.parquet", Dynamics(np.array(ids, dtype=object), logits.astype(np.float32),
+                                                          gold.astype(np.int64), np.arange(EPOCHS)))
     metrics = pd.DataFrame({"id": ids, "gold": gold.astype(np.int64), **{k: v for k, v in m.items()}, "region": region.astype(str)})
     if shuffle_metrics:
         metrics = metrics.iloc[rng.permutation(len(metrics))].reset_index(drop=True)

@@ -10,6 +10,12 @@ With ``xy="embedding"`` the page draws a 2-D projection of ``RUN/embeddings.parq
 when ``umap-learn`` is installed) instead, with the same tooltips, filters and selection export,
 and colours by cluster when a clusters file is there (``RUN/clusters.parquet``).
 
+The map zooms and pans (wheel, drag in pan mode, buttons, double-click resets), its axes fit the
+data (a toggle shows the full 0-1 range), correctness is drawn with one colour per value k/E, an
+optional hexbin density layer shows crowded regions, the region boundaries are drawn, and the
+tooltip and the pinned record show a small chart of the example's gold-class probability per
+epoch (from ``RUN/dynamics.parquet``, stored in the page as one byte per example and epoch).
+
 All record text travels as JSON inside a ``<script type="application/json">`` block with ``<``,
 ``>`` and ``&`` escaped, and the page only ever puts it into the document with ``textContent``, so
 text such as ``<script>`` shows literally and runs nothing.
@@ -30,6 +36,7 @@ from datamap.errors import DatamapError
 from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
+from datamap.views.static import correctness_epochs, epochs_used
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -123,6 +130,33 @@ def script_json(obj) -> str:
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, esc)
     return text
+
+
+def gold_probabilities(rd: RunDir, ids) -> tuple[np.ndarray | None, str]:
+    """Gold-class probability per epoch of each id (rows in ``ids`` order, epochs in file order)
+    from the run's dynamics, and a note for the page; ``(None, why)`` when the run has none."""
+    from datamap.core.probs import log_softmax
+    from datamap.io.embeddings import positions_by_id
+    from datamap.io.store import read_dynamics
+
+    source = rd.dynamics_source()
+    if not source.exists():
+        return None, f"no {source.name} in the run: no per-epoch chart"
+    dyn = read_dynamics(source)
+    pos = positions_by_id(dyn.ids, ids, source, "dynamics")
+    out = np.empty((len(pos), dyn.n_epochs), dtype=np.float32)
+    step = 1 << 16  # bounded temporaries (float64 log-softmax of a block)
+    for a in range(0, len(pos), step):
+        rows = pos[a:a + step]
+        logp = log_softmax(dyn.logits[rows], axis=-1)
+        g = dyn.gold[rows]
+        out[a:a + step] = np.exp(logp[np.arange(len(rows)), :, g])
+    return out, f"per-epoch chart from {source.name} ({dyn.n_epochs} epochs)"
+
+
+def quantise_unit(p: np.ndarray) -> np.ndarray:
+    """Probabilities in [0, 1] as bytes ``round(255 p)`` (error at most 1/510)."""
+    return np.round(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: dict, color_by: str) -> dict:
@@ -241,6 +275,11 @@ def write_html_map(
         banner = f"All {n_total:,} points are drawn (no sampling)."
 
     payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by)
+    payload["correct_epochs"] = correctness_epochs(table["correctness"].to_numpy(), epochs_used(rd))
+    pgold, payload["pgold_note"] = gold_probabilities(rd, table["id"])
+    if pgold is not None:
+        payload["epochs"] = int(pgold.shape[1])
+        payload["pgold"] = _b64(quantise_unit(pgold), "u1")  # row-major: example, then epoch
     if view:
         payload.update(_view_payload(table, view))
         banner += " " + view["note"]
@@ -312,11 +351,25 @@ _PAGE = """<!DOCTYPE html>
 <div id="dm-controls">
   <label>Colour by <select id="dm-color"></select></label>
   <label>Search <input id="dm-search" type="search" placeholder="substring in text (any case)" size="28"></label>
-  <label>Selection <select id="dm-mode"><option value="box">box</option><option value="lasso">lasso</option></select></label>
+  <label>Drag <select id="dm-mode"><option value="box">box select</option><option value="lasso">lasso select</option><option value="pan">pan</option></select></label>
   <button id="dm-clear" type="button">Clear selection</button>
   <label>Name <input id="dm-name" type="text" value="map_selection" size="16"></label>
   <button id="dm-export" type="button" disabled>Export selected ids (JSON)</button>
   <span id="dm-count"></span>
+</div>
+<div id="dm-view">
+  <b>View</b>
+  <button id="dm-zoom-in" type="button" title="zoom in (or the mouse wheel)">+</button>
+  <button id="dm-zoom-out" type="button" title="zoom out">&minus;</button>
+  <button id="dm-left" type="button" title="pan left">&larr;</button>
+  <button id="dm-right" type="button" title="pan right">&rarr;</button>
+  <button id="dm-up" type="button" title="pan up">&uarr;</button>
+  <button id="dm-down" type="button" title="pan down">&darr;</button>
+  <button id="dm-reset" type="button" title="reset the view (or double-click the map)">Reset</button>
+  <label><input id="dm-full" type="checkbox"> full 0&ndash;1 axes</label>
+  <label><input id="dm-bounds" type="checkbox" checked> region boundaries</label>
+  <label><input id="dm-density-on" type="checkbox"> density (hexbin)</label>
+  <span id="dm-density-legend" class="dm-k"></span>
 </div>
 <div id="dm-filters">
   <div><b>Regions</b> <span id="dm-regions"></span></div>
@@ -325,13 +378,14 @@ _PAGE = """<!DOCTYPE html>
 <div id="dm-main">
   <div id="dm-grid">
     <canvas id="dm-histx"></canvas><div></div>
-    <div id="dm-plot"><canvas id="dm-gl"></canvas><canvas id="dm-overlay"></canvas></div>
+    <div id="dm-plot"><canvas id="dm-gl"></canvas><canvas id="dm-density"></canvas><canvas id="dm-overlay"></canvas></div>
     <canvas id="dm-histy"></canvas>
   </div>
   <div id="dm-side">
     <div id="dm-legend"></div>
     <div id="dm-detail"><p class="dm-hint">Hover a point to read it; click it to pin the full record here.
-    Drag on the map to select (shift adds to the selection).</p></div>
+    Drag on the map to select (shift adds to the selection) or, in pan mode, to move the view; the wheel
+    zooms, a double-click resets the view.</p></div>
   </div>
 </div>
 <div id="dm-tooltip" hidden></div>

@@ -1,9 +1,11 @@
 """The static data map (PNG): variability (x) vs confidence (y), coloured by correctness.
 
-Up to 20,000 points: a rasterised scatter coloured by correctness (binned by tenths, as in
-Swayamdipta et al. 2020). Above that, hexagons coloured by the mean correctness of the examples
-inside them, so 100k+ points stay readable. Region labels and marginal histograms of
-confidence, variability and correctness (over all examples) complete the figure.
+Correctness takes only ``E + 1`` values (correct in 0..E of the E epochs), so, as in
+allenai/cartography, every value gets its own colour and marker and a legend entry ("correct in
+k of E epochs"). Up to 20,000 points the map is a rasterised scatter; above that, hexagons
+coloured by the most common correctness value of the examples inside them, so 100k+ points stay
+readable. Region labels and marginal histograms of confidence, variability and correctness
+(over all examples) complete the figure.
 """
 
 from __future__ import annotations
@@ -20,15 +22,60 @@ from datamap.io import atomic
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
 
-HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of mean correctness
+HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of modal correctness
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
 
 
-def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0) -> bytes:
+def correctness_epochs(correctness: np.ndarray, hint: int | None = None, max_epochs: int = 200) -> int | None:
+    """The number of epochs ``E`` that the fractions ``correctness`` count in (each value is k/E).
+
+    ``hint`` (``epochs_used`` of metrics.json) is used when every value is a multiple of 1/hint;
+    otherwise the smallest such ``E`` up to ``max_epochs`` is found; None when there is none.
+    """
+    c = np.asarray(correctness, dtype=np.float64)
+    c = np.unique(c[np.isfinite(c)])
+    cands = ([int(hint)] if hint else []) + list(range(1, max_epochs + 1))
+    for e in cands:
+        if e >= 1 and np.all(np.abs(c * e - np.round(c * e)) < 2.5e-7 * e):  # float32 k/E is within 6e-8 k/E
+            return e
+    return None
+
+
+def correctness_colors(n_epochs: int) -> list[tuple[float, float, float]]:
+    """One colour per correctness count 0..E: red (never correct) through grey to blue (always)."""
+    lo, mid, hi = np.array([0.80, 0.15, 0.15]), np.array([0.55, 0.55, 0.55]), np.array([0.13, 0.35, 0.75])
+    out = []
+    for k in range(n_epochs + 1):
+        t = k / n_epochs if n_epochs else 1.0
+        c = lo + (mid - lo) * (t / 0.5) if t <= 0.5 else mid + (hi - mid) * ((t - 0.5) / 0.5)
+        out.append(tuple(float(v) for v in c))
+    return out
+
+
+def _mode(values) -> int:
+    return int(np.bincount(np.asarray(values, dtype=np.int64)).argmax())
+
+
+def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
+             epochs: int | None = None) -> bytes:
     """Render the data map of a metrics table to PNG bytes.
 
     ``max_points`` draws a seeded random sample in the scatter only (histograms use every
-    example) and says so in the title; by default every point is drawn.
+    example) and says so in the title; by default every point is drawn. ``epochs`` is the number
+    of epochs correctness counts in (metrics.json ``epochs_used``); found from the values if None.
     """
+    import matplotlib.pyplot as plt
+
+    fig = map_figure(metrics, title, max_points, seed, epochs)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
+               epochs: int | None = None):
+    """The matplotlib figure of :func:`plot_map` (its first axes is the map)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,23 +97,35 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
     fig = plt.figure(figsize=(12.5, 8), dpi=110)
     gs = fig.add_gridspec(3, 2, width_ratios=[3, 1.1], hspace=0.45, wspace=0.32)
     ax = fig.add_subplot(gs[:, 0])
-    cmap = plt.get_cmap("viridis")  # same palette as the interactive map
+    n_epochs = correctness_epochs(metrics["correctness"].to_numpy(), epochs)
+    if n_epochs is None:
+        raise DatamapError("metrics table: correctness values are not fractions k/E of an epoch count E <= 200")
+    level = np.round(corr * n_epochs).astype(np.int64)  # correct in `level` of the n_epochs epochs
+    colors = correctness_colors(n_epochs)
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.lines import Line2D
+
     if len(shown) > HEXBIN_ABOVE:
-        # many points: hexagons coloured by the mean correctness of the examples they hold,
-        # so dense and sparse areas stay readable (a scatter would be a blur)
-        sc = ax.hexbin(x, y, C=corr, reduce_C_function=np.mean, gridsize=110, cmap=cmap, vmin=0, vmax=1,
-                       mincnt=1, linewidths=0)
-        label = "mean correctness (hexagons)"
+        # many points: hexagons coloured by the most common correctness value of the examples they
+        # hold, so dense and sparse areas stay readable (a scatter would be a blur)
+        ax.hexbin(x, y, C=level, reduce_C_function=_mode, gridsize=110, cmap=ListedColormap(colors),
+                  norm=BoundaryNorm(np.arange(n_epochs + 2) - 0.5, n_epochs + 1), mincnt=1, linewidths=0)
+        legend_title = "correctness: correct in k of E epochs (hexagons: the most common value inside)"
     else:
         size = float(np.clip(40_000 / max(len(shown), 1), 2, 25))
         alpha = float(np.clip(3_000 / max(len(shown), 1), 0.35, 0.9))
-        levels = np.round(corr * 10) / 10  # correctness bins as in the cartography paper
-        order = np.argsort(-levels, kind="stable")  # draw the less-correct points on top
-        sc = ax.scatter(x[order], y[order], c=levels[order], cmap=cmap, vmin=0, vmax=1, s=size, alpha=alpha,
-                        linewidths=0, rasterized=True)
-        label = "correctness"
-    cb = fig.colorbar(sc, ax=ax, pad=0.01, fraction=0.04)
-    cb.set_label(label)
+        for k in range(n_epochs, -1, -1):  # draw the less-correct points on top
+            on = level == k
+            if on.any():
+                ax.scatter(x[on], y[on], color=colors[k], marker=MARKERS[k % len(MARKERS)], s=size, alpha=alpha,
+                           linewidths=0, rasterized=True)
+        legend_title = "correctness: correct in k of E epochs"
+    level_counts = np.bincount(np.round(metrics["correctness"].to_numpy() * n_epochs).astype(np.int64),
+                               minlength=n_epochs + 1)
+    handles = [Line2D([], [], linestyle="", marker=MARKERS[k % len(MARKERS)], color=colors[k], markersize=7,
+                      label=f"{k}/{n_epochs} epochs ({int(level_counts[k]):,})") for k in range(n_epochs + 1)]
+    ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8,
+              title_fontsize=8, frameon=False, ncol=min(n_epochs + 1, 6))
     ax.set_xlabel("variability")
     ax.set_ylabel("confidence")
     xmax = float(np.nanmax(x)) if len(x) else 0.0
@@ -87,15 +146,21 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
     ):
         h = fig.add_subplot(gs[row, 1])
         vals = metrics[col].to_numpy()
-        bins = np.linspace(0, 1, 12) if col == "correctness" else 30
-        h.hist(vals[np.isfinite(vals)], bins=bins, color=color, alpha=0.85)
+        if col == "correctness":  # one bar per value k/E, labelled by the count of correct epochs
+            h.bar(np.arange(n_epochs + 1), level_counts, color=colors, width=0.85)
+            h.set_xticks(_int_ticks(n_epochs))
+            h.set_xlabel(f"correct in k of {n_epochs} epochs", fontsize=7)
+        else:
+            h.hist(vals[np.isfinite(vals)], bins=30, color=color, alpha=0.85)
         h.set_title(col, fontsize=9)
         h.tick_params(labelsize=7)
         h.set_ylabel("examples", fontsize=7)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
+
+
+def _int_ticks(n: int) -> list[int]:
+    step = max(1, int(np.ceil((n + 1) / 11)))
+    return list(range(0, n + 1, step))
 
 
 def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None,
@@ -125,4 +190,15 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
     run.require(run.metrics, hint="run `datamap metrics RUN` first")
     metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
     title = f"Data map of {run.root.name}"
-    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points))
+    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points, epochs=epochs_used(run)))
+
+
+def epochs_used(run: RunDir) -> int | None:
+    """``epochs_used`` of RUN/metrics.json (the epochs correctness counts in); None if unknown."""
+    import json
+
+    try:
+        value = json.loads(run.metrics_json.read_text(encoding="utf-8")).get("epochs_used")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, int) and value >= 1 else None

@@ -21,47 +21,61 @@
   const XLABEL = D.xy ? D.xy.x : "variability", YLABEL = D.xy ? D.xy.y : "confidence";
   const cluster = D.cluster ? new Int32Array(bytes(D.cluster).buffer) : null;
   const names = D.label_names;
+  const E = D.epochs || 0, PG = D.pgold ? bytes(D.pgold) : null;  // gold probability per epoch, 255 = 1
+  const CE = D.correct_epochs || 0;  // correctness counts in CE epochs: values k / CE
 
-  // ---- geometry: data -> CSS pixels of the overlay canvas ----
+  // ---- geometry: data -> CSS pixels of the overlay canvas; the view (x0..x1, y0..y1) zooms and pans ----
   const ML = 58, MT = 10, MR = 14, MB = 46, PW = 720, PH = 540, HX = 80, HY = 80;
-  let x0, x1, y0, y1;
-  if (D.xy) {
-    let lo = [Infinity, Infinity], hi = [-Infinity, -Infinity];
-    for (let i = 0; i < N; i++) { lo = [Math.min(lo[0], X[i]), Math.min(lo[1], Y[i])]; hi = [Math.max(hi[0], X[i]), Math.max(hi[1], Y[i])]; }
-    const pad = (a, b) => { const w = b > a ? b - a : 1; return [a - 0.04 * w, b + 0.04 * w]; };
-    [x0, x1] = N ? pad(lo[0], hi[0]) : [-1, 1]; [y0, y1] = N ? pad(lo[1], hi[1]) : [-1, 1];
-  } else {
-    let xmax = 0;
-    for (let i = 0; i < N; i++) if (X[i] > xmax) xmax = X[i];
-    if (!(xmax > 0)) xmax = 0.5;
-    x0 = -0.02 * xmax; x1 = 1.04 * xmax; y0 = -0.03; y1 = 1.03;
+  function homeView(full) {
+    if (full && !D.xy) {
+      let xmax = 0;
+      for (let i = 0; i < N; i++) if (X[i] > xmax) xmax = X[i];
+      if (!(xmax > 0)) xmax = 0.5;
+      return [-0.02 * xmax, 1.04 * xmax, -0.03, 1.03];
+    }
+    // fit the data: the range of the points plus 4 % each side
+    let xa = Infinity, xb = -Infinity, ya = Infinity, yb = -Infinity;
+    for (let i = 0; i < N; i++) {
+      const x = X[i], y = Y[i];
+      if (x < xa) xa = x; if (x > xb) xb = x; if (y < ya) ya = y; if (y > yb) yb = y;
+    }
+    if (!N) return [-1, 1, -1, 1];
+    const pad = (a, b) => { const w = b > a ? b - a : 0.1; return [a - 0.04 * w, b + 0.04 * w]; };
+    return [...pad(xa, xb), ...pad(ya, yb)];
   }
+  let fullRange = false;
+  let home = homeView(false);
+  let [x0, x1, y0, y1] = home;
   const toPx = (x) => ML + ((x - x0) / (x1 - x0)) * PW;
   const toPy = (y) => MT + (1 - (y - y0) / (y1 - y0)) * PH;
+  const fromPx = (px) => x0 + ((px - ML) / PW) * (x1 - x0);
+  const fromPy = (py) => y0 + (1 - (py - MT) / PH) * (y1 - y0);
   const PX = new Float32Array(N), PY = new Float32Array(N);
-  for (let i = 0; i < N; i++) { PX[i] = toPx(X[i]); PY[i] = toPy(Y[i]); }
+  const inPlot = (px, py) => px >= ML && px <= ML + PW && py >= MT && py <= MT + PH;
 
   // ---- state ----
   const flag = new Uint8Array(N);      // 0 hidden, 1 shown, 2 shown and selected
   const sel = new Uint8Array(N);
   const rgb = new Uint8Array(3 * N);
-  let searchMask = null, query = "", lastMode = null;
+  let searchMask = null, query = "", lastMode = null, dragMode = null;
   const regionOn = D.regions.map(() => true);
   const labelOn = names.map(() => true);
 
   // ---- DOM ----
   const $ = (id) => document.getElementById(id);
-  const overlay = $("dm-overlay"), glc = $("dm-gl"), plot = $("dm-plot");
+  const overlay = $("dm-overlay"), glc = $("dm-gl"), dens = $("dm-density"), plot = $("dm-plot");
   const dpr = window.devicePixelRatio || 1;
   const W = ML + PW + MR, H = MT + PH + MB;
   plot.style.width = W + "px"; plot.style.height = H + "px";
   function sizeCanvas(c, w, h) { c.width = Math.round(w * dpr); c.height = Math.round(h * dpr); c.style.width = w + "px"; c.style.height = h + "px"; }
   sizeCanvas(overlay, W, H);
-  sizeCanvas(glc, PW, PH);
-  glc.style.left = ML + "px"; glc.style.top = MT + "px";
+  sizeCanvas(glc, PW, PH); sizeCanvas(dens, PW, PH);
+  glc.style.left = dens.style.left = ML + "px"; glc.style.top = dens.style.top = MT + "px";
   const hx = $("dm-histx"), hy = $("dm-histy");
   sizeCanvas(hx, W, HX); sizeCanvas(hy, HY, H);
   function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+  if (D.xy) $("dm-full").parentElement.hidden = true;
+  if (D.xy) $("dm-bounds").parentElement.hidden = true;
 
   // ---- colours ----
   const PALETTE = [[31,119,180],[255,127,14],[44,160,44],[214,39,40],[148,103,189],[140,86,75],[227,119,194],[127,127,127],[188,189,34],[23,190,207]];
@@ -73,6 +87,12 @@
     const a = VIRIDIS[k], b = VIRIDIS[k + 1];
     return [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])];
   }
+  // one colour per correctness count k = 0..CE: red (never correct), grey, blue (always); as the PNG
+  function correctRGB(k) {
+    const t = CE ? k / CE : 1, lo = [204, 38, 38], mid = [140, 140, 140], hi = [33, 89, 191];
+    const [a, b, f] = t <= 0.5 ? [lo, mid, t / 0.5] : [mid, hi, (t - 0.5) / 0.5];
+    return [a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), a[2] + f * (b[2] - a[2])];
+  }
   const css = (c) => "rgb(" + c.map(Math.round).join(",") + ")";
   const colorSel = $("dm-color");
   const colorChoices = [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
@@ -81,6 +101,7 @@
   for (const [v, t] of colorChoices) colorSel.add(new Option(t, v));
   colorSel.value = D.color_by;
 
+  function swatchRow(c, text) { const row = el("div"); const sw = el("span", undefined, "dm-swatch"); sw.style.background = css(c); row.append(sw, el("span", text)); return row; }
   function computeColors() {
     const by = colorSel.value, legend = $("dm-legend");
     legend.replaceChildren(el("b", "Colour: " + colorSel.options[colorSel.selectedIndex].text));
@@ -90,14 +111,23 @@
       const pal = D.cluster_names.map((c, j) => (c === "noise" ? [200, 200, 200] : PALETTE[j % PALETTE.length]));
       for (let i = 0; i < N; i++) put(i, pal[cluster[i]]);
       const SHOWN = 20;
-      D.cluster_names.slice(0, SHOWN).forEach((c, j) => { const row = el("div"); const sw = el("span", undefined, "dm-swatch"); sw.style.background = css(pal[j]); row.append(sw, el("span", c === "noise" ? "noise (-1)" : "cluster " + c)); legend.append(row); });
+      D.cluster_names.slice(0, SHOWN).forEach((c, j) => legend.append(swatchRow(pal[j], c === "noise" ? "noise (-1)" : "cluster " + c)));
       if (D.cluster_names.length > SHOWN) legend.append(el("div", "\u2026 " + (D.cluster_names.length - SHOWN) + " more clusters (colours repeat)"));
     } else if (by === "region" || by === "gold" || by === "pred") {
       const cats = by === "region" ? D.regions : names;
       const pal = cats.map((c, j) => (by === "region" && REGION_RGB[c]) || PALETTE[j % PALETTE.length]);
       const code = by === "region" ? region : by === "gold" ? gold : pred;
       for (let i = 0; i < N; i++) put(i, pal[code[i]] || PALETTE[7]);
-      cats.forEach((c, j) => { const row = el("div"); const sw = el("span", undefined, "dm-swatch"); sw.style.background = css(pal[j]); row.append(sw, el("span", c)); legend.append(row); });
+      cats.forEach((c, j) => legend.append(swatchRow(pal[j], c)));
+    } else if (by === "correctness" && CE) {
+      // correctness takes CE + 1 values: one colour each, with its count
+      const pal = [], count = new Array(CE + 1).fill(0), v = cols.correctness;
+      for (let k = 0; k <= CE; k++) pal.push(correctRGB(k).map(Math.round));
+      for (let i = 0; i < N; i++) { const k = Math.max(0, Math.min(CE, Math.round(v[i] * CE))); count[k]++; put(i, pal[k]); }
+      for (let k = CE; k >= 0; k--) {
+        const row = swatchRow(pal[k], "correct in " + k + " of " + CE + " epochs (" + count[k].toLocaleString("en") + ")");
+        row.dataset.k = String(k); legend.append(row);
+      }
     } else {
       const v = cols[by];
       let lo = Infinity, hi = -Infinity, nInf = 0;
@@ -140,10 +170,9 @@
     }
     attr("ax", X, 1, gl.FLOAT, false); attr("ay", Y, 1, gl.FLOAT, false);
     const bc = attr("ac", rgb, 3, gl.UNSIGNED_BYTE, true), bf = attr("af", flag, 1, gl.UNSIGNED_BYTE, false);
-    gl.uniform4f(gl.getUniformLocation(prog, "ur"), x0, x1, y0, y1);
+    const ur = gl.getUniformLocation(prog, "ur");
     const size = (N > 200000 ? 2 : N > 20000 ? 3 : 4) * dpr;
-    gl.uniform1f(gl.getUniformLocation(prog, "us"), size);
-    const up = gl.getUniformLocation(prog, "up"), ua = gl.getUniformLocation(prog, "ua");
+    const us = gl.getUniformLocation(prog, "us"), up = gl.getUniformLocation(prog, "up"), ua = gl.getUniformLocation(prog, "ua");
     gl.enable(gl.BLEND); gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
     return {
       kind: "webgl",
@@ -151,6 +180,10 @@
       flags() { gl.bindBuffer(gl.ARRAY_BUFFER, bf); gl.bufferSubData(gl.ARRAY_BUFFER, 0, flag); },
       draw(anySel) {
         gl.viewport(0, 0, glc.width, glc.height); gl.clearColor(1, 1, 1, 1); gl.clear(gl.COLOR_BUFFER_BIT);
+        gl.uniform4f(ur, x0, x1, y0, y1);
+        // points grow a little when zoomed in (fewer points per pixel)
+        const zoom = Math.min(4, Math.sqrt((home[1] - home[0]) / (x1 - x0)));
+        gl.uniform1f(us, Math.max(size, Math.min(size * zoom, 8 * dpr)));
         gl.uniform1f(ua, anySel ? 0.25 : (N > 200000 ? 0.5 : 0.75));
         gl.uniform1f(up, 1); gl.drawArrays(gl.POINTS, 0, N);
         gl.uniform1f(up, 2); gl.drawArrays(gl.POINTS, 0, N);
@@ -168,7 +201,7 @@
         const a = anySel ? 0.25 : 0.6;
         for (const pass of [1, 2]) for (let i = 0; i < N; i++) {
           if (flag[i] !== pass) continue;
-          const px = Math.floor((PX[i] - ML) * dpr - 0.5), py = Math.floor((PY[i] - MT) * dpr - 0.5), al = pass === 2 ? 1 : a;
+          const px = Math.floor((toPx(X[i]) - ML) * dpr - 0.5), py = Math.floor((toPy(Y[i]) - MT) * dpr - 0.5), al = pass === 2 ? 1 : a;
           for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
             const x = px + dx, y = py + dy; if (x < 0 || y < 0 || x >= w || y >= h) continue;
             const o = 4 * (y * w + x);
@@ -180,43 +213,111 @@
     };
   }
 
-  // ---- axes, selection outline ----
+  // ---- density layer: hexagons over the shown points in view, shaded by log count ----
+  const HEXR = 7, SQ3 = Math.sqrt(3);  // hexagon radius, CSS pixels
+  let densityMax = 0;
+  function drawDensity() {
+    const c = dens.getContext("2d");
+    c.setTransform(dpr, 0, 0, dpr, 0, 0); c.clearRect(0, 0, PW, PH);
+    densityMax = 0;
+    if (!$("dm-density-on").checked) { $("dm-density-legend").textContent = ""; return; }
+    const dx = HEXR * SQ3, dy = HEXR * 1.5, cols_ = Math.ceil(PW / dx) + 3, rows = Math.ceil(PH / dy) + 2;  // column k holds q = k - 1
+    const count = new Uint32Array(cols_ * rows);
+    for (let i = 0; i < N; i++) {
+      if (!flag[i]) continue;
+      const px = PX[i] - ML, py = PY[i] - MT;
+      if (px < 0 || px > PW || py < 0 || py > PH) continue;
+      // the hexagon holding the pixel: axial coordinates, cube rounding, then offset (odd rows shifted)
+      const fq = (px * SQ3 / 3 - py / 3) / HEXR, fr = (2 / 3) * py / HEXR, fs = -fq - fr;
+      let rq = Math.round(fq), rr = Math.round(fr);
+      const rs = Math.round(fs), eq = Math.abs(rq - fq), er = Math.abs(rr - fr), es = Math.abs(rs - fs);
+      if (eq > er && eq > es) rq = -rr - rs; else if (er > es) rr = -rq - rs;
+      const br = rr, bq = rq + ((rr - (rr & 1)) >> 1) + 1;
+      if (br >= 0 && br < rows && bq >= 0 && bq < cols_) count[br * cols_ + bq]++;
+    }
+    for (let k = 0; k < count.length; k++) if (count[k] > densityMax) densityMax = count[k];
+    // one path per shade (32 shades) instead of one fill per hexagon
+    const lm = Math.log(densityMax), SHADES = 32, paths = [];
+    for (let k = 0; k < SHADES; k++) paths.push(new Path2D());
+    const corner = [];
+    for (let s = 0; s < 6; s++) { const a = Math.PI / 6 + (s * Math.PI) / 3; corner.push([HEXR * Math.cos(a), HEXR * Math.sin(a)]); }
+    for (let r = 0; r < rows; r++) for (let q = 0; q < cols_; q++) {
+      const n = count[r * cols_ + q]; if (!n) continue;
+      const t = lm > 0 ? Math.log(n) / lm : 0, cx = (q - 1 + (r & 1) / 2) * dx, cy = r * dy;
+      const path = paths[Math.min(SHADES - 1, Math.floor(t * SHADES))];
+      path.moveTo(cx + corner[0][0], cy + corner[0][1]);
+      for (let s = 1; s < 6; s++) path.lineTo(cx + corner[s][0], cy + corner[s][1]);
+      path.closePath();
+    }
+    for (let k = 0; k < SHADES; k++) {
+      c.fillStyle = "rgba(" + ramp(1 - (k + 0.5) / SHADES).map(Math.round).join(",") + ",0.7)";
+      c.fill(paths[k]);
+    }
+    $("dm-density-legend").textContent = "hexagons: 1 (yellow) to " + densityMax.toLocaleString("en") + " points (purple), log scale";
+  }
+
+  // ---- axes, region boundaries, selection outline ----
   const octx = overlay.getContext("2d");
   octx.scale(dpr, dpr);
   function ticks(lo, hi, n) {
     const step0 = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(step0)));
     const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= step0);
-    const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(Math.round(v / step) * step);
+    const out = []; for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(Math.round(v / step) * step);
     return out;
   }
-  const tickText = (v) => String(parseFloat(v.toFixed(4)));
+  const tickText = (v) => String(parseFloat(v.toPrecision(6)));
+  // region boundaries of the allenai ranking: ambiguous = variability >= a; easy = confidence >= e,
+  // hard = confidence <= h (outside ambiguous); taken from the points' own regions
+  const bounds = (function () {
+    if (D.xy) return null;
+    const j = (name) => D.regions.indexOf(name), amb = j("ambiguous"), easy = j("easy"), hard = j("hard");
+    let a = Infinity, e = Infinity, h = -Infinity;
+    for (let i = 0; i < N; i++) {
+      const r = region[i];
+      if (r === amb && X[i] < a) a = X[i]; else if (r === easy && Y[i] < e) e = Y[i]; else if (r === hard && Y[i] > h) h = Y[i];
+    }
+    return { ambiguous: a, easy: e, hard: h };
+  })();
   let dragPath = null;
   function drawOverlay() {
     octx.clearRect(0, 0, W, H);
     octx.strokeStyle = "#444"; octx.fillStyle = "#333"; octx.lineWidth = 1; octx.font = "12px sans-serif";
     octx.strokeRect(ML + 0.5, MT + 0.5, PW, PH);
     octx.textAlign = "center"; octx.textBaseline = "top";
-    for (const v of ticks(D.xy ? x0 : Math.max(0, x0), x1, 8)) { const x = toPx(v); octx.beginPath(); octx.moveTo(x, MT + PH); octx.lineTo(x, MT + PH + 5); octx.stroke(); octx.fillText(tickText(v), x, MT + PH + 7); }
+    for (const v of ticks(x0, x1, 8)) { const x = toPx(v); octx.beginPath(); octx.moveTo(x, MT + PH); octx.lineTo(x, MT + PH + 5); octx.stroke(); octx.fillText(tickText(v), x, MT + PH + 7); }
     octx.fillText(XLABEL, ML + PW / 2, MT + PH + 26);
     octx.textAlign = "right"; octx.textBaseline = "middle";
-    for (const v of (D.xy ? ticks(y0, y1, 8) : ticks(0, 1, 10))) { const y = toPy(v); octx.beginPath(); octx.moveTo(ML - 5, y); octx.lineTo(ML, y); octx.stroke(); octx.fillText(tickText(v), ML - 7, y); }
+    for (const v of ticks(y0, y1, 8)) { const y = toPy(v); octx.beginPath(); octx.moveTo(ML - 5, y); octx.lineTo(ML, y); octx.stroke(); octx.fillText(tickText(v), ML - 7, y); }
     octx.save(); octx.translate(14, MT + PH / 2); octx.rotate(-Math.PI / 2); octx.textAlign = "center"; octx.fillText(YLABEL, 0, 0); octx.restore();
-    if (dragPath && dragPath.length > 1) {
+    if (bounds && $("dm-bounds").checked) {
+      octx.save(); octx.beginPath(); octx.rect(ML, MT, PW, PH); octx.clip();
+      octx.strokeStyle = "rgba(60,60,60,0.8)"; octx.setLineDash([6, 4]); octx.fillStyle = "#333"; octx.textBaseline = "bottom";
+      const xa = Number.isFinite(bounds.ambiguous) ? toPx(bounds.ambiguous) : ML + PW;
+      if (Number.isFinite(bounds.ambiguous)) { octx.beginPath(); octx.moveTo(xa, MT); octx.lineTo(xa, MT + PH); octx.stroke(); octx.textAlign = "left"; octx.fillText("ambiguous \u2192", xa + 4, MT + PH / 2); }
+      for (const [k, label, base] of [["easy", "easy-to-learn \u2191", "bottom"], ["hard", "hard-to-learn \u2193", "top"]]) {
+        if (!Number.isFinite(bounds[k])) continue;
+        const y = toPy(bounds[k]); octx.beginPath(); octx.moveTo(ML, y); octx.lineTo(xa, y); octx.stroke();
+        octx.textAlign = "left"; octx.textBaseline = base; octx.fillText(label, ML + 6, y + (base === "top" ? 3 : -3));
+      }
+      octx.restore();
+    }
+    if (dragPath && dragPath.length > 1 && dragMode !== "pan") {
       octx.strokeStyle = "#000"; octx.setLineDash([4, 3]); octx.beginPath();
-      if (lastMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
+      if (dragMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
       else { octx.moveTo(dragPath[0][0], dragPath[0][1]); for (const p of dragPath) octx.lineTo(p[0], p[1]); octx.closePath(); }
       octx.stroke(); octx.setLineDash([]);
     }
   }
 
-  // ---- marginal histograms (shown points grey, selected points dark) ----
+  // ---- marginal histograms of the points in view (shown points grey, selected points dark) ----
   const BINS = 50;
   function drawHists() {
     const cx = new Float64Array(BINS), cy = new Float64Array(BINS), sx = new Float64Array(BINS), sy = new Float64Array(BINS);
     for (let i = 0; i < N; i++) {
       if (!flag[i]) continue;
-      const bx = Math.min(BINS - 1, Math.max(0, Math.floor(((X[i] - x0) / (x1 - x0)) * BINS)));
-      const by = Math.min(BINS - 1, Math.max(0, Math.floor(((Y[i] - y0) / (y1 - y0)) * BINS)));
+      const fx = (X[i] - x0) / (x1 - x0), fy = (Y[i] - y0) / (y1 - y0);
+      if (!(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1)) continue;
+      const bx = Math.min(BINS - 1, Math.floor(fx * BINS)), by = Math.min(BINS - 1, Math.floor(fy * BINS));
       cx[bx]++; cy[by]++; if (flag[i] === 2) { sx[bx]++; sy[by]++; }
     }
     const mx = Math.max(1, ...cx), my = Math.max(1, ...cy);
@@ -232,8 +333,77 @@
     }
   }
 
+  // ---- hover: uniform grid over the pixel positions of the points in view (rebuilt after a view change) ----
+  const CELL = 8, GW = Math.ceil(W / CELL), GH = Math.ceil(H / CELL);
+  const cellStart = new Int32Array(GW * GH + 1), order = new Int32Array(N), cell = new Int32Array(N);
+  let indexed = false;
+  function reindex() {
+    cellStart.fill(0);
+    for (let i = 0; i < N; i++) {
+      const px = toPx(X[i]), py = toPy(Y[i]);
+      PX[i] = px; PY[i] = py;
+      if (!inPlot(px, py)) { cell[i] = -1; continue; }  // out of view: never hovered or selected
+      cell[i] = Math.floor(py / CELL) * GW + Math.floor(px / CELL); cellStart[cell[i] + 1]++;
+    }
+    for (let c = 0; c < GW * GH; c++) cellStart[c + 1] += cellStart[c];
+    const fill = cellStart.slice(0, GW * GH);
+    for (let i = 0; i < N; i++) if (cell[i] >= 0) order[fill[cell[i]]++] = i;
+    indexed = true;
+  }
+  const RADIUS = 6;
+  function nearest(px, py) {
+    if (!indexed) reindex();
+    if (!inPlot(px, py)) return -1;
+    const gx = Math.floor(px / CELL), gy = Math.floor(py / CELL);
+    let best = -1, bd = RADIUS * RADIUS;
+    for (let cy = gy - 1; cy <= gy + 1; cy++) {
+      if (cy < 0 || cy >= GH) continue;
+      for (let cx = gx - 1; cx <= gx + 1; cx++) {
+        if (cx < 0 || cx >= GW) continue;
+        const c = cy * GW + cx;
+        for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
+          const i = order[k]; if (!flag[i]) continue;
+          const dx = PX[i] - px, dy = PY[i] - py, d = dx * dx + dy * dy;
+          if (d < bd || (d === bd && i < best)) { bd = d; best = i; }
+        }
+      }
+    }
+    return best;
+  }
+
+  // ---- drawing: everything that depends on the view, at most once per animation frame ----
+  let nShown = N, nSel = 0, frameQueued = false;
+  function redraw() {
+    const r0 = performance.now();
+    reindex(); gpu.draw(nSel > 0); drawDensity(); drawHists(); drawOverlay();
+    api.lastRedrawMs = performance.now() - r0;
+  }
+  function requestRedraw() {
+    if (frameQueued) return;
+    frameQueued = true;
+    requestAnimationFrame(() => { frameQueued = false; redraw(); });
+  }
+  function setView(v) {
+    let [a, b, c, d] = v;
+    const minW = 1e-6 * (home[1] - home[0]), minH = 1e-6 * (home[3] - home[2]);
+    if (!(b - a > minW)) { const m = (a + b) / 2; a = m - minW / 2; b = m + minW / 2; }
+    if (!(d - c > minH)) { const m = (c + d) / 2; c = m - minH / 2; d = m + minH / 2; }
+    [x0, x1, y0, y1] = [a, b, c, d];
+    indexed = false; tip.hidden = true; hovered = -1;
+    requestRedraw();
+  }
+  // zoom by `f` (< 1 zooms in) about the pixel (px, py) of the overlay
+  function zoomAt(f, px, py) {
+    const cx = fromPx(px), cy = fromPy(py);
+    setView([cx - (cx - x0) * f, cx + (x1 - cx) * f, cy - (cy - y0) * f, cy + (y1 - cy) * f]);
+  }
+  function panBy(dxPx, dyPx) {
+    const dx = (dxPx / PW) * (x1 - x0), dy = (dyPx / PH) * (y1 - y0);
+    setView([x0 - dx, x1 - dx, y0 + dy, y1 + dy]);
+  }
+  function resetView() { setView(home.slice()); }
+
   // ---- filters, search, counts ----
-  let nShown = N, nSel = 0;
   function update() {
     nShown = 0; nSel = 0;
     for (let i = 0; i < N; i++) {
@@ -242,7 +412,7 @@
       flag[i] = v ? (sel[i] ? 2 : 1) : 0;
       if (v) { nShown++; if (sel[i]) nSel++; }
     }
-    gpu.flags(); gpu.draw(nSel > 0); drawHists(); drawOverlay();
+    gpu.flags(); redraw();
     $("dm-count").textContent = nShown.toLocaleString("en") + " of " + N.toLocaleString("en") + " shown, " + nSel.toLocaleString("en") + " selected";
     $("dm-export").disabled = nSel === 0;
   }
@@ -272,35 +442,46 @@
   }
   $("dm-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(applySearch, 150); });
   colorSel.addEventListener("change", () => { computeColors(); gpu.draw(nSel > 0); });
+  $("dm-density-on").addEventListener("change", () => drawDensity());
+  $("dm-bounds").addEventListener("change", () => drawOverlay());
+  $("dm-full").addEventListener("change", () => { fullRange = $("dm-full").checked; home = homeView(fullRange); resetView(); });
+  $("dm-zoom-in").addEventListener("click", () => zoomAt(1 / 1.5, ML + PW / 2, MT + PH / 2));
+  $("dm-zoom-out").addEventListener("click", () => zoomAt(1.5, ML + PW / 2, MT + PH / 2));
+  $("dm-reset").addEventListener("click", resetView);
+  for (const [id, dx, dy] of [["dm-left", 1, 0], ["dm-right", -1, 0], ["dm-up", 0, 1], ["dm-down", 0, -1]])
+    $(id).addEventListener("click", () => panBy(dx * PW / 4, dy * PH / 4));
 
-  // ---- hover: uniform grid over pixel positions ----
-  const CELL = 8, GW = Math.ceil(W / CELL), GH = Math.ceil(H / CELL);
-  const cellStart = new Int32Array(GW * GH + 1), order = new Int32Array(N);
-  const cellOf = (px, py) => Math.min(GH - 1, Math.max(0, Math.floor(py / CELL))) * GW + Math.min(GW - 1, Math.max(0, Math.floor(px / CELL)));
-  (function () {
-    const cell = new Int32Array(N);
-    for (let i = 0; i < N; i++) { cell[i] = cellOf(PX[i], PY[i]); cellStart[cell[i] + 1]++; }
-    for (let c = 0; c < GW * GH; c++) cellStart[c + 1] += cellStart[c];
-    const fill = cellStart.slice(0, GW * GH);
-    for (let i = 0; i < N; i++) order[fill[cell[i]]++] = i;
-  })();
-  const RADIUS = 6;
-  function nearest(px, py) {
-    const gx = Math.floor(px / CELL), gy = Math.floor(py / CELL);
-    let best = -1, bd = RADIUS * RADIUS;
-    for (let cy = gy - 1; cy <= gy + 1; cy++) {
-      if (cy < 0 || cy >= GH) continue;
-      for (let cx = gx - 1; cx <= gx + 1; cx++) {
-        if (cx < 0 || cx >= GW) continue;
-        const c = cy * GW + cx;
-        for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
-          const i = order[k]; if (!flag[i]) continue;
-          const dx = PX[i] - px, dy = PY[i] - py, d = dx * dx + dy * dy;
-          if (d < bd || (d === bd && i < best)) { bd = d; best = i; }
-        }
-      }
+  // ---- per-epoch chart of the gold-class probability (SVG built with DOM calls; epochs shown 1..E) ----
+  const SVGNS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const k in attrs) e.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function epochChart(i) {
+    const cw = 230, ch = 96, l = 30, r = 8, t = 8, b = 26, w = cw - l - r, h = ch - t - b;
+    const ex = (e) => l + (E > 1 ? ((e - 1) / (E - 1)) * w : w / 2), ey = (p) => t + (1 - p) * h;
+    const s = svg("svg", { width: cw, height: ch, class: "dm-chart", "data-id": D.ids[i] });
+    s.append(svg("rect", { x: l, y: t, width: w, height: h, fill: "none", stroke: "#bbb" }));
+    for (const p of [0, 0.5, 1]) {
+      s.append(svg("line", { x1: l, x2: l + w, y1: ey(p), y2: ey(p), stroke: p === 0.5 ? "#ddd" : "none" }));
+      s.append(svg("text", { x: l - 4, y: ey(p) + 3, "text-anchor": "end", class: "dm-tick" }, String(p)));
     }
-    return best;
+    const step = Math.max(1, Math.ceil(E / 10));
+    for (let e = 1; e <= E; e += step) s.append(svg("text", { x: ex(e), y: t + h + 11, "text-anchor": "middle", class: "dm-tick dm-etick" }, String(e)));
+    s.append(svg("text", { x: l + w / 2, y: ch - 3, "text-anchor": "middle", class: "dm-tick" }, "epoch"));
+    const pts = [];
+    for (let e = 1; e <= E; e++) pts.push([ex(e), ey(PG[i * E + e - 1] / 255)]);
+    s.append(svg("polyline", { points: pts.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "), fill: "none", stroke: "#2a5db0", "stroke-width": 1.5 }));
+    pts.forEach((p, k) => {
+      const v = PG[i * E + k] / 255, c = svg("circle", { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2.5, fill: "#2a5db0", "data-epoch": k + 1, "data-p": v.toFixed(3) });
+      c.append(svg("title", {}, "epoch " + (k + 1) + ": p(gold) " + v.toFixed(3)));
+      s.append(c);
+    });
+    const box = el("div", undefined, "dm-chartbox");
+    box.append(el("div", "gold-class probability per epoch", "dm-k"), s);
+    return box;
   }
 
   const TRUNC = 280;
@@ -321,6 +502,8 @@
       + (cluster ? "   cluster: " + (D.cluster_names[cluster[i]] === "noise" ? "noise (-1)" : D.cluster_names[cluster[i]]) : "")));
     const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? "\u221e (never correct)" : fmt(cols[k][i])));
     out.push(el("div", m.join("   "), "dm-k"));
+    if (PG) out.push(epochChart(i));
+    else if (full) out.push(el("div", D.pgold_note || "no per-epoch chart", "dm-k"));
     if (cut) out.push(el("div", "text truncated: click the point for the full text", "dm-more"));
     return out;
   }
@@ -349,7 +532,7 @@
     d.dataset.id = D.ids[i];
   }
 
-  // ---- selection: box or lasso drag; a click pins a point ----
+  // ---- selection: box or lasso drag (pan mode: the drag moves the view); a click pins a point ----
   function inPoly(x, y, poly) {
     let inside = false;
     for (let a = 0, b = poly.length - 1; a < poly.length; b = a++) {
@@ -359,12 +542,13 @@
     return inside;
   }
   function finishSelection(path, mode, add) {
+    if (!indexed) reindex();
     if (!add) sel.fill(0);
     let xa = Infinity, xb = -Infinity, ya = Infinity, yb = -Infinity;
     for (const p of path) { xa = Math.min(xa, p[0]); xb = Math.max(xb, p[0]); ya = Math.min(ya, p[1]); yb = Math.max(yb, p[1]); }
     if (mode === "box") { const a = path[0], b = path[path.length - 1]; xa = Math.min(a[0], b[0]); xb = Math.max(a[0], b[0]); ya = Math.min(a[1], b[1]); yb = Math.max(a[1], b[1]); }
     for (let i = 0; i < N; i++) {
-      if (!flag[i]) continue;
+      if (!flag[i] || cell[i] < 0) continue;  // hidden, or out of view
       const x = PX[i], y = PY[i];
       if (x < xa || x > xb || y < ya || y > yb) continue;
       if (mode === "box" || inPoly(x, y, path)) sel[i] = 1;
@@ -373,9 +557,16 @@
   }
   const local = (e) => { const r = overlay.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
   let down = null;
-  overlay.addEventListener("mousedown", (e) => { if (e.button !== 0) return; down = { p: local(e), shift: e.shiftKey }; dragPath = [down.p]; lastMode = $("dm-mode").value; e.preventDefault(); });
+  overlay.addEventListener("mousedown", (e) => {
+    if (e.button !== 0) return;
+    down = { p: local(e), last: local(e), shift: e.shiftKey }; dragPath = [down.p]; dragMode = $("dm-mode").value; e.preventDefault();
+  });
   window.addEventListener("mousemove", (e) => {
-    if (down) { dragPath.push(local(e)); drawOverlay(); tip.hidden = true; return; }
+    if (down) {
+      const p = local(e);
+      if (dragMode === "pan") { panBy(p[0] - down.last[0], p[1] - down.last[1]); down.last = p; dragPath.push(p); return; }
+      dragPath.push(p); drawOverlay(); tip.hidden = true; return;
+    }
     if (e.target !== overlay) { tip.hidden = true; hovered = -1; return; }
     const p = local(e); hover(p[0], p[1], e.clientX, e.clientY);
   });
@@ -386,9 +577,17 @@
     const path = dragPath, shift = down.shift;
     down = null; dragPath = null;
     if (moved < 3 && path.length < 4) { pin(nearest(p[0], p[1])); drawOverlay(); return; }
+    if (dragMode === "pan") return;
+    lastMode = dragMode;  // the recipe records how the selection was made
     finishSelection(path, lastMode, shift);
   });
   overlay.addEventListener("mouseleave", () => { if (!down) { tip.hidden = true; hovered = -1; } });
+  overlay.addEventListener("wheel", (e) => {
+    e.preventDefault();
+    const p = local(e), unit = e.deltaMode === 1 ? 33 : e.deltaMode === 2 ? 400 : 1;
+    zoomAt(Math.pow(1.0015, Math.max(-400, Math.min(400, e.deltaY * unit))), p[0], p[1]);
+  }, { passive: false });
+  overlay.addEventListener("dblclick", (e) => { e.preventDefault(); resetView(); });
   $("dm-clear").addEventListener("click", () => { sel.fill(0); update(); });
 
   function selectedIds() { const ids = []; for (let i = 0; i < N; i++) if (flag[i] === 2) ids.push(D.ids[i]); return ids; }
@@ -414,14 +613,15 @@
   // ---- test and benchmark hooks ----
   let index = null;
   const api = {
-    ready: false, renderer: gpu.kind, n: N, lastHoverMs: null,
+    ready: false, renderer: gpu.kind, n: N, lastHoverMs: null, lastRedrawMs: null,
     dataToClient(x, y) { const r = overlay.getBoundingClientRect(); return { x: r.left + toPx(x), y: r.top + toPy(y) }; },
     pointPixel(id) {
       if (!index) { index = new Map(); for (let i = 0; i < N; i++) index.set(D.ids[i], i); }
       const i = index.get(String(id)); if (i === undefined) return null;
-      const r = overlay.getBoundingClientRect(); return { x: r.left + PX[i], y: r.top + PY[i] };
+      const r = overlay.getBoundingClientRect(); return { x: r.left + toPx(X[i]), y: r.top + toPy(Y[i]) };
     },
-    shownCount: () => nShown, selectedIds: selectedIds, selection: selectionObject,
+    view: () => [x0, x1, y0, y1], home: () => home.slice(), setView: (v) => setView(v), densityMax: () => densityMax,
+    bounds: () => bounds, shownCount: () => nShown, selectedIds: selectedIds, selection: selectionObject,
   };
   window.datamap = api;
 
