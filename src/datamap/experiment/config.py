@@ -431,6 +431,7 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
 # ------------------------------------------------------------------ reading a file
 
 
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _TOKEN = re.compile(r"[^.\[\]]+|\[(\d+)\]")
 
 
@@ -449,6 +450,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             raise DatamapError(f"override {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
+        if isinstance(parsed, str) and _NUMBER.match(parsed.strip()):
+            parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
         node: Any = raw
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
