@@ -124,27 +124,41 @@ def plot_fractions(summary: pd.DataFrame, eval_set: str, metric: str) -> bytes:
 
 
 def plot_epochs(runs) -> bytes | None:
-    """Training loss per epoch (mean over seeds) of every run with a history.json."""
+    """Per-epoch curves (mean over seeds) of every run with a history.json: the training loss, and the
+    accuracy on the runs' in-training evaluation set when they have one (``train.eval_split``)."""
     from matplotlib.figure import Figure
 
-    curves: dict[str, list[list[float]]] = {}
+    curves: dict[str, dict[str, list[list[float]]]] = {}
     for run in runs:
         path = run.path / "history.json"
-        if path.exists():
-            epochs = json.loads(path.read_text(encoding="utf-8")).get("epochs", [])
-            curves.setdefault(run.name, []).append([e.get("train_loss", np.nan) for e in epochs])
+        if not path.exists():
+            continue
+        epochs = json.loads(path.read_text(encoding="utf-8")).get("epochs", [])
+        per = curves.setdefault(run.name, {})
+        per.setdefault("training loss", []).append([e.get("train_loss", np.nan) for e in epochs])
+        for e_i, e in enumerate(epochs):
+            for s, scores in (e.get("eval") or {}).items():
+                series = per.setdefault(f"{s} accuracy", [])
+                if len(series) < len(per["training loss"]):
+                    series.append([np.nan] * len(epochs))
+                series[-1][e_i] = scores.get("accuracy", np.nan)
     if not curves:
         return None
-    fig = Figure(figsize=(6.5, 4))
-    ax = fig.subplots()
-    for name, losses in curves.items():
-        width = min(len(x) for x in losses)
-        mean = np.nanmean(np.array([x[:width] for x in losses], dtype=float), axis=0)
-        ax.plot(np.arange(1, width + 1), mean, marker="o", label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("training loss")
-    ax.set_title("training loss per epoch (mean over seeds)")
-    ax.legend(fontsize=7)
+    panels = list(dict.fromkeys(k for per in curves.values() for k in per))
+    fig = Figure(figsize=(6.5 * len(panels), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, panel in zip(axes, panels):
+        for name, per in curves.items():
+            if panel not in per:
+                continue
+            width = min(len(x) for x in per[panel])
+            mean = np.nanmean(np.array([x[:width] for x in per[panel]], dtype=float), axis=0)
+            ax.plot(np.arange(1, width + 1), mean, marker="o", label=name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_ylabel(panel)
+        ax.set_title(f"{panel} per epoch (mean over seeds)")
+        ax.legend(fontsize=7)
     return _png(fig)
 
 
