@@ -30,8 +30,8 @@ def make_plan(root: Path, log: list[str], params: dict | None = None, fail: str 
 
     root.mkdir(exist_ok=True)
     spec = {"a": [], "b": ["a"], "c": ["b"], "d": ["a"]}
-    stages = [Stage(sid, "train", root / sid[0], {"v": params.get(sid, 0)}, after, action=action(sid), clean=clean(sid))
-              for sid, after in spec.items()]
+    stages = [Stage(sid, "select", root / sid[0], {"v": params.get(sid, 0)}, after, action=action(sid), clean=clean(sid),
+                    outputs=[root / f"{sid}.txt"]) for sid, after in spec.items()]
     return Plan(root, stages, [], None)
 
 
@@ -75,6 +75,28 @@ def test_interrupted_stage_is_cleaned_and_redone(tmp_path):
 
 def test_force_names_ids_kinds_and_globs(tmp_path):
     p = make_plan(tmp_path, [])
-    assert forced(p, ["b"]) == {"b"} and forced(p, ["train"]) == {"a", "b", "c", "d"} and forced(p, ["[cd]"]) == {"c", "d"}
+    assert forced(p, ["b"]) == {"b"} and forced(p, ["select"]) == {"a", "b", "c", "d"} and forced(p, ["[cd]"]) == {"c", "d"}
     with pytest.raises(DatamapError, match=r"--force bb: no stage of that id, kind or pattern \(did you mean 'b'\?\)"):
         forced(p, ["bb"])
+
+
+def test_a_stage_whose_outputs_are_gone_is_redone(tmp_path):
+    assert ran(tmp_path) == ["a", "b", "c", "d"]
+    (tmp_path / "b.txt").unlink()
+    assert statuses(tmp_path) == {"a": "done", "b": "redo (outputs missing)", "c": "run (after an earlier stage)",
+                                  "d": "done"}
+    assert ran(tmp_path) == ["b", "c"]
+
+
+def test_a_training_run_counts_as_done_only_with_a_complete_manifest(tmp_path):
+    from datamap.io.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.root.mkdir()
+    run.config.write_text("x: 1\n")
+    stage = Stage("seed1/run", "train", run.root, {}, outputs=[run.config])
+    assert not stage.intact()  # no manifest
+    run.write_manifest(stage="train", status="incomplete", epochs=2, epochs_written=1)
+    assert not stage.intact()
+    run.write_manifest(status="complete", epochs_written=2)
+    assert stage.intact()

@@ -18,7 +18,8 @@ Resume. Each run directory keeps ``stages.json``: for every stage that wrote int
 skipped when it is complete with the same key; otherwise its outputs are cleared (a training run's
 folder is removed) and it runs again. Redoing a stage gives it a new token, so every stage that
 reads it runs again too. Killing ``datamap run`` at any point and running it again therefore gives
-the results of an uninterrupted run.
+the results of an uninterrupted run. A stage whose output files are gone (or whose training run's
+manifest is not complete, :meth:`~datamap.io.rundir.RunDir.require_complete`) is redone as well.
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ class Stage:
     after: list[str] = field(default_factory=list)
     action: Callable[[], None] | None = None
     clean: Callable[[], None] | None = None
+    outputs: list[Path] = field(default_factory=list)  # files it writes: a stage whose outputs are gone is redone
+
+    def intact(self) -> bool:
+        """Its outputs exist and, for a training run, the run's manifest says complete (``require_complete``)."""
+        if not all(p.exists() for p in self.outputs):
+            return False
+        if self.kind in ("cartography", "train", "metrics"):
+            from datamap.io.rundir import RunDir
+
+            rd = RunDir(self.run)
+            try:
+                if rd.read_manifest() is None:
+                    return False
+                rd.require_complete(metrics=self.kind == "metrics")
+            except DatamapError:
+                return False
+        return True
 
 
 @dataclass
@@ -142,10 +160,11 @@ class State:
         if stage.id in self.force:
             return False
         m = self.marker(stage)
-        return bool(m) and m.get("status") == "complete" and m.get("key") == self.key(stage)
+        return bool(m) and m.get("status") == "complete" and m.get("key") == self.key(stage) and stage.intact()
 
     def why(self, stage: Stage) -> str:
-        """``done``, ``new``, ``interrupted``, ``changed`` or ``after X`` (a stage it reads is not done)."""
+        """``done``, ``new``, ``interrupted``, ``changed``, ``missing`` (outputs gone) or ``pending``
+        (a stage it reads is not done)."""
         if stage.id in self.force:
             return "forced"
         for up in stage.after:
@@ -157,7 +176,9 @@ class State:
             return "new"
         if m.get("status") != "complete":
             return "interrupted"
-        return "done" if m.get("key") == self.key(stage) else "changed"
+        if m.get("key") != self.key(stage):
+            return "changed"
+        return "done" if stage.intact() else "missing"
 
     def set(self, stage: Stage, entry: dict | None) -> None:
         write_marker(stage.run, stage.id, entry)
@@ -186,7 +207,7 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
         sid = f"evalsets/{ev.name}"
         stages.append(Stage(sid, "evalset", out / "evalsets",
                             {"dataset": dataset, "split": ev.split, "limit": ev.limit, "seed": ev.limit_seed},
-                            action=_sample_action(dataset, ev.split, ev.limit, ev.limit_seed, target)))
+                            action=_sample_action(dataset, ev.split, ev.limit, ev.limit_seed, target), outputs=[target]))
         evalsets[ev.name] = (str(target), "validation", columns, sid)
 
     def evaluate_stages(seed_dir: Path, run_name: str, after: str) -> None:
@@ -196,7 +217,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                       "max_length": _train_field(cfg, "max_length"), "batch_size": _train_field(cfg, "eval_batch_size")}
             stages.append(Stage(f"{seed_dir.name}/{run_name}/eval/{name}", "evaluate", run, params,
                                 [after] + ([set_stage] if set_stage else []),
-                                action=_evaluate_action(run, name, params)))
+                                action=_evaluate_action(run, name, params),
+                                outputs=[run / "eval" / f"{name}.json", run / "eval" / f"{name}.parquet"]))
 
     names = run_names(cfg)
     for seed in cfg.seeds:
@@ -205,16 +227,18 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
         cid = f"{sd.name}/cartography"
         tc = train_config(cfg, seed=seed, out=str(carto), overrides=cfg.cartography.train)
         stages.append(Stage(cid, "cartography", carto, {"train": tc.model_dump(mode="json")},
-                            action=_train_action(tc), clean=_remove(carto)))
+                            action=_train_action(tc), clean=_remove(carto), outputs=[carto / "config.yaml"]))
         mid = f"{cid}/metrics"
         stages.append(Stage(mid, "metrics", carto, {**cfg.cartography.metrics.model_dump(), "maps": cfg.cartography.maps},
-                            [cid], action=_metrics_action(carto, cfg)))
+                            [cid], action=_metrics_action(carto, cfg),
+                            outputs=[carto / "metrics.parquet"] + [carto / f"map.{kind}" for kind in cfg.cartography.maps]))
         clid = None
         if cfg.cartography.clusters is not None:
             clid = f"{cid}/clusters"
             cl = cfg.cartography.clusters.model_dump()
             stages.append(Stage(clid, "clusters", carto, {**cl, "seed": seed}, [cid],
-                                action=_clusters_action(carto, cl, seed, _train_field(cfg, "max_length"))))
+                                action=_clusters_action(carto, cl, seed, _train_field(cfg, "max_length")),
+                                outputs=[carto / "embeddings.parquet", carto / "clusters.parquet"]))
         if cfg.cartography.evaluate:
             evaluate_stages(sd, "cartography", cid)
             runs.append(RunInfo(seed, "cartography", "cartography", None, carto))
@@ -228,7 +252,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                 sseed = spec.seed if spec.seed is not None else seed
                 after = [mid] + ([clid] if recipe.cluster is not None else [])
                 stages.append(Stage(sid, "select", carto, {"recipe": recipe.to_dict(), "seed": sseed}, after,
-                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None)))
+                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None),
+                                    outputs=[carto / "selections" / f"{vname}.json"]))
                 select_ids[vname] = sid
         for sname, spec in cfg.selections.items():
             if spec.random_like is None:
@@ -239,7 +264,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                 vname = sname + tname[len(target):]
                 sid = f"{sd.name}/select/{vname}"
                 stages.append(Stage(sid, "select", carto, {"random_like": tname, "seed": sseed},
-                                    [mid, select_ids[tname]], action=_random_like_action(carto, vname, tname, sseed)))
+                                    [mid, select_ids[tname]], action=_random_like_action(carto, vname, tname, sseed),
+                                    outputs=[carto / "selections" / f"{vname}.json"]))
                 select_ids[vname] = sid
 
         train_ids: dict[str, str] = {"cartography": cid}
@@ -255,7 +281,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                 params["dynamics_from"] = "cartography"
             after = ([select_ids[sel]] if sel else []) + ([mid] if tc.dynamics_from else [])
             rid = f"{sd.name}/{run_name}"
-            stages.append(Stage(rid, "train", run, params, after, action=_train_action(tc), clean=_remove(run)))
+            stages.append(Stage(rid, "train", run, params, after, action=_train_action(tc), clean=_remove(run),
+                                outputs=[run / "config.yaml"]))
             train_ids[run_name] = rid
             evaluate_stages(sd, run_name, rid)
             runs.append(RunInfo(seed, run_name, exp_name, sel, run))
@@ -268,7 +295,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                           "columns": columns, "max_length": _train_field(cfg, "max_length")}
                 stages.append(Stage(f"{sd.name}/{ens.name}/eval/{name}", "ensemble", run, params,
                                     [train_ids[m] for m in ens.members] + ([set_stage] if set_stage else []),
-                                    action=_ensemble_action(members, ens.weights, run, name, params)))
+                                    action=_ensemble_action(members, ens.weights, run, name, params),
+                                    outputs=[run / "eval" / f"{name}.json", run / "ensemble.json"]))
             runs.append(RunInfo(seed, ens.name, ens.name, None, run))
     return Plan(out, stages, runs, cfg)
 
@@ -400,12 +428,13 @@ def forced(p: Plan, patterns: list[str]) -> set[str]:
 
 def describe(p: Plan, force: set[str] | None = None) -> list[tuple[str, str, str]]:
     """``[(stage id, kind, status)]``; status is ``done`` (skipped), ``run`` (new), ``redo (interrupted)``,
-    ``redo (changed)``, ``redo (forced)`` or ``run (after ...)`` (waits for a stage that is not done)."""
+    ``redo (changed)``, ``redo (forced)``, ``redo (outputs missing)`` or ``run (after an earlier stage)``."""
     st = State(p, force)
     rows = []
     for s in p.stages:
         status = {"done": "done", "new": "run", "pending": "run (after an earlier stage)", "forced": "redo (forced)",
-                  "interrupted": "redo (interrupted)", "changed": "redo (changed)"}[st.why(s)]
+                  "interrupted": "redo (interrupted)", "changed": "redo (changed)",
+                  "missing": "redo (outputs missing)"}[st.why(s)]
         rows.append((s.id, s.kind, status))
     return rows
 
