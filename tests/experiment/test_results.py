@@ -44,3 +44,16 @@ def test_flatten_scores_keeps_numbers_and_nested_heuristics():
     scores = {"accuracy": 0.5, "n": 10, "per_class": {"a": {"f1": 1.0}}, "confusion": [[1]], "label_names": ["a"],
               "heuristics": {"lexical_overlap": {"non-entailment": {"accuracy": 0.25}}}, "ok": True}
     assert flatten_scores(scores) == {"accuracy": 0.5, "heuristics.lexical_overlap.non-entailment.accuracy": 0.25}
+
+
+def test_experiment_html_escapes_every_text(tmp_path):
+    from datamap.experiment.config import validate
+    from datamap.experiment.results import experiment_html
+    from datamap.experiment.runner import plan
+
+    evil = "<script>window.__xss=1</script>"
+    cfg = validate({"name": "x", "data": {"dataset": evil}, "seeds": [1], "evaluation": [{"name": "v"}]})
+    page = experiment_html(plan(cfg, tmp_path), summary_markdown(summarize(known_table()), ["accuracy"]), [],
+                           f"datamap run {evil}")
+    assert evil not in page and page.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") == 2
+    assert "<td>0.8200 ± 0.0200 (n=3)</td>" in page

@@ -211,3 +211,8 @@ def test_experiment_report_in_browser(finished):
         assert page.evaluate("document.images.length") == 6
         assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
         assert "amb_mixup_33" in page.inner_text("#summary") and errors == []
+
+
+def test_jobs_above_one_is_refused(tiny_model_dir, mirror, tmp_path):
+    proc = datamap_run(overrides(tiny_model_dir, tmp_path / "exp") + ["--jobs", "2"], mirror)
+    assert proc.returncode == 2 and "--jobs 2: only 1 is supported for now" in proc.stderr
