@@ -69,7 +69,7 @@ DataSpec = create_model("DataSpec", __base__=_Strict, __doc__="The ``data`` sect
                         **_fields(DATA_FIELDS))
 
 
-def _fraction_or_list(value: Any, what: str, *, counts: bool = False) -> Any:
+def _fraction_or_list(value: Any, *, counts: bool = False) -> Any:
     """A fraction in [0, 1] (or a count >= 0 with ``counts``), or a non-empty list of them (a sweep)."""
     items = value if isinstance(value, list) else [value]
     if isinstance(value, list) and not value:
@@ -99,7 +99,7 @@ class ClusterPart(_Strict):
     @field_validator("budget")
     @classmethod
     def _budget(cls, v: Any) -> Any:
-        return v if v is None else _fraction_or_list(v, "budget", counts=True)
+        return v if v is None else _fraction_or_list(v, counts=True)
 
 
 class SelectionSpec(_Strict):
@@ -123,13 +123,13 @@ class SelectionSpec(_Strict):
 
     @field_validator("ambiguous", "easy", "hard", "random", "data_pct")
     @classmethod
-    def _fractions(cls, v: Any, info) -> Any:
-        return v if v is None else _fraction_or_list(v, info.field_name)
+    def _fractions(cls, v: Any) -> Any:
+        return v if v is None else _fraction_or_list(v)
 
     @field_validator("top", "bottom")
     @classmethod
-    def _amounts(cls, v: Any, info) -> Any:
-        return v if v is None else _fraction_or_list(v, info.field_name, counts=True)
+    def _amounts(cls, v: Any) -> Any:
+        return v if v is None else _fraction_or_list(v, counts=True)
 
 
 class ExperimentSpec(_Strict):
