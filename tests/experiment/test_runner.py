@@ -27,10 +27,12 @@ RUNS = ["cartography", "amb_33", "amb_50", "amb_mixup_33", "amb_mixup_50", "rand
 
 def overrides(model: Path, out: Path) -> list[str]:
     """The smallest example on the tiny model and an 80-row toy mirror, one seed; plus clusters, a
-    cluster selection and an ensemble (given as overrides, so the example stays as it is)."""
+    cluster selection, an ensemble and td-entropy mixup pairing driven by the seed's cartography run
+    (given as overrides, so the example stays as it is)."""
     return ["data.dataset=toy", "data.limit=80", f"train.model={model}", "train.lr=0.001", "seeds=[1]",
             f"out={out}", "cartography.clusters={k: 3}", "selections.spread={cluster: {mode: round-robin, budget: 0.25}}",
-            "ensemble=[{name: ens, members: [cartography, amb_33]}]"]
+            "ensemble=[{name: ens, members: [cartography, amb_33]}]",
+            "experiments[1].train={mixup: {site: pooled, pairing: td-entropy}, dynamics_from: cartography}"]
 
 
 def datamap_run(args: list[str], mirror: Path, **kw) -> subprocess.CompletedProcess:
@@ -113,6 +115,7 @@ def test_smallest_example_end_to_end(finished):
     # every stage is an ordinary run directory: its config loads, it trained on the selection
     cfg = TrainConfig.model_validate(yaml.safe_load((out / "seed1/amb_mixup_33/config.yaml").read_text()))
     assert cfg.mixup is not None and cfg.mixup.site == "pooled" and cfg.seed == 1 and cfg.limit is None
+    assert cfg.mixup.pairing == "td-entropy" and cfg.dynamics_from == str(out / "seed1" / "cartography")
     assert len(pd.read_parquet(out / "seed1/amb_mixup_33/data.parquet")) == 26
     assert len(pd.read_parquet(out / "seed1/cartography/data.parquet")) == 80
     for name in ("map.png", "map.html", "metrics.parquet", "embeddings.parquet", "clusters.parquet"):
