@@ -139,6 +139,7 @@ class State:
         self.plan = plan
         self.force = set(force or ())  # to redo: not done until they have run again
         self._markers: dict[Path, dict] = {}
+        self._done: dict[str, bool] = {}  # memo (intact() hashes files): cleared whenever a marker changes
 
     def marker(self, stage: Stage) -> dict | None:
         if stage.run not in self._markers:
@@ -159,8 +160,11 @@ class State:
     def done(self, stage: Stage) -> bool:
         if stage.id in self.force:
             return False
-        m = self.marker(stage)
-        return bool(m) and m.get("status") == "complete" and m.get("key") == self.key(stage) and stage.intact()
+        if stage.id not in self._done:
+            m = self.marker(stage)
+            self._done[stage.id] = (bool(m) and m.get("status") == "complete" and m.get("key") == self.key(stage)
+                                    and stage.intact())
+        return self._done[stage.id]
 
     def why(self, stage: Stage) -> str:
         """``done``, ``new``, ``interrupted``, ``changed``, ``missing`` (outputs gone) or ``pending``
@@ -183,6 +187,7 @@ class State:
     def set(self, stage: Stage, entry: dict | None) -> None:
         write_marker(stage.run, stage.id, entry)
         self._markers.pop(stage.run, None)
+        self._done.clear()
         if stage.kind in ("cartography", "train"):  # a cleared run folder took its other markers along
             self._markers.clear()
 
