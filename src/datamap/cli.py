@@ -652,8 +652,9 @@ def run_experiment(
     """
     from datamap.experiment.runner import run_experiment as run_it
 
-    command = "datamap run " + " ".join([str(config), *(overrides or [])] + (["--dry-run"] if dry_run else [])
-                                        + [f"--force {f}" for f in force])
+    import shlex
+
+    command = shlex.join(["datamap", "run", str(config), *(overrides or [])] + [x for f in force for x in ("--force", f)])
     run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs, echo=typer.echo,
            command=command)
 
