@@ -126,3 +126,12 @@ def test_yaml_path():
 def test_every_example_is_valid(path):
     cfg = load_config(path)
     assert cfg.seeds and cfg.evaluation
+
+
+def test_the_example_in_docs_experiments_md_is_valid():
+    import re
+
+    text = (REPO / "docs" / "experiments.md").read_text(encoding="utf-8")
+    block = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
+    cfg = validate(yaml.safe_load(block))
+    assert "td_33" in run_names(cfg) and cfg.cartography.clusters is not None
