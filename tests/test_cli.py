@@ -7,7 +7,7 @@ from datamap import __version__
 from datamap.cli import app, main
 
 COMMANDS = ["train", "metrics", "plot", "import-dynamics", "export-dynamics", "evaluate", "ensemble", "report",
-            "select", "compare", "embed", "cluster", "noise", "errors", "crossval"]
+            "select", "compare", "embed", "cluster", "noise", "errors", "crossval", "run"]
 runner = CliRunner()
 
 

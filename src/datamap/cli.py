@@ -873,6 +873,42 @@ def crossval(
     typer.echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}")
 
 
+@app.command("run")
+def run_experiment(
+    config: Path = typer.Argument(..., help="Experiment file (YAML): data, train, cartography, selections, experiments, seeds, evaluation, ensemble."),
+    overrides: Optional[List[str]] = typer.Argument(None, help="key.path=value overrides (values as YAML), e.g. train.epochs=1 experiments[0].train.lr=1e-4."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (every stage, done or to run) and stop."),
+    force: List[str] = typer.Option([], "--force", help="Redo a stage: an id (seed42/cartography), a kind (train, select, evaluate...) or a glob (repeatable); what reads it is redone too."),
+    jobs: int = typer.Option(1, "--jobs", help="Stages run at once (only 1 for now)."),
+):
+    """Run a whole experiment from one YAML file: cartography, selections, retraining, evaluation, results.
+
+    Every problem in the file (or the overrides) is reported with its path before any work starts.
+    Each stage writes an ordinary run directory under the experiment folder (`out`, default
+    runs/NAME); a stage already done with the same settings is skipped, an interrupted one is
+    redone, so running the command again after a kill continues where it stopped. At the end:
+    OUT/results.parquet and .csv, OUT/summary.md (mean ± std over seeds), OUT/plots/ and
+    OUT/experiment.html. See docs/experiments.md and examples/.
+
+    Examples:
+
+        datamap run examples/rotten_tomatoes_mixup.yaml --dry-run
+
+        datamap run examples/rotten_tomatoes_mixup.yaml
+
+        datamap run examples/sst2_cartography_subsets.yaml seeds=[42] train.epochs=1
+
+        datamap run examples/snli_hans_subsets.yaml --force seed42/cartography/metrics
+    """
+    from datamap.experiment.runner import run_experiment as run_it
+
+    import shlex
+
+    command = shlex.join(["datamap", "run", str(config), *(overrides or [])] + [x for f in force for x in ("--force", f)])
+    run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs, echo=typer.echo,
+           command=command)
+
+
 def check_option(value, flag: str, kind: str = "int", **bounds):
     """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
 

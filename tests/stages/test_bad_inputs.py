@@ -156,6 +156,16 @@ def world(tmp_path_factory, tiny_model_dir):
     p["exported"] = base / "exported"  # a folder already used by an export
     shutil.copytree(td, p["exported"])
     p["afile"] = base / "scores.csv"
+    p["expfile"] = base / "exp.yaml"  # a valid experiment file for datamap run
+    p["expfile"].write_text(f"""out: {base / 'exp'}
+data: {{dataset: toy}}
+train: {{model: {tiny_model_dir}, epochs: 1}}
+selections: {{ambiguous: {{ambiguous: 0.5}}}}
+experiments: [{{name: amb, selection: ambiguous}}]
+evaluation: [{{name: validation}}]
+""")
+    p["badyaml"] = base / "bad.yaml"
+    p["badyaml"].write_text("data: [unclosed\n")
     p["adir"] = base / "a_dir"
     yield p
     if old is None:
@@ -292,6 +302,15 @@ CASES = [
     ("cluster-existing", ["cluster", "{run}", "--k", "2"], ["clusters.parquet", "--overwrite"]),
     ("cluster-method-bogus", ["cluster", "{run}", "--method", "bogus", "--out", "{base}/c.parquet"], ["--method"]),
     ("cluster-out-suffix", ["cluster", "{run}", "--k", "2", "--out", "{base}/c.csv"], [".parquet"]),
+    # --- run (an experiment file)
+    ("run-missing-config", ["run", "{base}/nope.yaml"], ["nope.yaml: not found"]),
+    ("run-bad-yaml", ["run", "{badyaml}"], ["bad.yaml: not valid YAML"]),
+    ("run-unknown-selection", ["run", "{expfile}", "experiments[0].selection=ambigous"],
+     ["experiments[0].selection: no selection named 'ambigous' (did you mean 'ambiguous'?)"]),
+    ("run-train-out-of-range", ["run", "{expfile}", "train.epochs=0"], ["train.epochs: must be >= 1, got 0"]),
+    ("run-override-syntax", ["run", "{expfile}", "train.epochs"], ["expected key.path=value"]),
+    ("run-force-unknown", ["run", "{expfile}", "--force", "nope", "--dry-run"], ["--force nope"]),
+    ("run-jobs", ["run", "{expfile}", "--jobs", "2"], ["--jobs 2"]),
     # --- import-dynamics
     ("import-existing-run", ["import-dynamics", "{td}", "--out", "{run}"], ["--overwrite"]),
     ("import-gap", ["import-dynamics", "{td_gap}", "--out", "{base}/i1"], ["td_gap", "epoch 1"]),

@@ -1,0 +1,1 @@
+"""``datamap run``: whole experiments (cartography, selections, retraining, evaluation) from one YAML file."""
