@@ -94,7 +94,7 @@ def crossval(
     """
     import pydantic
 
-    from datamap.training.config import LimitMode, TrainConfig, config_error, field_path
+    from datamap.training.config import TrainConfig, config_error, field_path
     from datamap.training.loop import load_data, train
 
     with user_errors():
@@ -132,7 +132,7 @@ def crossval(
         heldout = fold_dir / f"fold_{k}_heldout.parquet"
         atomic.write_table(heldout, held)
         cfg = base.model_copy(update=dict(out=str(out / f"fold_{k}"), subset=str(subset.resolve()), limit=None,
-                                          limit_mode=LimitMode.FIRST, limit_seed=0, eval_split=None, eval_datasets=[str(heldout)]))
+                                          limit_mode=TrainConfig.model_fields["limit_mode"].default, limit_seed=0, eval_split=None, eval_datasets=[str(heldout)]))
         run = train(TrainConfig.model_validate(cfg.model_dump()), progress=progress)
         preds = list((run.eval_dir).glob("*.parquet"))
         if len(preds) != 1:
