@@ -51,13 +51,22 @@ def one_seed(args, seed: int, root: Path) -> dict:
     frame, names, _ = load_dataset(args.dataset, args.split)
     rows = np.sort(np.random.default_rng(seed).choice(len(frame), size=min(args.n, len(frame)), replace=False))
     frame.iloc[rows].to_parquet(root / "clean.parquet", index=False)
+    if args.eval_split and args.eval_split == args.split:
+        # one split only (AG News ships its test split alone): evaluate on a seeded sample of the rows
+        # that were not drawn for training, so retraining is never scored on its own examples
+        rest = np.setdiff1d(np.arange(len(frame)), rows)
+        held = np.sort(np.random.default_rng(seed + 1).choice(rest, size=min(args.eval_n, len(rest)), replace=False))
+        frame.iloc[held].to_parquet(root / "heldout.parquet", index=False)
+        eval_sets = [str(root / "heldout.parquet")]
+    else:
+        eval_sets = [f"{args.dataset}:{args.eval_split}"] if args.eval_split else []
     noise = make_noisy(str(root / "clean.parquet"), root / "noisy.parquet", kind=args.kind, rate=args.rate, seed=seed,
                        overwrite=True)
     flipped = set(pd.read_parquet(noise.flipped_path)["id"])
     base = dict(dataset=str(root / "noisy.parquet"), model=args.model, epochs=args.epochs, batch_size=args.batch_size,
                 lr=args.lr, max_length=args.max_length, seed=seed, eval_split=None, save_model=False,
                 checkpoint=False, overwrite=True,
-                eval_datasets=[f"{args.dataset}:{args.eval_split}"] if args.eval_split else [])
+                eval_datasets=eval_sets)
     out = {"seed": seed, "n": len(rows), "n_flipped": len(flipped), "methods": {}, "seconds": {}}
 
     t = time.perf_counter()
@@ -135,6 +144,8 @@ def main() -> None:
     p.add_argument("--dataset", default="sst2")
     p.add_argument("--split", default="train")
     p.add_argument("--eval-split", default="validation", help="evaluation split of DATASET for retraining ('' to skip)")
+    p.add_argument("--eval-n", type=int, default=2000,
+                   help="when --eval-split equals --split: size of the held-out sample drawn from the rows not trained on")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--kind", default="uniform", choices=["uniform", "pairs"])
     p.add_argument("--rate", type=float, default=0.1)

@@ -1,0 +1,96 @@
+"""Summarise label-error benchmark outputs as Markdown tables.
+
+Reads the ``results.json`` that ``bench_label_errors.py`` writes in each OUT directory and prints:
+
+1. one row per (dataset, noise) cell and method: AUROC, average precision and precision@k
+   (mean ± sample std over seeds, and the number of seeds), with the trainings each needed;
+2. the retraining accuracies of each cell (noisy data, flagged examples dropped, as many dropped at random);
+3. per method, its AUROC averaged over cells and the number of cells where it is the best single-run
+   method: the measurement behind the default of ``datamap errors``.
+
+Example::
+
+    python benchmarks/summarise_label_errors.py runs/bench-errors-matrix/seed*/*/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+SINGLE_RUN = ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "cleanlab_in_sample")
+
+
+def cell(values: list[float]) -> str:
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    if len(v) == 0:
+        return "–"
+    return f"{v.mean():.3f}" if len(v) == 1 else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+
+
+SETTINGS = ("dataset", "split", "n", "kind", "rate", "epochs", "folds", "model", "max_length", "batch_size", "lr")
+
+
+def load(dirs: list[Path]) -> list[dict]:
+    """One cell per setting; seeds run into different OUT directories are pooled (a seed counted once)."""
+    cells: dict[tuple, dict] = {}
+    for d in dirs:
+        f = d / "results.json"
+        if not f.exists():
+            raise SystemExit(f"{f}: not found (did bench_label_errors.py finish a seed there?)")
+        doc = json.loads(f.read_text())
+        a = doc["args"]
+        key = tuple(a.get(k) for k in SETTINGS)
+        c = cells.setdefault(key, {"name": f"{a['dataset']}, {a['kind']} {a['rate']:g}", "args": a, "results": []})
+        seen = {r["seed"] for r in c["results"]}
+        c["results"] += [r for r in doc["results"] if r["seed"] not in seen]
+    return list(cells.values())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("dirs", nargs="+", type=Path, help="OUT directories of bench_label_errors.py")
+    args = p.parse_args()
+    cells = load(args.dirs)
+
+    print("| data, noise | n | seeds | method | trainings | AUROC | AP | P@k |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    for c in cells:
+        res = c["results"]
+        for m in res[0]["methods"]:
+            rows = [r["methods"][m] for r in res if m in r["methods"]]
+            print(f"| {c['name']} | {res[0]['n']} | {len(rows)} | {m} | {rows[0]['trainings']} | "
+                  + " | ".join(cell([r[k] for r in rows]) for k in ("auroc", "ap", "p_at_k")) + " |")
+
+    print("\n| data, noise | seeds | flipped | dropped (of them flipped) | noisy acc | drop flagged | drop random |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for c in cells:
+        res = c["results"]
+        if res[0].get("noisy_accuracy") is None:
+            continue
+        dropped = cell([r.get("n_dropped") for r in res])
+        hit = cell([r.get("dropped_flipped") for r in res])
+        print(f"| {c['name']} | {len(res)} | {res[0]['n_flipped']} | {dropped} ({hit}) | "
+              + " | ".join(cell([r.get(k) for r in res]) for k in
+                           ("noisy_accuracy", "drop_flagged_accuracy", "drop_random_accuracy")) + " |")
+
+    print("\n| single-run method | mean AUROC over cells | cells where best |")
+    print("| --- | ---: | ---: |")
+    means: dict[str, list[float]] = {m: [] for m in SINGLE_RUN}
+    wins = dict.fromkeys(SINGLE_RUN, 0)
+    for c in cells:
+        per = {m: np.mean([r["methods"][m]["auroc"] for r in c["results"] if m in r["methods"]])
+               for m in SINGLE_RUN if m in c["results"][0]["methods"]}
+        for m, v in per.items():
+            means[m].append(v)
+        wins[max(per, key=per.get)] += 1
+    for m in SINGLE_RUN:
+        if means[m]:
+            print(f"| {m} | {np.mean(means[m]):.3f} (over {len(means[m])}) | {wins[m]} |")
+
+
+if __name__ == "__main__":
+    main()
