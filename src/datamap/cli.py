@@ -300,7 +300,7 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
     html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
     max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
-    color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster or a metric column."),
+    color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster, label_issue (with RUN/label_issues.parquet) or a metric column."),
     xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
     projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
@@ -316,6 +316,10 @@ def plot(
 
     With `--html --xy embedding` the interactive map shows a 2-D projection (PCA) of the examples'
     embeddings instead, coloured by cluster (RUN/map_embedding.html).
+
+    When RUN/label_issues.parquet exists (`datamap errors`), the HTML map shows each example's
+    label-issue rank and flag (tooltip, pinned record), can colour by it (label_issue), filters
+    to the top K or the flagged examples, and lists the top 20 issues (a click pins one).
 
     Examples:
 

@@ -4,9 +4,7 @@ text, box selection of one cluster exported as a selection."""
 
 from __future__ import annotations
 
-import base64
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -15,22 +13,13 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from views_helpers import XSS_IMG, XSS_SCRIPT, launch_browser, make_run  # noqa: E402
+from views_helpers import XSS_IMG, XSS_SCRIPT, decode, launch_browser, make_run, payload  # noqa: E402
 
 from datamap.errors import DatamapError  # noqa: E402
 from datamap.io.embeddings import read_clusters, write_embeddings  # noqa: E402
 from datamap.stages.cluster import cluster_file  # noqa: E402
 from datamap.views.interactive import write_html_map  # noqa: E402
 from datamap.views.projection import pca_2d, project_2d  # noqa: E402
-
-
-def payload(path: Path) -> dict:
-    m = re.search(r'<script type="application/json" id="dm-data">(.*?)</script>', path.read_text(encoding="utf-8"), re.S)
-    return json.loads(m.group(1))
-
-
-def decode(b64: str, dtype: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(b64), dtype=dtype)
 
 
 def add_embeddings(run: Path, clusters: bool = True) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from views_helpers import LABELS, LONG_TEXT, XSS_IMG, XSS_SCRIPT, launch_browser, make_run, metrics_frame  # noqa: E402
+from views_helpers import (LABELS, LONG_TEXT, XSS_IMG, XSS_SCRIPT, hover, launch_browser, make_run,  # noqa: E402
+                           metrics_frame, open_map, payload)
 
 from datamap.errors import DatamapError  # noqa: E402
 from datamap.views.interactive import write_html_map  # noqa: E402
@@ -23,12 +23,6 @@ from datamap.views.interactive import write_html_map  # noqa: E402
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     return make_run(tmp_path_factory.mktemp("run") / "nli")
-
-
-def payload(path: Path) -> dict:
-    page = path.read_text(encoding="utf-8")
-    m = re.search(r'<script type="application/json" id="dm-data">(.*?)</script>', page, re.S)
-    return json.loads(m.group(1))
 
 
 def f32(b64: str) -> np.ndarray:
@@ -116,22 +110,6 @@ def test_metrics_id_without_record_is_an_error(tmp_path):
 def browser():
     with launch_browser() as b:
         yield b
-
-
-def open_map(browser, path: Path, downloads: bool = False):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=downloads)
-    events = {"dialogs": [], "errors": []}
-    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
-    page.on("pageerror", lambda e: events["errors"].append(str(e)))
-    page.goto(path.as_uri())
-    page.wait_for_function("window.datamap && window.datamap.ready === true", timeout=30_000)
-    return page, events
-
-
-def hover(page, pid: str) -> str:
-    p = page.evaluate("id => window.datamap.pointPixel(id)", pid)
-    page.mouse.move(p["x"], p["y"])
-    return page.inner_text("#dm-tooltip") if page.is_visible("#dm-tooltip") else ""
 
 
 def client(page, x: float, y: float) -> tuple[float, float]:

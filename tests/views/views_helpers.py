@@ -1,13 +1,16 @@
-"""Helpers for the map and report tests: a synthetic run directory and a headless Chromium.
+"""Helpers for the map and report tests: a synthetic run directory, the map's data block, and a
+headless Chromium with the map open.
 
-Imported by tests/views/test_interactive_map.py and tests/views/test_report.py (not a pytest conftest).
+Imported by the tests in tests/views/ (not a pytest conftest).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -134,3 +137,33 @@ def launch_browser():
             yield browser
         finally:
             browser.close()
+
+
+def payload(path: Path) -> dict:
+    """The data block (``<script id="dm-data">``) of a map page."""
+    page = path.read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="dm-data">(.*?)</script>', page, re.S)
+    return json.loads(m.group(1))
+
+
+def decode(b64: str, dtype: str) -> np.ndarray:
+    """A base64 array of the data block."""
+    return np.frombuffer(base64.b64decode(b64), dtype=dtype)
+
+
+def open_map(browser, path: Path, downloads: bool = False):
+    """A new page with the map at ``path`` loaded, and the dialogs and page errors it raises."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=downloads)
+    events = {"dialogs": [], "errors": []}
+    page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
+    page.on("pageerror", lambda e: events["errors"].append(str(e)))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.datamap && window.datamap.ready === true", timeout=30_000)
+    return page, events
+
+
+def hover(page, pid: str) -> str:
+    """Move the mouse onto the point ``pid``; the tooltip's text ("" when none shows)."""
+    p = page.evaluate("id => window.datamap.pointPixel(id)", pid)
+    page.mouse.move(p["x"], p["y"])
+    return page.inner_text("#dm-tooltip") if page.is_visible("#dm-tooltip") else ""

@@ -16,6 +16,12 @@ optional hexbin density layer shows crowded regions, the region boundaries are d
 tooltip and the pinned record show a small chart of the example's gold-class probability per
 epoch (from ``RUN/dynamics.parquet``, stored in the page as one byte per example and epoch).
 
+When ``RUN/label_issues.parquet`` exists (``datamap errors``), its ranking is joined by id: the
+tooltip and the pinned record give each example's rank and flag, a colouring shows flagged /
+not flagged / unranked, a "top K" box and a "flagged only" box filter the points (with the other
+filters), and a list of the top 20 issues pins a point on click. The page holds it as one int32
+(rank, 0 = unranked) and one byte (flag) per point.
+
 All record text travels as JSON inside a ``<script type="application/json">`` block with ``<``,
 ``>`` and ``&`` escaped, and the page only ever puts it into the document with ``textContent``, so
 text such as ``<script>`` shows literally and runs nothing.
@@ -46,6 +52,8 @@ OPTIONAL_METRICS = tuple(c for c in METRIC_COLUMNS if c not in REQUIRED_METRICS)
 REGION_ORDER = ("easy", "ambiguous", "hard", "none")
 COLOR_CHOICES = ("correctness", "region", "gold", "pred")
 XY_CHOICES = ("map", "embedding")
+LABEL_ISSUE = "label_issue"  # the colouring offered when RUN/label_issues.parquet exists
+N_TOP_ISSUES = 20  # entries of the page's "Top label issues" list
 
 
 def load_run_table(run_dir: str | os.PathLike):
@@ -159,6 +167,67 @@ def quantise_unit(p: np.ndarray) -> np.ndarray:
     return np.round(np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def join_label_issues(rd: RunDir, table):
+    """``table`` with ``_issue_rank`` (int, 0 = unranked), ``_issue_flag`` (bool) and ``_issue_row`` (row
+    of the file) joined by id from ``RUN/label_issues.parquet``, and the page's description of the file
+    (method, cut, counts, its given and predicted labels); ``(table, None)`` without the file.
+
+    Every id of ``table`` must be in the file (ids it has beyond them are ignored), once.
+    """
+    import pyarrow.parquet as pq
+
+    from datamap.io.embeddings import positions_by_id
+
+    path = rd.label_issues
+    if not path.exists():
+        return table, None
+    hint = f"rerun `datamap errors {rd.root} --overwrite`"
+    try:
+        issues = read_parquet(path, columns=["id", "rank", "flag", "given_label", "predicted_label"])
+        meta = json.loads((pq.read_schema(path).metadata or {}).get(b"datamap", b"{}"))
+        if not isinstance(meta, dict):
+            raise DatamapError(f"{path}: schema metadata 'datamap' is not a JSON object")
+        ids = issues["id"].astype(str)
+        if ids.duplicated().any():
+            raise DatamapError(f"{path}: id '{ids[ids.duplicated()].iloc[0]}' occurs more than once")
+        ranks = issues["rank"].astype("Int64")
+        if (ranks.fillna(1) < 1).any():
+            raise DatamapError(f"{path}: rank {ranks[ranks.fillna(1) < 1].iloc[0]} is below 1")
+        pos = positions_by_id(ids, table["id"], path, "label issue")
+    except (ValueError, TypeError) as exc:  # DatamapError included: each names the file
+        msg = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"
+        raise DatamapError(f"{msg}; {hint}") from exc
+    table = table.copy()
+    table["_issue_rank"] = ranks.fillna(0).to_numpy(np.int64)[pos]
+    table["_issue_flag"] = issues["flag"].fillna(False).to_numpy(bool)[pos]
+    table["_issue_row"] = pos
+    cut_value = meta.get("cut_value")
+    info = {
+        "method": str(meta.get("method", "?")),
+        "cut": str(meta.get("cut", "?")),
+        "cut_value": float(cut_value) if isinstance(cut_value, (int, float)) and np.isfinite(cut_value) else None,
+        "n_ranked": int(ranks.notna().sum()),
+        "n_flagged": int(issues["flag"].fillna(False).sum()),
+        "labels": issues[["given_label", "predicted_label"]],
+    }
+    return table, info
+
+
+def _issues_payload(table, info: dict) -> dict:
+    """The page's label-issue block: rank (int32, 0 = unranked) and flag (u1) per drawn point, the
+    file's method and cut, and the top drawn issues by rank as [row, given label, predicted label]."""
+    rank = table["_issue_rank"].to_numpy(np.int64)
+    ranked = np.flatnonzero(rank > 0)
+    top = ranked[np.argsort(rank[ranked], kind="stable")[:N_TOP_ISSUES]]
+    labels = info["labels"].iloc[table["_issue_row"].to_numpy()[top]].astype(str).to_numpy()
+    return {
+        **{k: v for k, v in info.items() if k != "labels"},
+        "rank": _b64(rank, "<i4"),
+        "flag": _b64(table["_issue_flag"].to_numpy(bool), "u1"),
+        "top": [[int(i), str(g), str(q)] for i, (g, q) in zip(top, labels)],
+    }
+
+
 def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: dict, color_by: str) -> dict:
     regions = list(REGION_ORDER)
     extra = sorted(set(table["region"].astype(str)) - set(regions))
@@ -202,14 +271,16 @@ def write_html_map(
     Parameters
     ----------
     run_dir : path
-        Run directory holding ``metrics.parquet`` and ``data.parquet`` (joined by ``id``).
+        Run directory holding ``metrics.parquet`` and ``data.parquet`` (joined by ``id``). When it
+        holds ``label_issues.parquet`` (``datamap errors``), the page shows that ranking too; the
+        file must then hold every id of the metrics.
     out : path, optional
         Output file. Default: ``RUN/map.html`` (``RUN/map_embedding.html`` for ``xy="embedding"``).
     color_by : str or None, default None
         Initial colouring: ``"correctness"``, ``"region"``, ``"gold"``, ``"pred"``, ``"cluster"``
-        (with clusters) or any metric column (``"confidence"``, ``"aum"``, ...). The page can
-        switch it. Default: ``"correctness"``; on the embedding view ``"cluster"`` when there are
-        clusters, else ``"region"``.
+        (with clusters), ``"label_issue"`` (with ``RUN/label_issues.parquet``) or any metric column
+        (``"confidence"``, ``"aum"``, ...). The page can switch it. Default: ``"correctness"``; on
+        the embedding view ``"cluster"`` when there are clusters, else ``"region"``.
     max_points : int, optional
         Draw a random sample of at most this many points. Default: None, every point is drawn
         (nothing is ever sampled silently; a sample is stated on the page).
@@ -240,9 +311,11 @@ def write_html_map(
     if max_points is not None and (isinstance(max_points, bool) or int(max_points) < 1):
         raise DatamapError(f"--max-points must be an integer >= 1, got {max_points!r}")
     metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
-    if color_by is not None and color_by not in COLOR_CHOICES + ("cluster",) and color_by not in metric_names:
+    if color_by is not None and color_by not in COLOR_CHOICES + ("cluster", LABEL_ISSUE) and color_by not in metric_names:
         raise DatamapError(f"--color-by '{color_by}': choose one of "
-                           f"{', '.join(COLOR_CHOICES + ('cluster',) + tuple(sorted(metric_names)))}")
+                           f"{', '.join(COLOR_CHOICES + ('cluster', LABEL_ISSUE) + tuple(sorted(metric_names)))}")
+    if color_by == LABEL_ISSUE and not rd.label_issues.exists():
+        raise DatamapError(f"--color-by {LABEL_ISSUE}: {rd.label_issues} not found; run `datamap errors {rd.root}` first")
     target = Path(out) if out is not None else (rd.map_embedding_html if xy == "embedding" else rd.map_html)
     refuse_existing(target, overwrite, "--out" if out is not None else "")
     table, names = load_run_table(rd.root)
@@ -251,7 +324,8 @@ def write_html_map(
         table, view = embedding_view(rd, table, embeddings, clusters, projection, seed)
     elif embeddings is not None or clusters is not None:
         raise DatamapError("--embeddings and --clusters only apply to the embedding view (--xy embedding)")
-    choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ())
+    table, issues = join_label_issues(rd, table)
+    choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ()) + ((LABEL_ISSUE,) if issues else ())
     if color_by is None:
         color_by = "correctness" if xy == "map" else ("cluster" if "_cluster" in table.columns else "region")
     if color_by not in choices and color_by not in metric_names:
@@ -280,6 +354,8 @@ def write_html_map(
     if pgold is not None:
         payload["epochs"] = int(pgold.shape[1])
         payload["pgold"] = _b64(quantise_unit(pgold), "u1")  # row-major: example, then epoch
+    if issues:
+        payload["issues"] = _issues_payload(table, issues)
     if view:
         payload.update(_view_payload(table, view))
         banner += " " + view["note"]

@@ -20,6 +20,10 @@
   const Y = D.xy ? new Float32Array(bytes(D.y).buffer) : cols.confidence;
   const XLABEL = D.xy ? D.xy.x : "variability", YLABEL = D.xy ? D.xy.y : "confidence";
   const cluster = D.cluster ? new Int32Array(bytes(D.cluster).buffer) : null;
+  // RUN/label_issues.parquet joined by id (datamap errors): rank 1 = most likely mislabeled, 0 = unranked
+  const IS = D.issues || null;
+  const irank = IS ? new Int32Array(bytes(IS.rank).buffer) : null, iflag = IS ? bytes(IS.flag) : null;
+  const issueClass = (i) => (irank[i] === 0 ? 2 : iflag[i] ? 0 : 1);  // flagged, not flagged, unranked
   const names = D.label_names;
   const E = D.epochs || 0, PG = D.pgold ? bytes(D.pgold) : null;  // gold probability per epoch, 255 = 1
   const CE = D.correct_epochs || 0;  // correctness counts in CE epochs: values k / CE
@@ -97,6 +101,7 @@
   const colorSel = $("dm-color");
   const colorChoices = [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
   if (cluster) colorChoices.push(["cluster", "cluster"]);
+  if (IS) colorChoices.push(["label_issue", "label issue"]);
   for (const m of D.metrics) if (m !== "correctness") colorChoices.push([m, m]);
   for (const [v, t] of colorChoices) colorSel.add(new Option(t, v));
   colorSel.value = D.color_by;
@@ -119,6 +124,14 @@
       const code = by === "region" ? region : by === "gold" ? gold : pred;
       for (let i = 0; i < N; i++) put(i, pal[code[i]] || PALETTE[7]);
       cats.forEach((c, j) => legend.append(swatchRow(pal[j], c)));
+    } else if (by === "label_issue") {
+      const cats = [["flagged", [214, 39, 40]], ["not flagged", [130, 160, 200]], ["unranked (threshold sample)", [200, 200, 200]]];
+      const count = [0, 0, 0];
+      for (let i = 0; i < N; i++) { const k = issueClass(i); count[k]++; put(i, cats[k][1]); }
+      cats.forEach(([t, c], k) => {
+        if (k === 2 && !count[k]) return;
+        const row = swatchRow(c, t + " (" + count[k].toLocaleString("en") + ")"); row.dataset.issue = t; legend.append(row);
+      });
     } else if (by === "correctness" && CE) {
       // correctness takes CE + 1 values: one colour each, with its count
       const pal = [], count = new Array(CE + 1).fill(0), v = cols.correctness;
@@ -301,6 +314,10 @@
       }
       octx.restore();
     }
+    if (pinned >= 0 && flag[pinned]) {  // a ring around the pinned point
+      const px = toPx(X[pinned]), py = toPy(Y[pinned]);
+      if (inPlot(px, py)) { octx.strokeStyle = "#000"; octx.lineWidth = 2; octx.beginPath(); octx.arc(px, py, 7, 0, 2 * Math.PI); octx.stroke(); octx.lineWidth = 1; }
+    }
     if (dragPath && dragPath.length > 1 && dragMode !== "pan") {
       octx.strokeStyle = "#000"; octx.setLineDash([4, 3]); octx.beginPath();
       if (dragMode === "box") { const a = dragPath[0], b = dragPath[dragPath.length - 1]; octx.rect(a[0], a[1], b[0] - a[0], b[1] - a[1]); }
@@ -404,10 +421,12 @@
   function resetView() { setView(home.slice()); }
 
   // ---- filters, search, counts ----
+  let topK = 0, flaggedOnly = false;  // label-issue filters: rank <= topK (0 = off), flagged only
+  const issueShown = (i) => !IS || ((!topK || (irank[i] > 0 && irank[i] <= topK)) && (!flaggedOnly || iflag[i] === 1));
   function update() {
     nShown = 0; nSel = 0;
     for (let i = 0; i < N; i++) {
-      const v = regionOn[region[i]] && labelOn[gold[i]] !== false && (!searchMask || searchMask[i]);
+      const v = regionOn[region[i]] && labelOn[gold[i]] !== false && (!searchMask || searchMask[i]) && issueShown(i);
       if (!v) sel[i] = 0;
       flag[i] = v ? (sel[i] ? 2 : 1) : 0;
       if (v) { nShown++; if (sel[i]) nSel++; }
@@ -429,6 +448,21 @@
   for (let i = 0; i < N; i++) { rc[region[i]]++; lc[gold[i]]++; }
   checkboxes($("dm-regions"), D.regions, regionOn, rc);
   checkboxes($("dm-labels"), names, labelOn, lc);
+  if (IS) {
+    let nf = 0;
+    for (let i = 0; i < N; i++) nf += iflag[i];
+    const box = el("div"), k = document.createElement("input"), f = document.createElement("input");
+    box.id = "dm-issue-filters";
+    k.type = "number"; k.id = "dm-topk"; k.min = "1"; k.step = "1"; k.placeholder = "all"; k.style.width = "6em";
+    f.type = "checkbox"; f.id = "dm-flagged";
+    const lk = el("label", "top "), lf = el("label");
+    lk.append(k, document.createTextNode(" label issues"));
+    lf.append(f, document.createTextNode(" flagged only (" + nf.toLocaleString("en") + ")"));
+    box.append(el("b", "Label issues"), document.createTextNode(" "), lk, lf);
+    $("dm-filters").append(box);
+    k.addEventListener("input", () => { const v = Math.floor(Number(k.value)); topK = k.value !== "" && v >= 1 ? v : 0; update(); });
+    f.addEventListener("change", () => { flaggedOnly = f.checked; update(); });
+  }
 
   let lower = null, searchTimer = null;
   function applySearch() {
@@ -485,6 +519,11 @@
   }
 
   const TRUNC = 280;
+  function issueText(i) {
+    if (!irank[i]) return "label issue: not ranked (threshold sample)";
+    return "label issue: rank " + irank[i].toLocaleString("en") + " of " + IS.n_ranked.toLocaleString("en") + " (" + IS.method + "), "
+      + (iflag[i] ? "flagged" : "not flagged");
+  }
   function recordNodes(i, full) {
     const out = [];
     let cut = false;
@@ -500,6 +539,7 @@
     if (D.pair) { txt("premise", D.text[i]); txt("hypothesis", D.text_pair[i]); } else txt("", D.text[i]);
     out.push(el("div", "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   region: " + D.regions[region[i]]
       + (cluster ? "   cluster: " + (D.cluster_names[cluster[i]] === "noise" ? "noise (-1)" : D.cluster_names[cluster[i]]) : "")));
+    if (IS) out.push(el("div", issueText(i), irank[i] && iflag[i] ? "dm-issue dm-flagged" : "dm-issue"));
     const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? "\u221e (never correct)" : fmt(cols[k][i])));
     out.push(el("div", m.join("   "), "dm-k"));
     if (PG) out.push(epochChart(i));
@@ -525,11 +565,35 @@
     }
     api.lastHoverMs = performance.now() - h0;
   }
+  let pinned = -1;
   function pin(i) {
+    pinned = i;
     const d = $("dm-detail");
     if (i < 0) { d.replaceChildren(el("p", "Nothing pinned. Click a point to read its full record.", "dm-hint")); d.dataset.id = ""; return; }
     d.replaceChildren(el("b", "Pinned record"), ...recordNodes(i, true));
     d.dataset.id = D.ids[i];
+  }
+
+  // ---- the top label issues by rank (drawn points): a click pins the point ----
+  if (IS) {
+    const box = el("div"), list = el("ol"), LIST_TRUNC = 90;
+    box.id = "dm-issues";
+    const cut = IS.cut === "negative_aum" ? "AUM < 0" : IS.cut === "threshold_samples" ? "AUM < " + fmt(IS.cut_value) + " (threshold samples)"
+      : IS.cut === "cleanlab" ? "cleanlab's find_label_issues" : IS.cut;
+    box.append(el("b", "Top label issues"), el("div", "by " + IS.method + " rank" + (D.sampled ? ", among the drawn points" : "") + "; "
+      + IS.n_flagged.toLocaleString("en") + " of " + IS.n_ranked.toLocaleString("en") + " flagged (" + cut + ")", "dm-k"), list);
+    for (const [i, given, predicted] of IS.top) {
+      const li = el("li"), s = D.text[i];
+      li.dataset.id = D.ids[i]; li.tabIndex = 0; li.title = "pin this example";
+      li.append(el("span", "#" + irank[i] + " ", "dm-rank"), el("span", given + " \u2192 " + predicted + (iflag[i] ? ", flagged" : ""), "dm-k"),
+        el("div", s.length > LIST_TRUNC ? s.slice(0, LIST_TRUNC) + "\u2026" : s, "dm-body"));
+      const go = () => { pin(i); drawOverlay(); };
+      li.addEventListener("click", go);
+      li.addEventListener("keydown", (e) => { if (e.key === "Enter") go(); });
+      list.append(li);
+    }
+    if (!IS.top.length) box.append(el("p", "No ranked examples among the drawn points.", "dm-hint"));
+    $("dm-side").insertBefore(box, $("dm-detail"));
   }
 
   // ---- selection: box or lasso drag (pan mode: the drag moves the view); a click pins a point ----
@@ -600,6 +664,7 @@
       sampled: !!D.sampled,
     };
     if (D.sampled) { recipe.sample_seed = D.seed; recipe.max_points = D.max_points; }
+    if (IS) recipe.label_issues = { method: IS.method, top_k: topK || null, flagged_only: flaggedOnly };
     return { name: name, ids: ids, recipe: recipe, sizes: { total: D.n_total, selected: ids.length } };
   }
   $("dm-export").addEventListener("click", () => {
@@ -622,6 +687,7 @@
     },
     view: () => [x0, x1, y0, y1], home: () => home.slice(), setView: (v) => setView(v), densityMax: () => densityMax,
     bounds: () => bounds, shownCount: () => nShown, selectedIds: selectedIds, selection: selectionObject,
+    shownIds() { const ids = []; for (let i = 0; i < N; i++) if (flag[i]) ids.push(D.ids[i]); return ids; },
   };
   window.datamap = api;
 
