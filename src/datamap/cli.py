@@ -853,7 +853,7 @@ def errors(
 
 @app.command()
 def crossval(
-    config: Path = typer.Argument(..., help="Training options as YAML: a run's config.yaml or a file of datamap train options (field names as in config.yaml)."),
+    config: Path = typer.Argument(..., help="Training options: a run directory (its config.yaml is used), a run's config.yaml, or a YAML file of datamap train options (field names as in config.yaml)."),
     out: Path = typer.Option(..., "--out", help="Folder for the fold runs (fold_0 ...), folds/ and oof_probs.parquet."),
     folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
@@ -867,7 +867,7 @@ def crossval(
 
     Examples:
 
-        datamap crossval runs/rt/config.yaml --folds 5 --out runs/rt-cv
+        datamap crossval runs/rt --folds 5 --out runs/rt-cv
 
         datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
     """

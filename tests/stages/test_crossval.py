@@ -41,3 +41,18 @@ def test_crossval_writes_out_of_sample_probs_for_every_example(tmp_path, tiny_mo
         pred = pd.read_parquet(next((run / "eval").glob("*.parquet")))
         assert set(pred["id"].astype(str)) == held
     assert json.loads((tmp_path / "cv" / "crossval.json").read_text())["folds"] == 3
+
+
+def test_config_from_a_run_directory_or_its_file(tmp_path):
+    from datamap.errors import DatamapError
+    from datamap.stages.crossval import load_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("dataset: some.parquet\nepochs: 4\nlr: 0.0001\n")
+    assert load_config(run) == {"dataset": "some.parquet", "epochs": 4, "lr": 0.0001}
+    assert load_config(run / "config.yaml") == load_config(run)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DatamapError, match="empty: a folder without config.yaml"):
+        load_config(empty)

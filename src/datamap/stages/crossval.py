@@ -52,10 +52,15 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 
 
 def load_config(path: "str | os.PathLike") -> dict:
-    """The training options of a YAML file (a run's ``config.yaml`` or a hand-written one)."""
+    """The training options of a YAML file (a run's ``config.yaml`` or a hand-written one); given a
+    run directory, its ``config.yaml``."""
     import yaml
 
     path = Path(path)
+    if path.is_dir():
+        if not (path / "config.yaml").is_file():
+            raise DatamapError(f"{path}: a folder without config.yaml; give a run directory or a YAML file of training options")
+        path = path / "config.yaml"
     if not path.is_file():
         raise DatamapError(f"{path}: configuration file not found")
     try:
@@ -81,7 +86,8 @@ def crossval(
     Parameters
     ----------
     config : path or dict
-        Training options (the fields of ``TrainConfig``; a run's ``config.yaml`` works). Its ``out``,
+        Training options (the fields of ``TrainConfig``): a YAML file, a run directory (its
+        ``config.yaml``) or a dict. Its ``out``,
         ``subset``'s file and evaluation sets are replaced per fold; ``save_model`` is not needed.
     out : path
         Folder of the fold runs (``fold_0`` ...), ``folds/`` and ``oof_probs.parquet``.
