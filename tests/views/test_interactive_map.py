@@ -402,3 +402,29 @@ def test_correctness_has_one_colour_per_value_and_density_layer(run, browser):
     assert page.evaluate("window.datamap.densityMax()") == 0
     assert events["errors"] == []
     page.close()
+
+
+@pytest.mark.slow
+def test_epoch_chart_greys_the_epochs_after_burn_out(run, browser, tmp_path):
+    import shutil
+
+    burnt = tmp_path / "burnt"
+    shutil.copytree(run, burnt)
+    (burnt / "metrics.json").write_text(json.dumps({"epochs_used": 2}))  # as `datamap metrics --burn-out 2` writes
+    assert payload(write_html_map(burnt, out=tmp_path / "b.html"))["epochs_used"] == 2
+    page, events = open_map(browser, write_html_map(burnt, overwrite=True))
+    hover(page, "k1")
+    circles = page.eval_on_selector_all("#dm-tooltip circle", "els => els.map(e => [e.dataset.epoch, e.dataset.counted])")
+    assert circles == [["1", "1"], ["2", "1"], ["3", "0"], ["4", "0"]]
+    shade = page.eval_on_selector_all("#dm-tooltip .dm-burnout", "els => els.map(e => +e.getAttribute('x'))")
+    xs = page.eval_on_selector_all("#dm-tooltip circle", "els => els.map(e => +e.getAttribute('cx'))")
+    assert len(shade) == 1 and xs[1] < shade[0] < xs[2]  # the shade starts between epochs 2 and 3
+    assert "metrics use epochs 1\u20132" in page.inner_text("#dm-tooltip")
+    page.close()
+    # without burn-out: nothing greyed
+    page, _ = open_map(browser, write_html_map(run, overwrite=True))
+    hover(page, "k1")
+    assert page.eval_on_selector_all("#dm-tooltip circle", "els => els.map(e => e.dataset.counted)") == ["1"] * 4
+    assert page.eval_on_selector_all("#dm-tooltip .dm-burnout", "els => els.length") == 0
+    assert events["errors"] == []
+    page.close()

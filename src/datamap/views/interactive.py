@@ -14,7 +14,8 @@ The map zooms and pans (wheel, drag in pan mode, buttons, double-click resets), 
 data (a toggle shows the full 0-1 range), correctness is drawn with one colour per value k/E, an
 optional hexbin density layer shows crowded regions, the region boundaries are drawn, and the
 tooltip and the pinned record show a small chart of the example's gold-class probability per
-epoch (from ``RUN/dynamics.parquet``, stored in the page as one byte per example and epoch).
+epoch (from ``RUN/dynamics.parquet``, stored in the page as one byte per example and epoch); after
+``datamap metrics --burn-out K`` the epochs past K, which the metrics leave out, are greyed.
 
 When ``RUN/label_issues.parquet`` exists (``datamap errors``), its ranking is joined by id: the
 tooltip and the pinned record give each example's rank and flag, a colouring shows flagged /
@@ -349,7 +350,9 @@ def write_html_map(
         banner = f"All {n_total:,} points are drawn (no sampling)."
 
     payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by)
-    payload["correct_epochs"] = correctness_epochs(table["correctness"].to_numpy(), epochs_used(rd))
+    used = epochs_used(rd)
+    payload["correct_epochs"] = correctness_epochs(table["correctness"].to_numpy(), used)
+    payload["epochs_used"] = used  # < epochs after `datamap metrics --burn-out`: the chart greys the rest
     pgold, payload["pgold_note"] = gold_probabilities(rd, table["id"])
     if pgold is not None:
         payload["epochs"] = int(pgold.shape[1])

@@ -498,6 +498,12 @@
     const ex = (e) => l + (E > 1 ? ((e - 1) / (E - 1)) * w : w / 2), ey = (p) => t + (1 - p) * h;
     const s = svg("svg", { width: cw, height: ch, class: "dm-chart", "data-id": D.ids[i] });
     s.append(svg("rect", { x: l, y: t, width: w, height: h, fill: "none", stroke: "#bbb" }));
+    const used = D.epochs_used && D.epochs_used < E ? D.epochs_used : E;  // burn-out: later epochs not in the metrics
+    if (used < E) {
+      const x0 = (ex(used) + ex(used + 1)) / 2, shade = svg("rect", { x: x0, y: t, width: l + w - x0, height: h, fill: "#eee", class: "dm-burnout" });
+      shade.append(svg("title", {}, "epochs " + (used + 1) + "\u2013" + E + ": after --burn-out " + used + ", not in the metrics"));
+      s.append(shade);
+    }
     for (const p of [0, 0.5, 1]) {
       s.append(svg("line", { x1: l, x2: l + w, y1: ey(p), y2: ey(p), stroke: p === 0.5 ? "#ddd" : "none" }));
       s.append(svg("text", { x: l - 4, y: ey(p) + 3, "text-anchor": "end", class: "dm-tick" }, String(p)));
@@ -509,12 +515,13 @@
     for (let e = 1; e <= E; e++) pts.push([ex(e), ey(PG[i * E + e - 1] / 255)]);
     s.append(svg("polyline", { points: pts.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "), fill: "none", stroke: "#2a5db0", "stroke-width": 1.5 }));
     pts.forEach((p, k) => {
-      const v = PG[i * E + k] / 255, c = svg("circle", { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2.5, fill: "#2a5db0", "data-epoch": k + 1, "data-p": v.toFixed(3) });
-      c.append(svg("title", {}, "epoch " + (k + 1) + ": p(gold) " + v.toFixed(3)));
+      const v = PG[i * E + k] / 255, counted = k < used;
+      const c = svg("circle", { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2.5, fill: counted ? "#2a5db0" : "#aaa", "data-epoch": k + 1, "data-p": v.toFixed(3), "data-counted": counted ? 1 : 0 });
+      c.append(svg("title", {}, "epoch " + (k + 1) + ": p(gold) " + v.toFixed(3) + (counted ? "" : " (after --burn-out: not in the metrics)")));
       s.append(c);
     });
     const box = el("div", undefined, "dm-chartbox");
-    box.append(el("div", "gold-class probability per epoch", "dm-k"), s);
+    box.append(el("div", "gold-class probability per epoch" + (used < E ? " (metrics use epochs 1\u2013" + used + ")" : ""), "dm-k"), s);
     return box;
   }
 
