@@ -461,6 +461,7 @@ def ensemble(
 
         datamap ensemble runs/full runs/amb33 --weights 0.5,0.5 --dataset rotten_tomatoes --split test --out runs/ens
     """
+    from datamap.io.rundir import RunDir
     from datamap.stages.evaluate import ensemble as do_ensemble
 
     check_option(batch_size, "--batch-size", low=1)
@@ -468,7 +469,9 @@ def ensemble(
     json_mode(as_json)
     scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
                          overwrite=overwrite)
-    emit(scores, as_json, lambda: _print_scores(scores))
+    saved = RunDir(out).eval_scores(scores["set"])
+    emit({**scores, "file": str(saved)}, as_json, lambda: _print_scores(scores))
+    echo(f"wrote {saved}")
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Acting on the map end to end: select -> retrain on the subset -> evaluate (in-domain, HANS) -> ensemble -> compare."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -116,6 +117,21 @@ def test_ensemble_weight_one_equals_model_a(base_run, tmp_path):
     r = run_cli("ensemble", run, other, "--weights", "0.7,0.7", "--dataset", "toy", "--split", "test", "--out", tmp_path / "e2",
                 DATAMAP_DATA_DIR=mirror)
     assert r.returncode == 2 and "sum" in r.stderr
+
+
+def test_ensemble_json_parses_and_matches_the_saved_scores(base_run, tmp_path):
+    run, mirror = base_run
+    r = run_cli("evaluate", run, "--dataset", "toy", "--split", "test", "--name", "single", "--json", DATAMAP_DATA_DIR=mirror)
+    assert r.returncode == 0, r.stderr
+    single = json.loads(r.stdout)
+    # a model ensembled with itself is that model: the same accuracy, now printed as JSON alone on stdout
+    r = run_cli("ensemble", run, run, "--weights", "0.5,0.5", "--dataset", "toy", "--split", "test", "--name", "js",
+                "--out", tmp_path / "ens", "--json", DATAMAP_DATA_DIR=mirror)
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    saved = json.loads((tmp_path / "ens" / "eval" / "js.json").read_text())
+    assert obj["accuracy"] == saved["accuracy"] == pytest.approx(single["accuracy"]) and obj["n"] == single["n"] == 24
+    assert obj["file"].endswith("js.json") and Path(obj["file"]).is_file()
 
 
 def test_hans_evaluation_of_an_nli_model(tiny_model_dir, tmp_path):
