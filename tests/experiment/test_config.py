@@ -135,3 +135,21 @@ def test_the_example_in_docs_experiments_md_is_valid():
     block = re.findall(r"```yaml\n(.*?)```", text, re.S)[0]
     cfg = validate(yaml.safe_load(block))
     assert "td_33" in run_names(cfg) and cfg.cartography.clusters is not None
+
+
+def test_local_data_is_checked_before_any_work(tmp_path, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "toy").mkdir(parents=True)
+    for split in ("train", "validation"):
+        (mirror / "toy" / f"{split}.parquet").write_bytes(b"")  # existence is what is checked here
+    monkeypatch.setenv("DATAMAP_DATA_DIR", str(mirror))
+    validate(BASE)  # toy's train and validation are in the mirror
+    check(["evaluation[0].split=tset"], f"evaluation[0]: {mirror / 'toy'}: no 'tset' split (found: train, validation)")
+    check(["data.dataset=tyo"], "data: 'tyo' is not in the local mirror", "(did you mean 'toy'?)")
+    msg = check(["evaluation[0].dataset=missing.parquet"], "evaluation[0]: missing.parquet: file not found")
+    assert "data:" not in msg  # the training data is fine and not mentioned
+    # a name far from every mirror entry is a hub dataset: not probed, no problem
+    validate(apply_overrides(BASE, ["evaluation[0].dataset=someone/hub_set"]))
+    local = tmp_path / "held.parquet"
+    local.write_bytes(b"")
+    validate(apply_overrides(BASE, [f"evaluation[0].dataset={local}"]))

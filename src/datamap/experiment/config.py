@@ -507,7 +507,46 @@ def validate(raw: dict, source: str = "config") -> ExperimentConfig:
         for i, exp in enumerate(cfg.experiments):
             problems += _train_problems(cfg, exp.train, ("experiments", i, "train"))
     problems += cross_problems(cfg)
+    if not problems:
+        problems += data_problems(cfg)
     if problems:
         raise DatamapError(f"{source}: " + "; ".join(problems))
     return cfg
+
+
+def data_problems(cfg: ExperimentConfig) -> list[str]:
+    """Local data that cannot be found: a missing file, a folder or mirror entry without the split.
+
+    Checked before any work so that an evaluation set misspelled at the end of a long experiment
+    stops it at once. Names that are neither local files nor mirror entries are hub datasets and
+    are not probed (that needs the network); they fail when first loaded.
+    """
+    import os
+
+    from datamap.io.data import DATA_DIR_ENV, EXTENSIONS, locate
+
+    mirror = Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None
+    entries = sorted(f.name for f in mirror.iterdir() if f.is_dir()) if mirror and mirror.is_dir() else []
+    wanted = [(("data",), cfg.data.dataset, cfg.data.split)]
+    wanted += [(("evaluation", i), ev.dataset or cfg.data.dataset, ev.split) for i, ev in enumerate(cfg.evaluation)]
+    problems, seen = [], set()
+    for loc, dataset, split in wanted:
+        if dataset is None or (dataset, split) in seen or dataset in seen:
+            continue  # each problem once, at its first place
+        seen.add((dataset, split))
+        try:
+            found = locate(dataset, split)
+        except DatamapError as exc:
+            problems.append(f"{yaml_path(loc)}: {exc}")
+            continue
+        if found is not None or Path(dataset).exists():
+            continue
+        if dataset in entries:  # a mirror entry without that split
+            have = sorted(f.stem for f in (mirror / dataset).iterdir() if f.suffix.lower() in EXTENSIONS)
+            problems.append(f"{yaml_path(loc)}: {mirror / dataset}: no '{split}' split (found: {', '.join(have) or 'none'})")
+        elif (hint := _suggest(dataset, entries)):
+            seen.add(dataset)
+            problems.append(f"{yaml_path(loc)}: {dataset!r} is not in the local mirror {mirror}{hint}; "
+                            "a hub dataset of that name would be downloaded")
+    return problems
 
