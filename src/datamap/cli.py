@@ -807,7 +807,7 @@ def noise(
 @app.command()
 def errors(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet and data.parquet."),
-    method: str = typer.Option("aum", "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean or cleanlab (needs datamap[cleanlab])."),
+    method: str = typer.Option("aum", "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean, class_confidence (confidence over its given class's mean) or cleanlab (needs datamap[cleanlab])."),
     probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
     percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
     top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),

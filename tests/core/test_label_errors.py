@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from datamap.core.label_errors import (
-    auroc, average_precision, average_ranks, combine_ranks, flag_by_aum, method_scores, pick_threshold_samples,
-    precision_at_k, rank, threshold_count, threshold_cut,
+    auroc, average_precision, average_ranks, class_confidence, combine_ranks, flag_by_aum, method_scores,
+    pick_threshold_samples, precision_at_k, rank, threshold_count, threshold_cut,
 )
 
 
@@ -17,6 +17,24 @@ def test_scores_point_the_same_way():
         assert s[name][1] > s[name][0], name  # the second example is the suspicious one under every method
     assert s["confidence"].tolist() == pytest.approx([0.1, 0.8]) and s["aum"].tolist() == [-2.0, 1.0]
     assert s["rank_mean"].tolist() == [0.5, 1.0]  # ranks 1 and 2 of 2 under all four methods
+
+
+def test_class_confidence_divides_by_the_mean_confidence_of_the_given_class():
+    conf = np.array([0.9, 0.5, 0.3, 0.6])
+    given = np.array([0, 0, 1, 1])  # class means 0.7 and 0.45
+    assert class_confidence(conf, given).tolist() == pytest.approx([1 - 0.9 / 0.7, 1 - 0.5 / 0.7, 1 - 0.3 / 0.45, 1 - 0.6 / 0.45])
+    # a class the model learns less well as a whole: plain confidence puts its clean examples (c*) above
+    # the flipped example of the easy class (f); dividing by the class mean puts f and the weak class's own
+    # outlier (g) first
+    conf = np.array([0.95, 0.97, 0.96, 0.60, 0.55, 0.50, 0.52, 0.15])
+    given = np.array([0, 0, 0, 0, 1, 1, 1, 1])  #      c0    c0    c0    f     c1    c1    c1    g
+    truth = np.array([False, False, False, True, False, False, False, True])
+    s = method_scores({"confidence": conf, "aum": conf, "el2n": 1 - conf, "forgetfulness": np.zeros(8)}, given=given)
+    assert auroc(s["confidence"], truth) == 0.75 and auroc(s["class_confidence"], truth) == 1.0
+    assert "class_confidence" not in method_scores({"confidence": conf, "aum": conf, "el2n": conf, "forgetfulness": conf})
+    assert class_confidence(np.array([0.0, 0.5]), np.array([0, 1])).tolist() == [1.0, 0.0]  # mean 0: score 1
+    with pytest.raises(ValueError, match="integers"):
+        class_confidence(conf, given.astype(float))
 
 
 def test_ranks_and_ties():

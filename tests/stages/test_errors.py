@@ -69,8 +69,13 @@ def test_every_method_puts_the_flipped_ids_first(tmp_path):
     assert set(table["id"][table["flag"]]) == FLIPPED and res.cut == "negative_aum"
     by_id = table.set_index("id")
     ids = [f"x{i}" for i in range(N)]
-    for method in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean"):
+    for method in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "class_confidence"):
         assert auroc(by_id.loc[ids, f"score_{method}"].to_numpy(), flipped) == 1.0, method
+    conf = 1 - table["score_confidence"]  # class_confidence divides by the mean over the given label's examples
+    mean = conf.groupby(table["given_label_id"]).transform("mean")
+    np.testing.assert_allclose(table["score_class_confidence"], 1 - conf / mean, rtol=1e-12)
+    ranked = find_errors(run, method="class_confidence", overwrite=True).table
+    assert set(ranked["id"][:len(FLIPPED)]) == FLIPPED and ranked["rank"].tolist() == list(range(1, N + 1))
     # predicted = the class the model preferred (the true one for flipped examples), given = the noisy label
     assert (by_id.loc[ids, "predicted_label_id"].to_numpy() == true).all()
     assert (by_id.loc[list(FLIPPED), "given_label_id"] != by_id.loc[list(FLIPPED), "predicted_label_id"]).all()

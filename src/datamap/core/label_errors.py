@@ -11,6 +11,12 @@ forgetfulness  the number of forgetting events; ``inf`` (never learned) ranks fi
                examples that were never forgotten tie at 0
 rank_mean      the mean over those four methods of each example's rank fraction (average
                ranks of ties divided by N): a combination that needs no common scale
+class_confidence
+               ``1 - confidence / t[y]``, where ``t[y]`` is the mean confidence of the examples
+               given the same label ``y`` (confident learning's per-class threshold, Northcutt
+               et al. 2021, applied to the epoch-averaged probability): a class the model
+               learns less well as a whole does not crowd the top of the ranking. Needs the
+               given labels.
 =============  ==================================================================================
 
 Ranks are 1 = most likely wrong; ties keep the examples' order.
@@ -32,16 +38,39 @@ from datamap.core.checks import check_int, check_number
 
 METHODS = ("confidence", "aum", "el2n", "forgetfulness")
 COMBINED = "rank_mean"
+CLASS_NORMALISED = "class_confidence"
 
 
-def method_scores(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """One float64 score per example for each method of :data:`METHODS` and :data:`COMBINED`.
+def class_confidence(confidence: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """``1 - confidence / t[given]``, ``t[c]`` the mean confidence of the examples whose given label is ``c``.
+
+    A class whose mean confidence is 0 gives its examples the score 1 (nothing is known about them).
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    given = np.asarray(given)
+    if given.shape != conf.shape:
+        raise ValueError(f"given labels have shape {given.shape}, expected {conf.shape}")
+    if len(given) and (not np.issubdtype(given.dtype, np.integer) or given.min() < 0):
+        raise ValueError("given labels must be integers >= 0")
+    if len(given) == 0:
+        return np.zeros(0)
+    sums = np.bincount(given, weights=conf)
+    counts = np.bincount(given)
+    t = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)[given]
+    return 1.0 - np.divide(conf, t, out=np.zeros_like(conf), where=t > 0)
+
+
+def method_scores(metrics: dict[str, np.ndarray], *, given: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """One float64 score per example for each method of :data:`METHODS` and :data:`COMBINED`, and
+    :data:`CLASS_NORMALISED` when the given labels are passed.
 
     Parameters
     ----------
     metrics : dict of str -> array, shape (N,)
         At least ``confidence``, ``aum``, ``el2n`` and ``forgetfulness``
         (:func:`datamap.core.metrics.compute_metrics` gives them).
+    given : array of int, shape (N,), optional
+        The label each example was trained with (``class_confidence`` needs it).
     """
     missing = [k for k in METHODS if k not in metrics]
     if missing:
@@ -59,6 +88,8 @@ def method_scores(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if np.isnan(s).any():
             raise ValueError(f"{name} is NaN at row {int(np.flatnonzero(np.isnan(s))[0])}")
     scores[COMBINED] = combine_ranks([scores[m] for m in METHODS])
+    if given is not None:
+        scores[CLASS_NORMALISED] = class_confidence(metrics["confidence"], given)
     return scores
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamap.core.label_errors import COMBINED, METHODS, flag_by_aum, method_scores, rank, threshold_cut
+from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, METHODS, flag_by_aum, method_scores, rank,
+                                      threshold_cut)
 from datamap.core.metrics import compute_metrics
 from datamap.core.probs import softmax
 from datamap.errors import DatamapError, user_errors
@@ -32,7 +33,7 @@ from datamap.io.store import read_dynamics
 
 CLEANLAB = "cleanlab"
 #: ranking methods of ``--method``; the default is chosen in docs/results.md (label errors)
-ALL_METHODS = (*METHODS, COMBINED, CLEANLAB)
+ALL_METHODS = (*METHODS, COMBINED, CLASS_NORMALISED, CLEANLAB)
 DEFAULT_METHOD = "aum"
 
 
@@ -153,7 +154,7 @@ def find_errors(
     predicted = avg.argmax(axis=1)
 
     with user_errors():
-        scores = method_scores({k: m[k][keep] for k in METHODS})
+        scores = method_scores({k: m[k][keep] for k in METHODS}, given=dyn.gold[keep])
     if thr_frame is not None:
         with user_errors(str(rd.threshold_samples)):
             cut_value = threshold_cut(m["aum"][is_thr], percentile=percentile)
