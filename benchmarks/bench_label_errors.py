@@ -3,8 +3,8 @@
 For each seed: a seeded sample of N training examples of DATASET, labels flipped with
 ``datamap noise`` (exact count), then
 
-- one ordinary run: scores of low confidence, AUM, EL2N, forgetfulness, their rank mean and cleanlab on
-  the in-sample epoch-averaged probabilities (1 training);
+- one ordinary run: scores of low confidence, AUM, EL2N, forgetfulness, their rank mean, class-normalised
+  confidence and cleanlab on the in-sample epoch-averaged probabilities (1 training);
 - a run with ``--threshold-samples`` (1 training): AUM over the examples that kept their label, and the
   threshold-sample cut;
 - ``datamap crossval --folds K`` and cleanlab on the out-of-sample probabilities (K trainings);
@@ -75,7 +75,7 @@ def one_seed(args, seed: int, root: Path) -> dict:
     table = find_errors(single.root, overwrite=True).table
     truth = table["id"].isin(flipped).to_numpy()
     flags_neg_aum = set(table["id"][table["flag"]])
-    for m in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean"):
+    for m in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "class_confidence"):
         out["methods"][m] = {**measures(table[f"score_{m}"].to_numpy(), truth), "trainings": 1}
     out["methods"]["aum"].update(flag_precision=float(truth[table["flag"]].mean()) if table["flag"].any() else None,
                                  flag_recall=float(table["flag"][truth].mean()), n_flagged=int(table["flag"].sum()))

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-SINGLE_RUN = ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "cleanlab_in_sample")
+SINGLE_RUN = ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "class_confidence", "cleanlab_in_sample")
 
 
-def cell(values: list[float]) -> str:
+def cell(values: list[float], digits: int = 3) -> str:
     v = np.asarray([x for x in values if x is not None], dtype=float)
     if len(v) == 0:
         return "–"
-    return f"{v.mean():.3f}" if len(v) == 1 else f"{v.mean():.3f} ± {v.std(ddof=1):.3f}"
+    return f"{v.mean():.{digits}f}" if len(v) == 1 else f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
 SETTINGS = ("dataset", "split", "n", "kind", "rate", "epochs", "folds", "model", "max_length", "batch_size", "lr")
@@ -39,8 +40,9 @@ def load(dirs: list[Path]) -> list[dict]:
     cells: dict[tuple, dict] = {}
     for d in dirs:
         f = d / "results.json"
-        if not f.exists():
-            raise SystemExit(f"{f}: not found (did bench_label_errors.py finish a seed there?)")
+        if not f.exists():  # a cell still running, or stopped before its first seed finished
+            print(f"skipped {d}: no results.json yet", file=sys.stderr)
+            continue
         doc = json.loads(f.read_text())
         a = doc["args"]
         key = tuple(a.get(k) for k in SETTINGS)
@@ -60,7 +62,7 @@ def main() -> None:
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for c in cells:
         res = c["results"]
-        for m in res[0]["methods"]:
+        for m in dict.fromkeys(k for r in res for k in r["methods"]):  # every method any seed measured, in order
             rows = [r["methods"][m] for r in res if m in r["methods"]]
             print(f"| {c['name']} | {res[0]['n']} | {len(rows)} | {m} | {rows[0]['trainings']} | "
                   + " | ".join(cell([r[k] for r in rows]) for k in ("auroc", "ap", "p_at_k")) + " |")
@@ -68,11 +70,11 @@ def main() -> None:
     print("\n| data, noise | seeds | flipped | dropped (of them flipped) | noisy acc | drop flagged | drop random |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for c in cells:
-        res = c["results"]
-        if res[0].get("noisy_accuracy") is None:
+        res = [r for r in c["results"] if r.get("drop_flagged_accuracy") is not None]  # seeds that retrained
+        if not res:
             continue
-        dropped = cell([r.get("n_dropped") for r in res])
-        hit = cell([r.get("dropped_flipped") for r in res])
+        dropped = cell([r.get("n_dropped") for r in res], 0)
+        hit = cell([r.get("dropped_flipped") for r in res], 0)
         print(f"| {c['name']} | {len(res)} | {res[0]['n_flipped']} | {dropped} ({hit}) | "
               + " | ".join(cell([r.get(k) for r in res]) for k in
                            ("noisy_accuracy", "drop_flagged_accuracy", "drop_random_accuracy")) + " |")
@@ -83,7 +85,7 @@ def main() -> None:
     wins = dict.fromkeys(SINGLE_RUN, 0)
     for c in cells:
         per = {m: np.mean([r["methods"][m]["auroc"] for r in c["results"] if m in r["methods"]])
-               for m in SINGLE_RUN if m in c["results"][0]["methods"]}
+               for m in SINGLE_RUN if any(m in r["methods"] for r in c["results"])}
         for m, v in per.items():
             means[m].append(v)
         wins[max(per, key=per.get)] += 1
