@@ -32,11 +32,12 @@ def cell(values: list[float], digits: int = 3) -> str:
     return f"{v.mean():.{digits}f}" if len(v) == 1 else f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
-SETTINGS = ("dataset", "split", "n", "kind", "rate", "epochs", "folds", "model", "max_length", "batch_size", "lr")
+SETTINGS = ("dataset", "split", "n", "kind", "rate", "epochs", "model", "max_length", "batch_size", "lr")
 
 
 def load(dirs: list[Path]) -> list[dict]:
-    """One cell per setting; seeds run into different OUT directories are pooled (a seed counted once)."""
+    """One cell per setting; seeds run into different OUT directories are pooled. A seed found twice (a
+    light run and one with crossval, say) is counted once, with the methods and retraining figures of both."""
     cells: dict[tuple, dict] = {}
     for d in dirs:
         f = d / "results.json"
@@ -47,8 +48,16 @@ def load(dirs: list[Path]) -> list[dict]:
         a = doc["args"]
         key = tuple(a.get(k) for k in SETTINGS)
         c = cells.setdefault(key, {"name": f"{a['dataset']}, {a['kind']} {a['rate']:g}", "args": a, "results": []})
-        seen = {r["seed"] for r in c["results"]}
-        c["results"] += [r for r in doc["results"] if r["seed"] not in seen]
+        by_seed = {r["seed"]: r for r in c["results"]}
+        for r in doc["results"]:
+            if r["seed"] not in by_seed:
+                c["results"].append(r)
+                continue
+            old = by_seed[r["seed"]]
+            old["methods"] = {**r["methods"], **old["methods"]}
+            for k, v in r.items():
+                if old.get(k) is None:
+                    old[k] = v
     return list(cells.values())
 
 
