@@ -69,3 +69,9 @@ def test_threshold_samples_are_a_seeded_fraction():
     a = pick_threshold_samples(100, 3, seed=1)
     assert len(a) == 25 and len(set(a)) == 25 and (np.diff(a) > 0).all()
     assert (pick_threshold_samples(100, 3, seed=1) == a).all() and not (pick_threshold_samples(100, 3, seed=2) == a).all()
+    # not the rows `datamap noise` flips with the same seed when the counts are equal (the two used to coincide)
+    from datamap.core.noise import flip_labels
+
+    labels = np.arange(100) % 3
+    flipped = np.flatnonzero(flip_labels(labels, 3, kind="uniform", rate=0.25, seed=1)[1])
+    assert len(flipped) == 25 and len(np.intersect1d(flipped, a)) < 15

@@ -188,7 +188,15 @@ def threshold_count(n: int, n_classes: int) -> int:
     return check_int(n, "n", low=0) // (check_int(n_classes, "n_classes", low=2) + 1)
 
 
+#: second entropy word of the threshold-sample stream: the draw never coincides with another draw of the
+#: same seed (``datamap noise --seed S`` flipping as many labels as there are threshold samples would
+#: otherwise pick exactly the same rows, hiding every flipped example among the threshold samples)
+THRESHOLD_STREAM = 0x7468726573
+
+
 def pick_threshold_samples(n: int, n_classes: int, *, seed: int = 0) -> np.ndarray:
-    """Sorted row numbers of the ``floor(N / (C + 1))`` examples that get the fake class ``C`` (seeded)."""
+    """Sorted row numbers of the ``floor(N / (C + 1))`` examples that get the fake class ``C`` (seeded,
+    from a stream of its own: see :data:`THRESHOLD_STREAM`)."""
     k = threshold_count(n, n_classes)
-    return np.sort(np.random.default_rng(check_int(seed, "seed", low=0)).choice(n, size=k, replace=False))
+    rng = np.random.default_rng([check_int(seed, "seed", low=0), THRESHOLD_STREAM])
+    return np.sort(rng.choice(n, size=k, replace=False))
