@@ -14,9 +14,9 @@ Candidates (higher = more likely mislabeled):
   from a model that has barely started).
 - ``aum_last``, ``confidence_first``: AUM of the last epoch alone; confidence of the first epoch alone
   (in-flight logits of epoch 1 are computed before the model was updated on the example).
-- ``confidence_classnorm``: 1 - confidence divided by the mean confidence of the examples given the
+- ``class_confidence``: 1 - confidence divided by the mean confidence of the examples given the
   same label (confident learning's per-class threshold, applied to the epoch-averaged probability);
-  ``confidence_classnorm_skip1`` the same over epochs 2..E.
+  ``class_confidence_skip1`` the same over epochs 2..E.
 - ``aum_classcentered``: AUM minus the mean AUM of the examples given the same label, negated.
 
 Example::
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamap.core.label_errors import METHODS, auroc, average_ranks, method_scores
+from datamap.core.label_errors import METHODS, auroc, average_ranks, class_confidence, method_scores
 from datamap.core.metrics import compute_metrics
 from datamap.core.probs import softmax
 from datamap.io.store import read_dynamics
@@ -48,7 +48,7 @@ def aum_of(logits: np.ndarray, gold: np.ndarray) -> np.ndarray:
 
 def candidates(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
     m = compute_metrics(logits, gold)
-    out = method_scores({k: np.asarray(m[k]) for k in METHODS})
+    out = method_scores({k: np.asarray(m[k]) for k in METHODS}, given=gold)  # + class_confidence
     n = len(gold)
     out["rank_mean_3"] = np.mean([average_ranks(out[k]) / n for k in ("confidence", "aum", "el2n")], axis=0)
     p = softmax(logits)  # (N, E, C)
@@ -58,26 +58,25 @@ def candidates(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
         out["confidence_skip1"] = 1 - pg[:, 1:].mean(axis=1)
     out["aum_last"] = -aum_of(logits[:, -1:], gold)
     out["confidence_first"] = 1 - pg[:, 0]
-    conf = pg.mean(axis=1)
-    per_class = np.array([conf[gold == c].mean() if (gold == c).any() else 1.0 for c in range(logits.shape[2])])
-    out["confidence_classnorm"] = 1 - conf / per_class[gold]
     aum = -out["aum"]
     aum_class = np.array([aum[gold == c].mean() if (gold == c).any() else 0.0 for c in range(logits.shape[2])])
     out["aum_classcentered"] = -(aum - aum_class[gold])
     if logits.shape[1] > 1:
-        c1 = pg[:, 1:].mean(axis=1)
-        pc1 = np.array([c1[gold == c].mean() if (gold == c).any() else 1.0 for c in range(logits.shape[2])])
-        out["confidence_classnorm_skip1"] = 1 - c1 / pc1[gold]
+        out["class_confidence_skip1"] = class_confidence(pg[:, 1:].mean(axis=1), gold)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="cell directories of the matrix (each with seedS/ inside)")
+    ap.add_argument("--seeds", default="", help="comma-separated seeds to use (default: every seed found)")
     args = ap.parse_args()
+    keep = {f"seed{s}" for s in args.seeds.split(",") if s}
     rows = []
     for d in args.dirs:
         for seed_dir in sorted(d.glob("seed*")):
+            if keep and seed_dir.name not in keep:
+                continue
             dyn_path, flipped_path = seed_dir / "single" / "dynamics.parquet", seed_dir / "noisy.flipped.parquet"
             if not (dyn_path.exists() and flipped_path.exists()):
                 continue
