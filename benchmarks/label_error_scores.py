@@ -38,14 +38,6 @@ from datamap.core.probs import softmax
 from datamap.io.store import read_dynamics
 
 
-def aum_of(logits: np.ndarray, gold: np.ndarray) -> np.ndarray:
-    """Mean over the given epochs of (gold logit - largest other logit)."""
-    g = np.take_along_axis(logits, gold[:, None, None], axis=2)[..., 0]
-    other = logits.copy()
-    np.put_along_axis(other, gold[:, None, None], -np.inf, axis=2)
-    return (g - other.max(axis=2)).mean(axis=1)
-
-
 def candidates(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
     m = compute_metrics(logits, gold)
     out = method_scores({k: np.asarray(m[k]) for k in METHODS}, given=gold)  # + class_confidence
@@ -54,9 +46,10 @@ def candidates(logits: np.ndarray, gold: np.ndarray) -> dict[str, np.ndarray]:
     p = softmax(logits)  # (N, E, C)
     pg = p[np.arange(n), :, gold]  # (N, E)
     if logits.shape[1] > 1:
-        out["aum_skip1"] = -aum_of(logits[:, 1:], gold)
-        out["confidence_skip1"] = 1 - pg[:, 1:].mean(axis=1)
-    out["aum_last"] = -aum_of(logits[:, -1:], gold)
+        later = compute_metrics(logits[:, 1:], gold)  # epochs 2..E
+        out["aum_skip1"] = -np.asarray(later["aum"])
+        out["confidence_skip1"] = 1 - np.asarray(later["confidence"])
+    out["aum_last"] = -np.asarray(compute_metrics(logits[:, -1:], gold)["aum"])
     out["confidence_first"] = 1 - pg[:, 0]
     aum = -out["aum"]
     aum_class = np.array([aum[gold == c].mean() if (gold == c).any() else 0.0 for c in range(logits.shape[2])])
