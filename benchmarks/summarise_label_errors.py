@@ -61,8 +61,8 @@ def load(dirs: list[Path]) -> list[dict]:
     return list(cells.values())
 
 
-def wide(cells: list[dict]) -> None:
-    """AUROC, mean over seeds with the number of seeds when it is not the cell's largest."""
+def wide(cells: list[dict], measure: str) -> None:
+    """``measure`` of each method, mean over seeds, with the number of seeds when it is not the cell's."""
     methods = list(dict.fromkeys(m for c in cells for r in c["results"] for m in r["methods"]))
     print("| data, noise | seeds | " + " | ".join(methods) + " |")
     print("| --- | ---: | " + " | ".join("---:" for _ in methods) + " |")
@@ -70,7 +70,7 @@ def wide(cells: list[dict]) -> None:
         n = len(c["results"])
         row = []
         for m in methods:
-            v = [r["methods"][m]["auroc"] for r in c["results"] if m in r["methods"]]
+            v = [r["methods"][m][measure] for r in c["results"] if m in r["methods"]]
             row.append("–" if not v else f"{np.mean(v):.3f}" + ("" if len(v) == n else f" ({len(v)})"))
         print(f"| {c['name']} | {n} | " + " | ".join(row) + " |")
 
@@ -78,11 +78,12 @@ def wide(cells: list[dict]) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dirs", nargs="+", type=Path, help="OUT directories of bench_label_errors.py")
-    p.add_argument("--wide", action="store_true", help="first table: one row per cell, the AUROC of each method")
+    p.add_argument("--wide", choices=["auroc", "ap", "p_at_k"],
+                   help="only one table: a row per cell, this measure of each method (mean over seeds)")
     args = p.parse_args()
     cells = load(args.dirs)
     if args.wide:
-        wide(cells)
+        wide(cells, args.wide)
         return
 
     print("| data, noise | n | seeds | method | trainings | AUROC | AP | P@k |")
