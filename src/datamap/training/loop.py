@@ -36,13 +36,14 @@ from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
-from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
+from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
 from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.token_cache import encode_cached
 from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
@@ -167,10 +168,10 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     if cfg.embed == "pooler" and getattr(model.base_model, "pooler", None) is None:
         raise DatamapError(f"--embed pooler: model '{cfg.model}' has no pooler; use cls or mean")
     collate = Collator(tokenizer)
-    train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
+    train_enc = encode_cached(train_df, tokenizer, cfg.max_length)  # tokenised once per data, tokenizer, length
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
     step_fn = build_step(cfg, train_enc, collate, dynamics)  # checks the earlier run's rows before any write
-    eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
+    eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     config = cfg.model_dump(mode="json")
