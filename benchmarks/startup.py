@@ -48,10 +48,9 @@ def timed(name, fn):
             add(name, time.time() - t)
     return wrapper
 for attr, name in (("make_accelerator", "accelerator"), ("load_data", "read data"), ("load_tokenizer", "tokenizer"),
-                   ("load_model", "model"), ("encode_frame", "tokenise")):
-    setattr(loop, attr, timed(name, getattr(loop, attr)))
-if hasattr(loop, "encode_cached"):
-    loop.encode_cached = timed("tokenise", loop.encode_cached)
+                   ("load_model", "model"), ("encode_frame", "tokenise"), ("encode_cached", "tokenise")):
+    if hasattr(loop, attr):  # encode_cached: the tokenised-data cache (encode_frame before it)
+        setattr(loop, attr, timed(name, getattr(loop, attr)))
 class FirstStep(Exception):
     pass
 def kill_point(point):

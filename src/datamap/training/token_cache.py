@@ -48,22 +48,31 @@ def cache_dir() -> Path | None:
     return Path(root) / "tokens"
 
 
+_FINGERPRINTS: dict[int, tuple] = {}  # id -> (tokenizer, fingerprint): one computation per tokenizer object
+
+
 def tokenizer_fingerprint(tokenizer) -> str | None:
-    """A hash of everything that decides a fast tokenizer's output; None for other tokenizers."""
+    """A hash of everything that decides a fast tokenizer's output; None for other tokenizers.
+
+    Computed once per tokenizer object (the loop's tokenizer is not changed after loading).
+    """
+    known = _FINGERPRINTS.get(id(tokenizer))
+    if known is not None and known[0] is tokenizer:
+        return known[1]
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None
-    import json
-
-    spec = json.loads(backend.to_str())
-    for state in ("truncation", "padding"):  # left behind by the last call; max_length is part of the key
-        spec.pop(state, None)
+    # truncation and padding are left behind by the last call (the tokenizer sets them on every
+    # call); max_length is part of the key
+    backend.no_truncation()
+    backend.no_padding()
     h = hashlib.sha256()
     h.update(type(tokenizer).__name__.encode())
-    h.update(json.dumps(spec, sort_keys=True).encode())
+    h.update(backend.to_str().encode())
     for attr in ("truncation_side", "padding_side", "model_max_length"):
         h.update(f"|{attr}={getattr(tokenizer, attr, None)!r}".encode())
-    return h.hexdigest()
+    _FINGERPRINTS[id(tokenizer)] = (tokenizer, h.hexdigest())
+    return _FINGERPRINTS[id(tokenizer)][1]
 
 
 def data_key(df: pd.DataFrame, tokenizer, max_length: int) -> str | None:
