@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from datamap.core.regions import REGION_FRACTION
 from datamap.errors import DatamapError, user_errors
 
 if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
@@ -122,7 +123,7 @@ def assign_regions(
     metrics: Any,
     variability: Any = None,
     *,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
 ) -> np.ndarray:
     """Data-map region of every example: ``easy``, ``ambiguous``, ``hard`` or ``none``.
 
@@ -136,7 +137,7 @@ def assign_regions(
         The output of :func:`compute_metrics`, or the confidences themselves.
     variability : array, optional
         Only when ``metrics`` is a confidence array.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region as a fraction of N, in [0, 1].
 
     Returns

@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from datamap.core.regions import REGION_FRACTION
+from datamap.core.selection import SWEEP_FRACTIONS
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -254,7 +256,7 @@ def train(
 def metrics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
-    fraction: float = typer.Option(0.33, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
+    fraction: float = typer.Option(REGION_FRACTION, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
     entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy, 0-based as in the files (-1: the last; default: the last used)."),
     as_json: bool = json_flag(),
 ):
@@ -512,7 +514,7 @@ def select(
     top: Optional[str] = typer.Option(None, "--top", help="Highest values of --by: a fraction (0.33) or a count (100)."),
     bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
     sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
-    fractions: Optional[str] = typer.Option(None, "--fractions", help="Fractions for --sweep, comma-separated (default 0.01,0.05,0.10,0.17,0.25,0.33,0.50,0.75)."),
+    fractions: Optional[str] = typer.Option(None, "--fractions", help=f"Fractions for --sweep, comma-separated (default {','.join(f'{f:.2f}' for f in SWEEP_FRACTIONS)})."),
     where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5', 'region==ambiguous' or 'gold==pos' (gold/pred take class names or ids; repeatable; all must hold)."),
     data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
     drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
@@ -766,7 +768,7 @@ def noise(
     dataset: str = typer.Argument(..., help="What `datamap train --dataset` accepts: hub name, mirror name, file or folder."),
     out: Path = typer.Option(..., "--out", help="Noisy dataset to write (.parquet, .csv, .tsv, .jsonl); OUT_STEM.flipped.parquet goes beside it."),
     kind: str = typer.Option("uniform", "--kind", help="uniform (to any other class), pairs (class c -> its partner) or matrix (--matrix)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly round(rate x N) (uniform, pairs)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly floor(rate x N) (uniform, pairs)."),
     matrix: Optional[Path] = typer.Option(None, "--matrix", help="Row-stochastic C x C transition matrix (JSON list of rows, or CSV/TSV): row = true class."),
     mapping: Optional[str] = typer.Option(None, "--mapping", help="Partners for --kind pairs as SOURCE:PARTNER class ids, e.g. 0:1,1:0 (default c -> c+1 mod C)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
@@ -976,8 +978,6 @@ def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str
 def parse_fractions(text: str | None) -> tuple[float, ...]:
     """``"0.1,0.2"`` -> (0.1, 0.2); ``None`` -> allenai's sweep fractions."""
     if text is None or not text.strip():
-        from datamap.core.selection import SWEEP_FRACTIONS
-
         return SWEEP_FRACTIONS
     try:
         return tuple(float(x) for x in text.split(","))  # the core checks their range

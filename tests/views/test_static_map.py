@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from datamap.views.static import HEXBIN_ABOVE, MARKERS, correctness_colors, correctness_epochs, map_figure, plot_map, write_map_png
 

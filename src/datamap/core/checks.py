@@ -15,7 +15,10 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["check_fraction", "check_int", "check_number"]
+__all__ = ["check_fraction", "check_int", "check_number", "fraction_count"]
+
+#: Slack added before rounding down, so that ``0.29 * 100`` (28.999999999999996 in floats) counts 29.
+COUNT_TOL = 1e-9
 
 
 def _interval(low: float | None, high: float | None, low_inclusive: bool, high_inclusive: bool) -> str:
@@ -152,3 +155,14 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
         where = _interval(low, high, True, True)
         raise ValueError(f"{name} must be an integer{' ' + where if where else ''}, got {value!r}")
     return int(value)
+
+
+def fraction_count(fraction: float, n: int) -> int:
+    """How many of ``n`` items a fraction means: ``floor(fraction * n)``, with a 1e-9 slack.
+
+    The one fraction -> count rule of the project (regions, selections, noise rates, cluster
+    budgets, mixup ratios): ``fraction_count(0.29, 100) == 29`` although ``0.29 * 100`` is
+    28.999999999999996 in floats, ``fraction_count(0.25, 10) == 2``. ``fraction`` is not range-checked
+    here (a mixup ratio may exceed 1); check it with :func:`check_fraction` where it must be one.
+    """
+    return int(math.floor(float(fraction) * int(n) + COUNT_TOL))

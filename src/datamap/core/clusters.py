@@ -37,6 +37,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from datamap.core.checks import COUNT_TOL, fraction_count
+
 NOISE = -1
 MODES = ("whole", "first-k", "nearest-centroid", "round-robin", "proportional")
 ORDERS = ("largest", "random")
@@ -44,7 +46,7 @@ ORDERS = ("largest", "random")
 RANKS = ("random", "nearest", "ambiguous", "easy", "hard", "top:COLUMN", "bottom:COLUMN")
 #: the columns of the selection table that the cluster part reads
 LABEL_COLUMN, DISTANCE_COLUMN = "cluster", "cluster_distance"
-_TOL = 1e-9
+_TOL = COUNT_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,13 +362,12 @@ def take_cluster_part(
     the nearest ranks); ``group_n`` is the size a budget fraction applies to (the whole table, or
     one gold class with ``stratify``).
     """
-    from datamap.core.selection import fraction_size  # (selection imports this module)
 
     if LABEL_COLUMN not in cols:
         raise ValueError(f"cluster selection needs a {LABEL_COLUMN!r} column (the labels of a clusters file)")
     budget = spec.budget
     if isinstance(budget, (float, np.floating)):
-        budget = fraction_size(budget, group_n)
+        budget = fraction_count(budget, group_n)
     return cluster_select(
         np.asarray(cols[LABEL_COLUMN]).astype(np.int64), mode=spec.mode, budget=budget, k=spec.k,
         candidates=candidates, within=spec.within_key(cols), order=spec.order, rng=rng,

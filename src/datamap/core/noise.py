@@ -4,9 +4,9 @@ Pure NumPy. Every function takes the true labels (class ids in ``[0, C)``) and r
 ``(noisy labels, flipped mask)``; the same ``seed`` gives the same result.
 
 ========  ============================================================================================
-uniform   ``round(rate * N)`` examples, drawn uniformly without replacement, each get a class drawn
+uniform   ``floor(rate * N)`` examples, drawn uniformly without replacement, each get a class drawn
           uniformly among the ``C - 1`` other classes (symmetric noise)
-pairs     ``round(rate * N)`` examples, drawn uniformly among those whose class has a partner, each
+pairs     ``floor(rate * N)`` examples, drawn uniformly among those whose class has a partner, each
           get the partner class: ``c -> (c + 1) mod C`` unless a mapping is given (asymmetric noise)
 matrix    a row-stochastic ``C x C`` transition matrix ``T`` (``T[c, d]`` = probability that an
           example of class ``c`` is labelled ``d``): for every class ``c`` with ``n_c`` examples,
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_int
+from datamap.core.checks import check_fraction, check_int, fraction_count
 
 __all__ = ["flip_labels", "flip_uniform", "flip_pairs", "flip_matrix", "flip_rates", "transition_counts"]
 
@@ -42,12 +42,12 @@ def _check_labels(labels, n_classes: int) -> np.ndarray:
 
 
 def _count(rate: float, n: int) -> int:
-    """``round(rate * n)`` with halves rounded up (Python's round would round 0.5 to even)."""
-    return int(np.floor(check_fraction(rate, "rate") * n + 0.5))
+    """``floor(rate * n)``: the project's one fraction -> count rule (:func:`fraction_count`)."""
+    return fraction_count(check_fraction(rate, "rate"), n)
 
 
 def flip_uniform(labels, n_classes: int, *, rate: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Flip exactly ``round(rate * N)`` labels, each to a uniformly drawn other class.
+    """Flip exactly ``floor(rate * N)`` labels, each to a uniformly drawn other class.
 
     Parameters
     ----------
@@ -92,7 +92,7 @@ def partner_map(n_classes: int, mapping=None) -> np.ndarray:
 
 
 def flip_pairs(labels, n_classes: int, *, rate: float, mapping=None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Flip exactly ``round(rate * N)`` labels to their class's partner (see :func:`partner_map`).
+    """Flip exactly ``floor(rate * N)`` labels to their class's partner (see :func:`partner_map`).
 
     Examples are drawn uniformly among those whose class has a partner other than itself; a
     ``rate`` asking for more flips than there are such examples is refused.

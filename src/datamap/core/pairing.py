@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_number
+from datamap.core.checks import check_fraction, check_number, fraction_count
 from datamap.core.choices import Choice
 
 
@@ -226,7 +226,7 @@ def synthetic_count(seen: int, batch: int, ratio: float) -> int:
     ratio : float
         Synthetic examples per kept original, > 0 (1: one each; 2: two each).
     """
-    return int(math.floor(ratio * (seen + batch) + 1e-9) - math.floor(ratio * seen + 1e-9))
+    return fraction_count(ratio, seen + batch) - fraction_count(ratio, seen)
 
 
 # --------------------------------------------------------------------------- λ samplers

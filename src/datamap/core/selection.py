@@ -43,14 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_int
+from datamap.core.checks import COUNT_TOL, check_fraction, check_int, fraction_count
 from datamap.core.clusters import ClusterSpec, take_cluster_part
 from datamap.core.regions import top_k
 
@@ -66,7 +65,7 @@ REGION_RANKINGS = {
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 _FILTER_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(.*?)\s*$")
-_TOL = 1e-9
+_TOL = COUNT_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,11 +186,6 @@ class Recipe:
                 raise ValueError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
         if self.cluster is not None:
             self.cluster.validate(stratify=self.stratify)
-
-
-def fraction_size(fraction: float, n: int) -> int:
-    """``floor(fraction * n)`` with a 1e-9 tolerance (``fraction_size(0.29, 100) == 29``)."""
-    return int(math.floor(float(fraction) * n + _TOL))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +488,7 @@ def select(
             if isinstance(amount, (int, np.integer)) and not isinstance(amount, bool):
                 k = int(amount)
             else:
-                k = fraction_size(amount, group_n)
+                k = fraction_count(amount, group_n)
             candidates = np.flatnonzero(available & gmask)
             if k > len(candidates):
                 where = f" of class {g!r}" if g is not None else ""
@@ -519,7 +513,7 @@ def select(
         keep = np.zeros(n, dtype=bool)
         for g, gmask in groups:
             members = selected[gmask[selected]]
-            k = fraction_size(recipe.data_pct, len(members))
+            k = fraction_count(recipe.data_pct, len(members))
             keep[rng.choice(members, size=k, replace=False)] = True
         parts = {name: idx[keep[idx]] for name, idx in parts.items()}
 

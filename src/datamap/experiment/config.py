@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datamap.core.clusters import ClusterSpec
+from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import Recipe
 from datamap.errors import DatamapError
 from datamap.io.names import check_name
@@ -165,7 +166,7 @@ class MetricsSpec(_Strict):
     """``cartography.metrics``: the options of ``datamap metrics``."""
 
     burn_out: Optional[int] = Field(None, ge=1)
-    fraction: float = Field(0.33, gt=0, le=1)
+    fraction: float = Field(REGION_FRACTION, gt=0, le=1)
 
 
 class ClustersSpec(_Strict):

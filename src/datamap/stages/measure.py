@@ -11,7 +11,7 @@ import pandas as pd
 from datamap.core.checks import check_fraction, check_int
 from datamap.core.health import check_epochs
 from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
-from datamap.core.regions import REGIONS, assign_regions, region_indices
+from datamap.core.regions import REGION_FRACTION, REGIONS, assign_regions, region_indices
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def measure_run(
     run_dir: str | os.PathLike,
     burn_out: int | None = None,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
     entropy_epoch: int | None = None,
 ) -> pd.DataFrame:
     """Compute every metric and region for a run and write its metrics files; returns the table.
@@ -35,7 +35,7 @@ def measure_run(
         Run directory holding ``dynamics.parquet`` (and ``labels.json``).
     burn_out : int or None, default None
         Use only the first ``burn_out`` epochs recorded (1 to the number recorded); ``None``: all.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region ranking as a fraction of the examples, in (0, 1].
     entropy_epoch : int or None, default None
         Epoch (0-based within those used, negative from the end) whose softmax gives
