@@ -1003,6 +1003,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="datamap")
     except DatamapError as exc:
+        from datamap.errors import debugging
+
+        if debugging():
+            raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, fraction_count
+from datamap.core.checks import InputError, check_fraction, fraction_count
 
 REGIONS = ("easy", "ambiguous", "hard")
 #: Default size of each region ranking, as a fraction of the examples (allenai/cartography's 0.33).
@@ -76,7 +76,7 @@ def region_indices(
     confidence = np.asarray(confidence, dtype=np.float64)
     variability = np.asarray(variability, dtype=np.float64)
     if confidence.shape != variability.shape or confidence.ndim != 1:
-        raise ValueError("confidence and variability must be 1-d arrays of the same length")
+        raise InputError("confidence and variability must be 1-d arrays of the same length")
     k = fraction_count(check_fraction(fraction, "fraction"), len(confidence))
     return {
         "easy": top_k(confidence, k, largest=True),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamap.core.checks import InputError
+
 
 def stratified_sample(labels: np.ndarray, n: int, *, seed: int) -> np.ndarray:
     """``n`` row positions drawn without replacement, each class in proportion to its size; sorted.
@@ -25,7 +27,7 @@ def stratified_sample(labels: np.ndarray, n: int, *, seed: int) -> np.ndarray:
     labels = np.asarray(labels)
     total = len(labels)
     if not 1 <= int(n) <= total:
-        raise ValueError(f"sample size must be in [1, {total}], got {n}")
+        raise InputError(f"sample size must be in [1, {total}], got {n}")
     classes, inverse = np.unique(labels, return_inverse=True)
     sizes = np.bincount(inverse, minlength=len(classes))
     exact = n * sizes / total
