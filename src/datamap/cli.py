@@ -302,6 +302,7 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
     html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
     max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --max-points sample (the PNG and the HTML map draw the same points for one seed)."),
     color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster, label_issue (with RUN/label_issues.parquet) or a metric column."),
     xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
     projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
@@ -335,14 +336,14 @@ def plot(
     if html:
         from datamap.views.interactive import write_html_map
 
-        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, xy=xy,
+        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, seed=seed, xy=xy,
                               embeddings=embeddings, clusters=clusters, projection=projection, overwrite=overwrite)
     elif xy != "map" or embeddings is not None or clusters is not None:
         raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
-        path = write_map_png(run, out=out, max_points=max_points, overwrite=overwrite)
+        path = write_map_png(run, out=out, max_points=max_points, seed=seed, overwrite=overwrite)
     echo(f"wrote {path}")
 
 

@@ -39,11 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from datamap.core.metrics import METRIC_COLUMNS
+from datamap.core.sampling import sample_positions
 from datamap.errors import DatamapError
 from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
-from datamap.views.static import correctness_epochs, epochs_used
+from datamap.views.static import correctness_epochs, epochs_used, region_rgb
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -243,6 +244,7 @@ def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: 
         "color_by": color_by,
         "label_names": names,
         "regions": regions,
+        "region_rgb": region_rgb(),
         "pair": pair,
         "ids": table["id"].tolist(),
         "text": table["text"].tolist(),
@@ -335,12 +337,10 @@ def write_html_map(
         raise DatamapError(f"--color-by '{color_by}': column missing from {rd.metrics}")
     n_total = len(table)
     note = {"sampled": False}
-    if max_points is not None:
-        if n_total > int(max_points):
-            rng = np.random.default_rng(seed)
-            keep = np.sort(rng.choice(n_total, size=int(max_points), replace=False))
-            table = table.iloc[keep].reset_index(drop=True)
-            note = {"sampled": True, "seed": int(seed), "max_points": int(max_points)}
+    keep = sample_positions(n_total, max_points, seed=seed)
+    if keep is not None:
+        table = table.iloc[keep].reset_index(drop=True)
+        note = {"sampled": True, "seed": int(seed), "max_points": int(max_points)}
     if note["sampled"]:
         banner = (
             f"Random sample: {len(table):,} of {n_total:,} points are drawn (max_points={int(max_points)}, "

@@ -26,6 +26,7 @@ from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_scores
 from datamap.io.rundir import RunDir
 from datamap.views.interactive import REGION_ORDER, load_run_table
+from datamap.views.static import REGION_COLORS
 
 N_MISLABELED = 20
 MISLABELED_RULE = (
@@ -81,12 +82,11 @@ def _draw_map(table) -> bytes:
 
     fig = Figure(figsize=(7, 5.5))
     ax = fig.add_subplot()
-    colours = {"easy": "#1a9850", "ambiguous": "#fd8d3c", "hard": "#d7301f", "none": "#969696"}
     size = 2 if len(table) > 50_000 else 6
     for reg in REGION_ORDER:
         part = table[table["region"] == reg]
         if len(part):
-            ax.scatter(part["variability"], part["confidence"], s=size, c=colours[reg], label=f"{reg} ({len(part):,})",
+            ax.scatter(part["variability"], part["confidence"], s=size, c=REGION_COLORS[reg], label=f"{reg} ({len(part):,})",
                        alpha=0.6, linewidths=0, rasterized=True)
     ax.set_xlabel("variability")
     ax.set_ylabel("confidence")

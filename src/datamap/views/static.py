@@ -17,10 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datamap.core.sampling import sample_positions
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
+
+#: The colour of each region on every page (PNG labels, report map, interactive map via its payload).
+REGION_COLORS = {"easy": "#1a9850", "ambiguous": "#fd8d3c", "hard": "#d7301f", "none": "#969696"}
+
+
+def region_rgb() -> dict[str, list[int]]:
+    """:data:`REGION_COLORS` as ``{region: [r, g, b]}`` (0-255), what the interactive map's script reads."""
+    return {r: [int(c[i:i + 2], 16) for i in (1, 3, 5)] for r, c in REGION_COLORS.items()}
 
 HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of modal correctness
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
@@ -87,8 +96,9 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     n = len(metrics)
     shown = metrics
     note = f"{n:,} examples"
-    if max_points is not None and n > max_points:
-        shown = metrics.sample(n=max_points, random_state=seed)
+    keep = sample_positions(n, max_points, seed=seed)  # the same rows as the HTML map's
+    if keep is not None:
+        shown = metrics.iloc[keep]
         note = f"{max_points:,} of {n:,} examples shown (random sample); histograms use all"
     x = shown["variability"].to_numpy()
     y = shown["confidence"].to_numpy()
@@ -133,9 +143,10 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title} ({note})")
     box = dict(boxstyle="round,pad=0.3", fc="white", alpha=0.8, ec="0.5")
-    ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color="#1b4f9c")
-    ax.text(0.02, 0.03, "hard-to-learn", transform=ax.transAxes, va="bottom", bbox=box, color="#b2182b")
-    ax.text(0.97, 0.5, "ambiguous", transform=ax.transAxes, ha="right", bbox=box, color="#6a3d9a")
+    # easy = high confidence (top), hard = low confidence (bottom), ambiguous = high variability (right)
+    ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color=REGION_COLORS["easy"])
+    ax.text(0.02, 0.03, "hard-to-learn", transform=ax.transAxes, va="bottom", bbox=box, color=REGION_COLORS["hard"])
+    ax.text(0.97, 0.5, "ambiguous", transform=ax.transAxes, ha="right", bbox=box, color=REGION_COLORS["ambiguous"])
     if "region" in metrics.columns:
         counts = metrics["region"].value_counts()
         text = "\n".join(f"{r}: {int(counts.get(r, 0)):,}" for r in ("easy", "ambiguous", "hard", "none"))
@@ -164,7 +175,7 @@ def _int_ticks(n: int) -> list[int]:
 
 
 def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None,
-                  overwrite: bool = False) -> Path:
+                  overwrite: bool = False, seed: int = 0) -> Path:
     """Draw RUN/metrics.parquet into RUN/map.png (or ``out``).
 
     Parameters
@@ -175,6 +186,8 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
         Output file (default ``RUN/map.png``); a folder is refused.
     max_points : int or None, default None
         Draw a seeded random sample of at most this many points (>= 1); ``None``: all.
+    seed : int, default 0
+        Seed of that sample: the same points as ``write_html_map`` draws with the same seed.
     overwrite : bool, default False
         Replace an existing output file; without it the file is refused before any work.
     """
@@ -190,7 +203,8 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
     run.require(run.metrics, hint="run `datamap metrics RUN` first")
     metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
     title = f"Data map of {run.root.name}"
-    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points, epochs=epochs_used(run)))
+    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points, seed=seed,
+                                                epochs=epochs_used(run)))
 
 
 def epochs_used(run: RunDir) -> int | None:
