@@ -149,11 +149,21 @@ def test_report_lists_the_ranked_issues_with_texts(tmp_path):
 
     run, _, _ = make_run(tmp_path)
     measure_run(run)
-    assert "label-issues" not in write_report(run).read_text()
+    import re
+
+    def listed(page):  # the ids of the one "most likely mislabeled" table, in order
+        assert page.count("id='mislabeled'") == 1
+        section = page[page.index("id='mislabeled'"):]
+        section = section[:section.index("</table>")]
+        return section, re.findall(r"<td>(x\d+)</td>", section)
+
+    before, before_ids = listed(write_report(run).read_text())
+    assert "(datamap errors" not in before and len(before_ids) == 20
     find_errors(run)
     page = write_report(run, overwrite=True).read_text()
-    section = page[page.index("id='label-issues'"):]
-    section = section[:section.index("</table>")]
+    section, ids = listed(page)
+    assert "(datamap errors, aum)" in section
+    assert ids == before_ids  # one ranking: the report's own list is errors' default ranking
     assert f"{len(FLIPPED)} of {N} examples flagged" in section
     shown = [x for x in (f"text of x{i}<" for i in range(N)) if x in section]
     assert len(shown) == 20 and {f"text of {i}<" for i in FLIPPED} <= set(shown)

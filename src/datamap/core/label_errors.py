@@ -37,6 +37,9 @@ import numpy as np
 from datamap.core.checks import InputError, check_int, check_number
 
 METHODS = ("confidence", "aum", "el2n", "forgetfulness")
+#: The ranking used wherever one "most likely mislabeled" list is shown (``datamap errors``' default,
+#: the report without label_issues.parquet); chosen by measurement in docs/results.md (label errors).
+DEFAULT_METHOD = "aum"
 COMBINED = "rank_mean"
 CLASS_NORMALISED = "class_confidence"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, METHODS, flag_by_aum, method_scores, rank,
+from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, DEFAULT_METHOD, METHODS, flag_by_aum, method_scores, rank,
                                       threshold_cut)
 from datamap.core.metrics import compute_metrics
 from datamap.core.probs import softmax
@@ -34,7 +34,6 @@ from datamap.io.store import read_dynamics
 CLEANLAB = "cleanlab"
 #: ranking methods of ``--method``; the default is chosen in docs/results.md (label errors)
 ALL_METHODS = (*METHODS, COMBINED, CLASS_NORMALISED, CLEANLAB)
-DEFAULT_METHOD = "aum"
 
 
 @dataclass
