@@ -167,6 +167,7 @@ class MetricsSpec(_Strict):
 
     burn_out: Optional[int] = Field(None, ge=1)
     fraction: float = Field(REGION_FRACTION, gt=0, le=1)
+    entropy_epoch: Optional[int] = None  # checked against the epochs recorded, as by `datamap metrics --entropy-epoch`
 
 
 class ClustersSpec(_Strict):

@@ -215,11 +215,12 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                             action=_sample_action(dataset, ev.split, ev.limit, ev.limit_seed, target), outputs=[target]))
         evalsets[ev.name] = (str(target), "validation", columns, sid)
 
-    def evaluate_stages(seed_dir: Path, run_name: str, after: str) -> None:
+    def evaluate_stages(seed_dir: Path, run_name: str, after: str, tc) -> None:
+        """Score run ``run_name`` (trained with ``tc``) on every evaluation set, with its own max_length."""
         run = seed_dir / run_name
         for name, (dataset, split, columns, set_stage) in evalsets.items():
             params = {"dataset": dataset, "split": split, "columns": columns,
-                      "max_length": _train_field(cfg, "max_length"), "batch_size": _train_field(cfg, "eval_batch_size")}
+                      "max_length": tc.max_length, "batch_size": tc.eval_batch_size}
             stages.append(Stage(f"{seed_dir.name}/{run_name}/eval/{name}", "evaluate", run, params,
                                 [after] + ([set_stage] if set_stage else []),
                                 action=_evaluate_action(run, name, params),
@@ -242,10 +243,10 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             clid = f"{cid}/clusters"
             cl = cfg.cartography.clusters.model_dump()
             stages.append(Stage(clid, "clusters", carto, {**cl, "seed": seed}, [cid],
-                                action=_clusters_action(carto, cl, seed, _train_field(cfg, "max_length")),
+                                action=_clusters_action(carto, cl, seed, tc.max_length),
                                 outputs=[carto / "embeddings.parquet", carto / "clusters.parquet"]))
         if cfg.cartography.evaluate:
-            evaluate_stages(sd, "cartography", cid)
+            evaluate_stages(sd, "cartography", cid, tc)
             runs.append(RunInfo(seed, "cartography", "cartography", None, carto))
 
         select_ids: dict[str, str] = {}
@@ -274,6 +275,7 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                 select_ids[vname] = sid
 
         train_ids: dict[str, str] = {"cartography": cid}
+        train_cfgs = {"cartography": tc}
         for run_name, (exp_name, sel) in names.items():
             exp = next(e for e in cfg.experiments if e.name == exp_name)
             run = sd / run_name
@@ -289,27 +291,23 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             stages.append(Stage(rid, "train", run, params, after, action=_train_action(tc), clean=_remove(run),
                                 outputs=[run / "config.yaml"]))
             train_ids[run_name] = rid
-            evaluate_stages(sd, run_name, rid)
+            train_cfgs[run_name] = tc
+            evaluate_stages(sd, run_name, rid, tc)
             runs.append(RunInfo(seed, run_name, exp_name, sel, run))
 
         for ens in cfg.ensemble:
             run = sd / ens.name
             members = [str(sd / m) for m in ens.members]
+            first = train_cfgs[ens.members[0]]  # one tokenisation for all members: the first member's
             for name, (dataset, split, columns, set_stage) in evalsets.items():
                 params = {"members": ens.members, "weights": ens.weights, "dataset": dataset, "split": split,
-                          "columns": columns, "max_length": _train_field(cfg, "max_length")}
+                          "columns": columns, "max_length": first.max_length, "batch_size": first.eval_batch_size}
                 stages.append(Stage(f"{sd.name}/{ens.name}/eval/{name}", "ensemble", run, params,
                                     [train_ids[m] for m in ens.members] + ([set_stage] if set_stage else []),
                                     action=_ensemble_action(members, ens.weights, run, name, params),
                                     outputs=[run / "eval" / f"{name}.json", run / "ensemble.json"]))
             runs.append(RunInfo(seed, ens.name, ens.name, None, run))
     return Plan(out, stages, runs, cfg)
-
-
-def _train_field(cfg: ExperimentConfig, name: str):
-    from datamap.training.config import TrainConfig
-
-    return cfg.train.get(name, TrainConfig.model_fields[name].default)
 
 
 # ------------------------------------------------------------------ actions (each calls one stage function)
@@ -335,7 +333,7 @@ def _metrics_action(carto: Path, cfg: ExperimentConfig) -> Callable[[], None]:
         from datamap.stages.measure import measure_run
 
         m = cfg.cartography.metrics
-        measure_run(carto, burn_out=m.burn_out, fraction=m.fraction)
+        measure_run(carto, burn_out=m.burn_out, fraction=m.fraction, entropy_epoch=m.entropy_epoch)
         if "png" in cfg.cartography.maps:
             from datamap.views.static import write_map_png
 
@@ -398,7 +396,7 @@ def _ensemble_action(members: list[str], weights, run: Path, name: str, params: 
 
         w = None if weights is None else ",".join(repr(float(x)) for x in weights)
         ensemble(members, w, params["dataset"], params["split"], out=run, name=name,
-                 max_length=params["max_length"], columns=params["columns"], overwrite=True)
+                 batch_size=params["batch_size"], max_length=params["max_length"], columns=params["columns"], overwrite=True)
     return go
 
 
