@@ -167,3 +167,18 @@ def test_report_lists_the_ranked_issues_with_texts(tmp_path):
     assert f"{len(FLIPPED)} of {N} examples flagged" in section
     shown = [x for x in (f"text of x{i}<" for i in range(N)) if x in section]
     assert len(shown) == 20 and {f"text of {i}<" for i in FLIPPED} <= set(shown)
+
+
+def test_label_issue_column_joins_without_drop_errors(tmp_path):
+    """Whenever label_issues.parquet exists, `where` filters can use its flag (not only --drop-errors)."""
+    from datamap.core.selection import Recipe
+    from datamap.stages.measure import measure_run
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    measure_run(run)
+    find_errors(run)
+    select_run(run, "flagged", Recipe(where=("label_issue==1",)))
+    assert set(json.loads((run / "selections" / "flagged.json").read_text())["ids"]) == FLIPPED
+    select_run(run, "kept", Recipe(where=("label_issue==0",)))
+    assert set(json.loads((run / "selections" / "kept.json").read_text())["ids"]) == {f"x{i}" for i in range(N)} - FLIPPED
