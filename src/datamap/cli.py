@@ -177,7 +177,7 @@ def train(
     ratio: float = typer.Option(_default("ratio", "mixup"), "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
-    embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, pooler): what datamap embed RUN would write."),
+    embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
 ):
     """Fine-tune a classifier and record its training dynamics.
@@ -618,7 +618,7 @@ def embed(
     split: str = typer.Option("train", "--split"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/embeddings.parquet)."),
     model: Optional[str] = typer.Option(None, "--model", help="Embed a run's rows with this model instead of RUN/model (e.g. minilm)."),
-    pooling: str = typer.Option("mean", "--pooling", help="cls (first token, last layer), mean (over the attention mask) or pooler (the model's pooler output)."),
+    pooling: Optional[str] = typer.Option(None, "--pooling", help="cls (first token, last layer; not on decoders), mean (over the attention mask), last (last non-pad token) or pooler (the model's pooler output). Default: last for decoders, mean otherwise."),
     dtype: str = typer.Option("float32", "--dtype", help="Stored type: float32 or float16."),
     batch_size: int = typer.Option(128, "--batch-size"),
     max_length: int = typer.Option(128, "--max-length"),

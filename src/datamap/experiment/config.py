@@ -174,7 +174,7 @@ class ClustersSpec(_Strict):
     """``cartography.clusters``: ``datamap embed`` then ``datamap cluster`` on the cartography run."""
 
     model: Optional[str] = None
-    pooling: Literal["mean", "cls", "pooler"] = "mean"
+    pooling: Optional[Literal["mean", "cls", "last", "pooler"]] = None  # None: the family's (datamap embed's) default
     method: Literal["minibatch-kmeans", "kmeans", "dbscan"] = "minibatch-kmeans"
     k: Optional[int] = Field(None, ge=1)
     normalize: bool = False

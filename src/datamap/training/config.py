@@ -72,12 +72,16 @@ class LimitMode(Choice):
 class Pooling(Choice):
     """``--embed`` / ``datamap embed --pooling``: one vector per example from the encoder's last layer.
 
-    ``cls``: the first token's state; ``mean``: the mean over the attention mask; ``pooler``: the
-    model's pooler output (see :mod:`datamap.training.embed`).
+    ``cls``: the first token's state (not on decoders, whose first token sees nothing else);
+    ``mean``: the mean over the attention mask; ``last``: the last non-pad token's state (what a
+    decoder classifier's head reads); ``pooler``: the model's pooler output (see
+    :mod:`datamap.training.embed`). Left unset, ``datamap embed`` uses the family's default:
+    ``last`` for decoders, ``mean`` otherwise (:func:`datamap.training.embed.default_pooling`).
     """
 
     CLS = "cls"
     MEAN = "mean"
+    LAST = "last"
     POOLER = "pooler"
 
 

@@ -36,10 +36,12 @@ from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
+from datamap.training.embed import check_embed_pooling
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
+from datamap.training.models import (check_head, freeze_base, load_model, load_tokenizer, model_label_names, save_model,
+                                     set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
@@ -150,6 +152,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
+    if cfg.mixup is not None or cfg.freeze_base:  # the head must be found: checked before any data is read
+        check_head(cfg.model, "--freeze-base" if cfg.freeze_base else "--mixup", cfg.trust_remote_code)
     train_df, names, evals = load_data(cfg)
     threshold = None
     if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
@@ -158,10 +162,11 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
+    set_pad_token(model, tokenizer)
     if cfg.freeze_base:
         freeze_base(model)
-    if cfg.embed == "pooler" and getattr(model.base_model, "pooler", None) is None:
-        raise DatamapError(f"--embed pooler: model '{cfg.model}' has no pooler; use cls or mean")
+    if cfg.embed is not None:
+        check_embed_pooling(str(cfg.embed), model, cfg.model)
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
