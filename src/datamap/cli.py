@@ -178,6 +178,7 @@ def train(
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
+    compile: bool = typer.Option(_default("compile"), "--compile", help="torch.compile the training forward pass (inductor, CPU or CUDA); batches are padded up to a few bucket lengths so few graphs are compiled. Not with --mixup."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
 ):
     """Fine-tune a classifier and record its training dynamics.

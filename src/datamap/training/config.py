@@ -280,6 +280,10 @@ class TrainConfig(BaseModel):
         ``--threshold-samples``: give a seeded random ``floor(N / (C + 1))`` of the training examples
         an extra fake class ``C`` (AUM threshold samples, Pleiss et al. 2020; the model has ``C + 1``
         outputs) for ``datamap errors``'s cut; needs recorded dynamics.
+    compile : bool, default False
+        ``--compile``: ``torch.compile`` the training forward pass (inductor on CPU and CUDA), with
+        each batch padded up to one of a few bucket lengths so that at most two graphs per bucket
+        are compiled (:mod:`datamap.training.compile`); not with ``mixup``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -326,6 +330,7 @@ class TrainConfig(BaseModel):
     drop_hard: bool = False
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
+    compile: bool = False
 
     @field_validator("report_to")
     @classmethod
@@ -363,6 +368,8 @@ class TrainConfig(BaseModel):
         elif not (self.drop_hard or td_pairing):
             raise OptionError(("dynamics_from",), "given but not used: it serves {} and {} td-entropy or easy-ambiguous",
                               ("drop_hard",), ("mixup", "pairing"))
+        if self.compile and self.mixup is not None:
+            raise OptionError(("compile",), "not with {} (its steps hook into the model's submodules)", ("mixup", "site"))
         if self.mixup is not None and self.mixup.start_epoch >= self.epochs:
             raise OptionError(("mixup", "start_epoch"), f"must be < {{}} ({self.epochs}), got {self.mixup.start_epoch}",
                               ("epochs",))

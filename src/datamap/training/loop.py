@@ -147,6 +147,10 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
                 raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
                                    "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
+    if cfg.compile:
+        from datamap.training.compile import check_compile
+
+        check_compile(cfg.mixup is not None)
     trackers = check_trackers(cfg.report_to)
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
@@ -190,7 +194,12 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     accelerator.wait_for_everyone()
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
-    loader = make_loader(train_enc, collate, sampler)
+    train_collate = collate
+    if cfg.compile:  # batches padded to a few bucket lengths: few graphs to compile
+        from datamap.training.compile import BucketCollator, CompiledForward
+
+        train_collate = BucketCollator.for_length(collate, cfg.max_length)
+    loader = make_loader(train_enc, train_collate, sampler)
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     no_decay = [p for p in params if p.ndim < 2]
@@ -200,6 +209,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         fused=torch.cuda.is_available() or None,
     )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
     from transformers import get_linear_schedule_with_warmup
 
     total_steps = len(loader) * cfg.epochs
@@ -234,7 +244,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
             with accelerator.autocast():
-                loss, logits = step_fn(model, batch, epoch)
+                loss, logits = step_fn(forward, batch, epoch)
             if cfg.record == "inflight":
                 recorder.add(batch["index"], logits)  # before the optimizer step
             accelerator.backward(loss)
@@ -290,6 +300,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             run.write_manifest(epochs_written=epoch + 1)
         kill_point(f"{epoch}:done")
 
+    if cfg.compile and main:
+        say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {train_collate.buckets}")
     if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
         for name, enc in eval_enc.items():
             last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
