@@ -13,6 +13,7 @@ from typing import List, Optional
 
 import typer
 
+from datamap.core.cuts import MAX_CLASS_SHARE
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -811,6 +812,9 @@ def errors(
     probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
     percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
     top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
+    cut: str = typer.Option("auto", "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
+    max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
+    force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
 ):
     """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
@@ -832,16 +836,20 @@ def errors(
 
         datamap select runs/rt --out clean --drop-errors
     """
-    from datamap.stages.errors import find_errors, with_texts
+    from datamap.stages.errors import describe_cut, find_errors, with_texts
 
     check_option(top, "--top", low=0)
     check_option(percentile, "--percentile", "number", low=0, high=100)
-    res = find_errors(run, method=method, probs=probs, percentile=percentile, overwrite=overwrite)
+    res = find_errors(run, method=method, probs=probs, percentile=percentile, cut=cut, max_class_share=max_class_share,
+                      force_flag=force_flag, overwrite=overwrite)
     ranked = res.table[~res.table["threshold_sample"]]
-    cut = {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut)
-    if res.cut == "threshold_samples":
-        cut = f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
-    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({cut}); ranked by {res.method}")
+    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
+               f"ranked by {res.method}")
+    for c in res.capped:
+        typer.echo(f"--max-class-share {max_class_share:g} bound on class {res.table['given_label'][res.table['given_label_id'] == c.label].iloc[0]}: "
+                   f"{c.after} of its {c.n} examples flagged, not {c.before}")
+    if res.forced:
+        typer.echo(f"flagged despite: {res.forced} (--force-flag)")
     if res.n_threshold:
         typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
     if top:
