@@ -143,6 +143,26 @@ def test_select_drop_errors_leaves_out_the_flagged(tmp_path):
     assert set(sub["id"]) == set(ids)
 
 
+def test_select_drop_errors_refuses_an_empty_or_single_class_result(tmp_path, capsys):
+    from datamap.core.selection import Recipe
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    find_errors(run)
+    issues = pd.read_parquet(run / "label_issues.parquet")
+    issues.assign(flag=True).to_parquet(run / "label_issues.parquet")  # every example flagged
+    with pytest.raises(SystemExit) as exc:
+        main(["select", str(run), "--out", "clean", "--drop-errors"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "would be empty (0 of 60" in err
+    issues.assign(flag=issues["given_label"] != "c").to_parquet(run / "label_issues.parquet")  # only class c left
+    with pytest.raises(DatamapError, match="would hold a single class \\('c', 18 of 60"):
+        select_run(run, "clean", Recipe(), drop_errors=True)
+    assert not (run / "selections").exists() or not any((run / "selections").iterdir())  # nothing half-written
+    issues.assign(flag=issues["given_label"] == "c").to_parquet(run / "label_issues.parquet")  # two classes left: fine
+    assert len(select_run(run, "clean", Recipe(), drop_errors=True)[0].result) == 42
+
+
 def test_report_lists_the_ranked_issues_with_texts(tmp_path):
     from datamap.stages.measure import measure_run
     from datamap.views.report import write_report
