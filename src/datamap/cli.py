@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import typer
 
-from datamap.core.cuts import MAX_CLASS_SHARE
+from datamap.core.cuts import FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -178,6 +178,7 @@ def train(
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, pooler): what datamap embed RUN would write."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
+    weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -202,6 +203,8 @@ def train(
         datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
 
         datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
 
         datamap train --resume --out runs/rt
     """
@@ -234,8 +237,9 @@ def train(
             given[name] = str(given[name])
     if "no_save_model" in given:
         given["save_model"] = not given.pop("no_save_model")
-    if "subset" in given:
-        given["subset"] = str(given["subset"].resolve())
+    for name in ("subset", "weights"):
+        if name in given:
+            given[name] = str(given[name].resolve())
     if str(given.get("eval_split", "")).lower() == "none":
         given["eval_split"] = None
     mixup = {name: given.pop(name) for name in MixupConfig.model_fields if name in given}
@@ -860,6 +864,54 @@ def errors(
             mark = "*" if row.flag else " "
             typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
     typer.echo(f"wrote {res.path}")
+
+
+@app.command()
+def relabel(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Dataset file to write (.parquet, .csv, .tsv or .jsonl)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+):
+    """Write RUN's training rows with each flagged example's label replaced by the model's prediction.
+
+    The predicted class is the one of highest epoch-averaged probability (predicted_label of
+    label_issues.parquet). The column relabeled is true on the rows whose label changed, and
+    original_label keeps their old label. Train on the file with datamap train --dataset FILE.
+
+    Examples:
+
+        datamap relabel runs/rt --out data/rt_relabeled.parquet
+
+        datamap train --dataset data/rt_relabeled.parquet --out runs/rt-relabeled
+    """
+    from datamap.stages.actions import relabel_run
+
+    res = relabel_run(run, out, overwrite=overwrite)
+    typer.echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}")
+
+
+@app.command()
+def weights(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Weights file to write (.parquet, .csv, .tsv or .jsonl): id, weight, flag."),
+    flagged_weight: float = typer.Option(FLAGGED_WEIGHT, "--flagged-weight", help="Loss weight of a flagged example (every other example weighs 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+):
+    """Per-example loss weights from RUN's label issues, for datamap train --weights FILE.
+
+    The rule: a flagged example weighs --flagged-weight (default 0.5), every other example 1.
+    Training then takes each batch's loss as sum(w * loss) / sum(w) over its examples.
+
+    Examples:
+
+        datamap weights runs/rt --out runs/rt/weights.parquet --flagged-weight 0.5
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
+    """
+    from datamap.stages.actions import weights_run
+
+    res = weights_run(run, out, flagged_weight=flagged_weight, overwrite=overwrite)
+    typer.echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}")
 
 
 @app.command()

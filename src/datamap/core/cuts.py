@@ -39,6 +39,8 @@ from datamap.core.selection import fraction_size
 CUTS = ("auto", "aum0", "threshold", "count", "top:K", "fraction:F")
 #: never flag more than this share of the examples given one class (``--max-class-share``)
 MAX_CLASS_SHARE = 0.5
+#: the loss weight ``datamap weights`` gives a flagged example by default (every other example weighs 1)
+FLAGGED_WEIGHT = 0.5
 #: a cut that flags more than this share of all examples is refused (the ranking cannot be trusted)
 MOST_FLAGGED = 0.5
 
