@@ -15,6 +15,7 @@ import typer
 
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SWEEP_FRACTIONS
+from datamap.core.cuts import FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -180,6 +181,7 @@ def train(
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
     compile: bool = typer.Option(_default("compile"), "--compile", help="torch.compile the training forward pass (inductor, CPU or CUDA); batches are padded up to a few bucket lengths so few graphs are compiled. Not with --mixup."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
+    weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -204,6 +206,8 @@ def train(
         datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
 
         datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
 
         datamap train --resume --out runs/rt
     """
@@ -236,8 +240,9 @@ def train(
             given[name] = str(given[name])
     if "no_save_model" in given:
         given["save_model"] = not given.pop("no_save_model")
-    if "subset" in given:
-        given["subset"] = str(given["subset"].resolve())
+    for name in ("subset", "weights"):
+        if name in given:
+            given[name] = str(given[name].resolve())
     if str(given.get("eval_split", "")).lower() == "none":
         given["eval_split"] = None
     mixup = {name: given.pop(name) for name in MixupConfig.model_fields if name in given}
@@ -815,6 +820,9 @@ def errors(
     probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
     percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
     top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
+    cut: str = typer.Option("auto", "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
+    max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
+    force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
 ):
     """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
@@ -836,16 +844,20 @@ def errors(
 
         datamap select runs/rt --out clean --drop-errors
     """
-    from datamap.stages.errors import find_errors, with_texts
+    from datamap.stages.errors import describe_cut, find_errors, with_texts
 
     check_option(top, "--top", low=0)
     check_option(percentile, "--percentile", "number", low=0, high=100)
-    res = find_errors(run, method=method, probs=probs, percentile=percentile, overwrite=overwrite)
+    res = find_errors(run, method=method, probs=probs, percentile=percentile, cut=cut, max_class_share=max_class_share,
+                      force_flag=force_flag, overwrite=overwrite)
     ranked = res.table[~res.table["threshold_sample"]]
-    cut = {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut)
-    if res.cut == "threshold_samples":
-        cut = f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
-    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({cut}); ranked by {res.method}")
+    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
+               f"ranked by {res.method}")
+    for c in res.capped:
+        typer.echo(f"--max-class-share {max_class_share:g} bound on class {res.table['given_label'][res.table['given_label_id'] == c.label].iloc[0]}: "
+                   f"{c.after} of its {c.n} examples flagged, not {c.before}")
+    if res.forced:
+        typer.echo(f"flagged despite: {res.forced} (--force-flag)")
     if res.n_threshold:
         typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
     if top:
@@ -856,6 +868,54 @@ def errors(
             mark = "*" if row.flag else " "
             typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
     typer.echo(f"wrote {res.path}")
+
+
+@app.command()
+def relabel(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Dataset file to write (.parquet, .csv, .tsv or .jsonl)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+):
+    """Write RUN's training rows with each flagged example's label replaced by the model's prediction.
+
+    The predicted class is the one of highest epoch-averaged probability (predicted_label of
+    label_issues.parquet). The column relabeled is true on the rows whose label changed, and
+    original_label keeps their old label. Train on the file with datamap train --dataset FILE.
+
+    Examples:
+
+        datamap relabel runs/rt --out data/rt_relabeled.parquet
+
+        datamap train --dataset data/rt_relabeled.parquet --out runs/rt-relabeled
+    """
+    from datamap.stages.actions import relabel_run
+
+    res = relabel_run(run, out, overwrite=overwrite)
+    typer.echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}")
+
+
+@app.command()
+def weights(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Weights file to write (.parquet, .csv, .tsv or .jsonl): id, weight, flag."),
+    flagged_weight: float = typer.Option(FLAGGED_WEIGHT, "--flagged-weight", help="Loss weight of a flagged example (every other example weighs 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+):
+    """Per-example loss weights from RUN's label issues, for datamap train --weights FILE.
+
+    The rule: a flagged example weighs --flagged-weight (default 0.5), every other example 1.
+    Training then takes each batch's loss as sum(w * loss) / sum(w) over its examples.
+
+    Examples:
+
+        datamap weights runs/rt --out runs/rt/weights.parquet --flagged-weight 0.5
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
+    """
+    from datamap.stages.actions import weights_run
+
+    res = weights_run(run, out, flagged_weight=flagged_weight, overwrite=overwrite)
+    typer.echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}")
 
 
 @app.command()

@@ -284,6 +284,18 @@ class TrainConfig(BaseModel):
         ``--compile``: ``torch.compile`` the training forward pass (inductor on CPU and CUDA), with
         each batch padded up to one of a few bucket lengths so that at most two graphs per bucket
         are compiled (:mod:`datamap.training.compile`); not with ``mixup``.
+    weights : str or None, default None
+        ``--weights``: a table of ``id`` and ``weight`` (:mod:`datamap.io.weights`; ``datamap weights RUN``
+        writes one): each batch's loss is the weighted mean ``sum(w_i * loss_i) / sum(w_i)`` of its
+        examples' losses (weight 0 leaves an example out of the loss; its logits are still recorded).
+        Not with mixup.
+    max_steps : int or None, default None
+        ``--max-steps``: stop after this many optimizer steps (the learning-rate schedule spans them);
+        the epochs run as needed, the last one cut short. None: ``epochs`` full passes.
+    steps_like : str or None, default None
+        ``--steps-like``: an earlier run whose number of optimizer steps (``steps`` in its history)
+        this run takes, as ``max_steps`` would: a subset then trains as long as the full set.
+        Not with ``max_steps``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -331,6 +343,9 @@ class TrainConfig(BaseModel):
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
     compile: bool = False
+    weights: Optional[str] = None
+    max_steps: Optional[int] = Field(None, ge=1)
+    steps_like: Optional[str] = None
 
     @field_validator("report_to")
     @classmethod
@@ -370,6 +385,10 @@ class TrainConfig(BaseModel):
                               ("drop_hard",), ("mixup", "pairing"))
         if self.compile and self.mixup is not None:
             raise OptionError(("compile",), "not with {} (its steps hook into the model's submodules)", ("mixup", "site"))
+        if self.weights is not None and self.mixup is not None:
+            raise OptionError(("weights",), "not with {}", ("mixup", "site"))
+        if self.max_steps is not None and self.steps_like is not None:
+            raise OptionError(("steps_like",), "not with {}", ("max_steps",))
         if self.mixup is not None and self.mixup.start_epoch >= self.epochs:
             raise OptionError(("mixup", "start_epoch"), f"must be < {{}} ({self.epochs}), got {self.mixup.start_epoch}",
                               ("epochs",))

@@ -37,6 +37,7 @@ from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
+from datamap.io.weights import read_weights
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
@@ -174,7 +175,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     collate = Collator(tokenizer)
     train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
-    step_fn = build_step(cfg, train_enc, collate, dynamics)  # checks the earlier run's rows before any write
+    weights = read_weights(cfg.weights, train_df["id"].tolist()) if cfg.weights else None  # --weights
+    step_fn = build_step(cfg, train_enc, collate, dynamics, weights=weights)  # checks the earlier run's rows before any write
     eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
