@@ -128,6 +128,11 @@ class RunDir:
         return self.root / "threshold_samples.parquet"
 
     @property
+    def heldout(self) -> Path:
+        """``heldout.parquet``: the rows ``train --eval-split auto`` held out of a single-file dataset."""
+        return self.root / "heldout.parquet"
+
+    @property
     def label_issues(self) -> Path:
         """``label_issues.parquet``: ``datamap errors``'s ranking of likely mislabeled examples."""
         return self.root / "label_issues.parquet"
@@ -188,7 +193,7 @@ class RunDir:
         files = [self.manifest, self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
                  self.embeddings, self.clusters, self.centroids, self.map_embedding_html,
-                 self.threshold_samples, self.label_issues]
+                 self.threshold_samples, self.label_issues, self.heldout]
         return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint,
                        self.tracking]
 
