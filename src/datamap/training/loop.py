@@ -43,6 +43,7 @@ from datamap.training.models import freeze_base, load_model, load_tokenizer, mod
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.guards import check_out
 from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,15 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         Continue the interrupted run in ``cfg.out`` from its last finished epoch (``cfg`` must be
         that run's configuration: see :func:`resume_config`); the result equals an uninterrupted run's.
     """
+    from datamap.io.lock import run_lock
+
+    if os.environ.get("RANK", "0") != "0":  # under accelerate launch the main process holds the lock
+        return _train(cfg, progress, resume)
+    with run_lock(cfg.out, "train"):  # one writer per run directory
+        return _train(cfg, progress, resume)
+
+
+def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
@@ -173,6 +183,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
                 raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
                                    "or --overwrite to replace it")
             raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
+    check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
     trackers = check_trackers(cfg.report_to)
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
