@@ -137,7 +137,7 @@ def train(
     revision: Optional[str] = typer.Option(_default("revision"), "--revision", help="Branch, tag or commit of a hub dataset (hub datasets only)."),
     out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
     split: str = typer.Option(_default("split"), "--split", help="Training split."),
-    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
+    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; of a single file, a seeded stratified 10 % held out; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
     eval_datasets: List[str] = typer.Option(_default("eval_datasets"), "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
     text_column: Optional[str] = typer.Option(_default("text_column"), "--text-column", help="Text column (default: text, sentence, premise, ...)."),
     text_pair_column: Optional[str] = typer.Option(_default("text_pair_column"), "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
@@ -243,8 +243,6 @@ def train(
     for name in ("subset", "weights"):
         if name in given:
             given[name] = str(given[name].resolve())
-    if str(given.get("eval_split", "")).lower() == "none":
-        given["eval_split"] = None
     mixup = {name: given.pop(name) for name in MixupConfig.model_fields if name in given}
     try:
         cfg = TrainConfig(**given, mixup=mixup or None)  # errors name the flags: see config_error

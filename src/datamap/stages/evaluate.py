@@ -41,6 +41,29 @@ def _training_data(model_or_run: str) -> tuple[str, str] | None:
     return conf["dataset"], str(conf.get("split") or "train")
 
 
+def _training_rows(model_or_run: str, es: EvalSet, name: str) -> bool:
+    """Whether every row of ``es`` is a training row of the run ``model_or_run`` (by id; warned). Some: warned too."""
+    data = Path(model_or_run) / "data.parquet"
+    if not data.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        trained = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
+    except Exception:  # an unreadable run: the stages that need it say so
+        return False
+    shared = int(es.frame["id"].astype(str).isin(trained).sum())
+    if shared == len(es.frame) and shared:
+        log.warning("EVALUATING ON THE TRAINING DATA: all %d rows of %s are rows %s was trained on (same ids); "
+                    "its scores (eval/%s%s.json) measure fit, not generalisation", shared, es.source, model_or_run,
+                    name, SAME_AS_TRAIN)
+        return True
+    if shared:
+        log.warning("%d of %d rows of %s are rows %s was trained on (same ids): its scores overstate generalisation",
+                    shared, len(es.frame), es.source, model_or_run)
+    return False
+
+
 def _refuse_existing_scores(run: RunDir, name: str, overwrite: bool, extra: tuple = ()) -> None:
     """Stop before any work if ``RUN/eval/NAME.json`` or ``.parquet`` (or ``extra`` files) exist."""
     for path in (run.eval_scores(name), run.eval_predictions(name), *extra):
@@ -136,6 +159,9 @@ def evaluate(
     _refuse_existing_scores(run, name, overwrite)
     names = model_label_names_of(model_or_run)
     es = load_eval_set(dataset, split, names, name=name, **(columns or {}))
+    if not name.endswith(SAME_AS_TRAIN) and _training_rows(model_or_run, es, name):
+        es.name = name = name + SAME_AS_TRAIN  # same rows by id, under another name (e.g. a single file's 'validation')
+        _refuse_existing_scores(run, name, overwrite)
     logits, names = model_logits(model_or_run, es, batch_size, max_length)
     run.root.mkdir(parents=True, exist_ok=True)
     return write_eval_set(run, es, logits, names, extra={"model": str(model_or_run)}), run

@@ -205,7 +205,9 @@ class TrainConfig(BaseModel):
     split : str, default "train"
         ``--split``: the training split.
     eval_split : str or None, default "auto"
-        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists; None: none.
+        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists, and for a
+        single-file dataset a seeded, class-stratified 10 % of the training rows held out (``heldout``,
+        their ids in RUN/heldout.parquet); None (or ``"none"``, any case): no evaluation.
     eval_datasets : list of str, default []
         ``--eval-dataset``: extra evaluation sets, ``NAME[:SPLIT]`` or files.
     text_column, text_pair_column : str or None, default None
@@ -355,6 +357,11 @@ class TrainConfig(BaseModel):
             if name not in known:
                 raise ValueError(f"unknown tracker {name!r} (choose from {', '.join(known)})")
         return names
+
+    @field_validator("eval_split")
+    @classmethod
+    def _no_eval(cls, split: Optional[str]) -> Optional[str]:
+        return None if split is None or split.strip().lower() == "none" else split
 
     @field_validator("loss")
     @classmethod

@@ -31,7 +31,7 @@ import torch
 from datamap.console import Progress, say
 from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
-from datamap.eval.sets import SAME_AS_TRAIN, load_eval_set, quick_scores, write_eval_set
+from datamap.eval.sets import HELDOUT, SAME_AS_TRAIN, EvalSet, load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
@@ -46,9 +46,12 @@ from datamap.training.models import (check_head, freeze_base, load_model, load_t
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.guards import check_out
 from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
+#: share of a single-file dataset's training rows that ``--eval-split auto`` holds out for evaluation
+HOLDOUT_FRACTION = 0.1
 
 def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     if cfg.limit is None or cfg.limit >= len(df):
@@ -69,6 +72,28 @@ def _eval_name(name: str, dataset: str, split: str, cfg: TrainConfig) -> str:
     log.warning("EVALUATING ON THE TRAINING DATA: evaluation set '%s' is split '%s' of %s, the split trained on; "
                 "its scores (eval/%s%s.json) measure fit, not generalisation", name, split, dataset, name, SAME_AS_TRAIN)
     return name + SAME_AS_TRAIN
+
+
+def _single_file(cfg: TrainConfig) -> bool:
+    """Whether ``--dataset`` is one file (every split of it, ``validation`` too, is the training rows)."""
+    return Path(cfg.dataset).is_file()
+
+
+def _hold_out(train_df: pd.DataFrame, names: list[str], cfg: TrainConfig, source: str):
+    """(training rows, EvalSet) with a seeded, class-stratified :data:`HOLDOUT_FRACTION` of the rows held out."""
+    n = len(train_df)
+    k = max(int(round(HOLDOUT_FRACTION * n)), len(set(train_df["label"].tolist())))
+    if k >= n - 1:
+        raise DatamapError(f"{source}: {n} rows are too few to hold out {HOLDOUT_FRACTION:.0%} for evaluation "
+                           "(--eval-split auto on a single file); pass --eval-split none or --eval-dataset FILE")
+    rows = stratified_sample(train_df["label"].to_numpy(), k, seed=cfg.seed)
+    held = np.zeros(n, dtype=bool)
+    held[rows] = True
+    say(f"evaluation: {source} is a single file; holding out {k} of {n} rows ({HOLDOUT_FRACTION:.0%}, "
+        f"class-stratified, seed {cfg.seed}) as '{HELDOUT}', trained on the other {n - k} "
+        f"(ids in {HELDOUT}.parquet; --eval-split none: no evaluation)", err=True)
+    frame = train_df[held].reset_index(drop=True)
+    return train_df[~held].reset_index(drop=True), EvalSet(HELDOUT, frame, "standard", f"{source} (held out)")
 
 
 def _columns(cfg: TrainConfig) -> dict:
@@ -103,7 +128,11 @@ def load_data(cfg: TrainConfig):
 
     evals = {}
     split = cfg.eval_split
-    if split == "auto":
+    if split == "auto" and _single_file(cfg):  # a lone file is every split: hold out rows, never self-evaluate
+        train_df, held = _hold_out(train_df, names, cfg, source)
+        evals[held.name] = held
+        split = None
+    elif split == "auto":
         split = "validation" if split_exists(cfg.dataset, "validation", cfg.dataset_config) else None
     if split:
         name = _eval_name(split, cfg.dataset, split, cfg)
@@ -133,6 +162,15 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         Continue the interrupted run in ``cfg.out`` from its last finished epoch (``cfg`` must be
         that run's configuration: see :func:`resume_config`); the result equals an uninterrupted run's.
     """
+    from datamap.io.lock import run_lock
+
+    if os.environ.get("RANK", "0") != "0":  # under accelerate launch the main process holds the lock
+        return _train(cfg, progress, resume)
+    with run_lock(cfg.out, "train"):  # one writer per run directory
+        return _train(cfg, progress, resume)
+
+
+def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
@@ -152,6 +190,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         from datamap.training.compile import check_compile
 
         check_compile(cfg.mixup is not None)
+    check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
     trackers = check_trackers(cfg.report_to)
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
@@ -191,6 +230,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         run.start(config, train_df, names)
         if threshold is not None:
             atomic.write_table(run.threshold_samples, threshold)
+        if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
+            atomic.write_table(run.heldout, evals[HELDOUT].frame)
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
     accelerator.wait_for_everyone()
