@@ -6,7 +6,6 @@ Every command reads and writes a run directory (docs/run-directory.md). Bad inpu
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -113,6 +112,30 @@ def json_mode(as_json: bool) -> None:
         set_quiet(True)
 
 
+def main_process() -> bool:
+    """Whether this is the process that speaks: Accelerate's state (what the training loop and embed
+    ask), so that under ``accelerate launch`` only the main process prints its summary."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def run_summary(command: str, root, **extra) -> dict:
+    """The ``--json`` summary of a command that writes a run directory: its files of the contract that exist."""
+    from datamap.io.rundir import RunDir
+
+    rd = RunDir(root)
+    files = [str(f) for f in (rd.config, rd.data, rd.dynamics, rd.history, rd.manifest) if f.exists()]
+    summary = {"command": command, "run": str(rd.root), "files": files, **extra}
+    if rd.history.exists():
+        import json
+
+        epochs = json.loads(rd.history.read_text(encoding="utf-8")).get("epochs", [])
+        summary["epochs"] = len(epochs)
+        summary["last_epoch"] = epochs[-1] if epochs else None
+    return summary
+
+
 def echo(line: str) -> None:
     """An informational line (``wrote ...``): not under ``--quiet`` or ``--json``."""
     from datamap.console import say
@@ -166,6 +189,7 @@ def train(
     no_checkpoint: bool = typer.Option(not _default("checkpoint"), "--no-checkpoint", help="Do not keep RUN/checkpoint/ after each epoch (the run cannot be resumed)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out from its last finished epoch, with its own config.yaml (no other options)."),
     overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
+    as_json: bool = json_flag(),
     trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
     loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
     report_to: List[str] = typer.Option(_default("report_to"), "--report-to", help="Experiment tracker: tensorboard (RUN/tracking/), wandb or mlflow, when installed (repeatable): loss, learning rate, throughput, evaluation scores."),
@@ -216,8 +240,9 @@ def train(
     from datamap.training.config import config_error
 
     # by name: recent typer versions bring their own copy of click's ParameterSource
+    json_mode(as_json)
     given = {name: value for name, value in ctx.params.items()
-             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP") and name != "as_json"}
     if given.pop("resume", False):
         other = [name for name in given if name != "out"]
         if other:
@@ -228,8 +253,8 @@ def train(
         from datamap.training.loop import resume_config, train as run_train
 
         run = run_train(resume_config(given["out"]), resume=True)
-        if os.environ.get("RANK", "0") == "0":
-            echo(f"run written to {run.root}")
+        if main_process():
+            emit(run_summary("train", run.root, resumed=True), as_json, lambda: echo(f"run written to {run.root}"))
         return
     if "dataset" not in given:
         raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
@@ -252,8 +277,8 @@ def train(
     from datamap.training.loop import train as run_train
 
     run = run_train(cfg)
-    if os.environ.get("RANK", "0") == "0":  # under accelerate launch, only the main process speaks
-        echo(f"run written to {run.root}")
+    if main_process():  # under accelerate launch, only the main process speaks
+        emit(run_summary("train", run.root), as_json, lambda: echo(f"run written to {run.root}"))
 
 
 @app.command()
@@ -313,6 +338,7 @@ def plot(
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
     clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing map file."),
+    as_json: bool = json_flag(),
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
 
@@ -336,6 +362,7 @@ def plot(
 
         datamap plot runs/rt --html --xy embedding
     """
+    json_mode(as_json)
     check_option(max_points, "--max-points", low=1)
     if html:
         from datamap.views.interactive import write_html_map
@@ -348,7 +375,7 @@ def plot(
         from datamap.views.static import write_map_png
 
         path = write_map_png(run, out=out, max_points=max_points, seed=seed, overwrite=overwrite)
-    echo(f"wrote {path}")
+    emit({"command": "plot", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
 @app.command("import-dynamics")
@@ -364,6 +391,7 @@ def import_dynamics(
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
     probabilities: bool = typer.Option(False, "--probabilities", help="The files hold probabilities, not logits: convert them with log (without it such files are refused)."),
+    as_json: bool = json_flag(),
 ):
     """Read allenai-format training dynamics into a run directory.
 
@@ -380,11 +408,13 @@ def import_dynamics(
     """
     from datamap.stages.interop import import_dynamics as do_import
 
+    json_mode(as_json)
+
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
     rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite,
                    probabilities=probabilities)
-    echo(f"run written to {rd.root}")
+    emit(run_summary("import-dynamics", rd.root), as_json, lambda: echo(f"run written to {rd.root}"))
 
 
 @app.command("export-dynamics")
@@ -392,6 +422,7 @@ def export_dynamics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics); written whole or not at all."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder that already holds files."),
+    as_json: bool = json_flag(),
 ):
     """Write RUN/dynamics.parquet as allenai-format dynamics_epoch_{e}.jsonl files.
 
@@ -403,8 +434,10 @@ def export_dynamics(
     """
     from datamap.stages.interop import export_dynamics as do_export
 
+    json_mode(as_json)
     paths = do_export(run, out, overwrite=overwrite)
-    echo(f"wrote {len(paths)} files to {paths[0].parent}")
+    emit({"command": "export-dynamics", "run": str(run), "files": [str(x) for x in paths]}, as_json,
+         lambda: echo(f"wrote {len(paths)} files to {paths[0].parent}"))
 
 
 @app.command()
@@ -486,6 +519,7 @@ def report(
     run: Path = typer.Argument(..., help="Run directory."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/report.html)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    as_json: bool = json_flag(),
 ):
     """Write RUN/report.html: maps, region summary, likely mislabeled examples, curves, evaluations.
 
@@ -495,7 +529,9 @@ def report(
     """
     from datamap.views.report import write_report
 
-    echo(f"wrote {write_report(run, out=out, overwrite=overwrite)}")
+    json_mode(as_json)
+    path = write_report(run, out=out, overwrite=overwrite)
+    emit({"command": "report", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
 def _print_scores(scores: dict) -> None:
@@ -632,6 +668,7 @@ def embed(
     label_column: str = typer.Option("label", "--label-column"),
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    as_json: bool = json_flag(),
 ):
     """Write one embedding per example (id + fixed-size vector, Parquet), in dataset order.
 
@@ -650,6 +687,7 @@ def embed(
     """
     from datamap.stages.embed import embed as do_embed
 
+    json_mode(as_json)
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
 
@@ -657,8 +695,9 @@ def embed(
     path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
                              batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
                              trust_remote_code=trust_remote_code)
-    if os.environ.get("RANK", "0") == "0":
-        echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
+    if main_process():
+        emit({"command": "embed", "n": int(n), "pooling": meta["pooling"], "model": meta["model"], "files": [str(path)]},
+             as_json, lambda: echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}"))
 
 
 @app.command()
@@ -673,6 +712,7 @@ def cluster(
     normalize: bool = typer.Option(False, "--normalize", help="Scale vectors to unit length first (cosine-like clusters)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Clusters file (default clusters.parquet next to the embeddings; centroids in NAME.centroids.parquet)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+    as_json: bool = json_flag(),
 ):
     """Cluster embeddings: labels, distance to the centroid and centroids, as Parquet; prints a summary.
 
@@ -691,6 +731,7 @@ def cluster(
 
     from datamap.stages.cluster import cluster_file
 
+    json_mode(as_json)
     check_option(k, "--k", low=1)
     check_option(batch_size, "--batch-size", low=1)
     check_option(eps, "--eps", "number", low=0, low_inclusive=False)
@@ -702,6 +743,12 @@ def cluster(
                                             eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
     s = result.summary()
     sizes = np.sort(result.sizes)[::-1]
+    emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json, lambda: _print_clusters(s, result, sizes, method, cpath, centroids))
+
+
+def _print_clusters(s, result, sizes, method, cpath, centroids) -> None:
+    import numpy as np
+
     echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
     if len(sizes):
         top = ", ".join(f"{v:,}" for v in sizes[:10]) + (", ..." if len(sizes) > 10 else "")
@@ -783,6 +830,7 @@ def noise(
     label_column: str = typer.Option("label", "--label-column", help="As for datamap train."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="As for datamap train."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+    as_json: bool = json_flag(),
 ):
     """Write a copy of DATASET with a known fraction of its labels flipped (label-error benchmarks).
 
@@ -802,13 +850,20 @@ def noise(
     from datamap.stages.noise import make_noisy, parse_mapping
 
     check_option(seed, "--seed", low=0)
+    json_mode(as_json)
     res = make_noisy(dataset, out, kind=kind, rate=rate, matrix=matrix, mapping=parse_mapping(mapping), seed=seed,
                      split=split, text_column=text_column, text_pair_column=text_pair_column,
                      label_column=label_column, id_column=id_column, overwrite=overwrite)
-    for row in res.per_class.itertuples(index=False):
-        rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
-        typer.echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
-    typer.echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+    def text():
+        for row in res.per_class.itertuples(index=False):
+            rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
+            echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
+        echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+    per_class = {str(r[0]): {"n": int(r.n), "flipped": int(r.flipped)} for r in res.per_class.itertuples(index=False)}
+    emit({"command": "noise", "n": int(res.n), "n_flipped": int(res.n_flipped), "per_class": per_class,
+          "files": [str(res.out), str(res.flipped_path)]}, as_json, text)
 
 
 @app.command()
@@ -822,6 +877,7 @@ def errors(
     max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
     force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
+    as_json: bool = json_flag(),
 ):
     """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
 
@@ -846,9 +902,24 @@ def errors(
 
     check_option(top, "--top", low=0)
     check_option(percentile, "--percentile", "number", low=0, high=100)
+    json_mode(as_json)
     res = find_errors(run, method=method, probs=probs, percentile=percentile, cut=cut, max_class_share=max_class_share,
                       force_flag=force_flag, overwrite=overwrite)
     ranked = res.table[~res.table["threshold_sample"]]
+    top_rows = with_texts(run, ranked.head(top)) if top else None
+    summary = {"command": "errors", "method": res.method, "cut": describe_cut(res, percentile), "n": len(ranked),
+               "n_flagged": int(ranked["flag"].sum()), "n_threshold_samples": int(res.n_threshold),
+               "capped": [{"label_id": int(c.label), "n": int(c.n), "before": int(c.before), "after": int(c.after)}
+                          for c in res.capped], "forced": res.forced or None, "files": [str(res.path)],
+               "top": [] if top_rows is None else [
+                   {"rank": int(r.rank), "id": str(r.id), "flag": bool(r.flag), "given_label": str(r.given_label),
+                    "predicted_label": str(r.predicted_label)} for r in top_rows.itertuples(index=False)]}
+    emit(summary, as_json, lambda: _print_errors(res, ranked, top_rows, percentile, max_class_share))
+
+
+def _print_errors(res, ranked, shown, percentile: float, max_class_share: float) -> None:
+    from datamap.stages.errors import describe_cut
+
     typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
                f"ranked by {res.method}")
     for c in res.capped:
@@ -858,8 +929,7 @@ def errors(
         typer.echo(f"flagged despite: {res.forced} (--force-flag)")
     if res.n_threshold:
         typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
-    if top:
-        shown = with_texts(run, ranked.head(top))
+    if shown is not None:
         for row in shown.itertuples(index=False):
             text = " ".join(str(row.text).split())
             text = text if len(text) <= 100 else text[:99] + "…"
@@ -873,6 +943,7 @@ def relabel(
     run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
     out: Path = typer.Option(..., "--out", help="Dataset file to write (.parquet, .csv, .tsv or .jsonl)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    as_json: bool = json_flag(),
 ):
     """Write RUN's training rows with each flagged example's label replaced by the model's prediction.
 
@@ -888,8 +959,11 @@ def relabel(
     """
     from datamap.stages.actions import relabel_run
 
+    json_mode(as_json)
     res = relabel_run(run, out, overwrite=overwrite)
-    typer.echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}")
+    emit({"command": "relabel", "n": int(res.n), "n_flagged": int(res.n_flagged), "n_changed": int(res.n_changed),
+          "files": [str(res.out)]}, as_json,
+         lambda: echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}"))
 
 
 @app.command()
@@ -898,6 +972,7 @@ def weights(
     out: Path = typer.Option(..., "--out", help="Weights file to write (.parquet, .csv, .tsv or .jsonl): id, weight, flag."),
     flagged_weight: float = typer.Option(FLAGGED_WEIGHT, "--flagged-weight", help="Loss weight of a flagged example (every other example weighs 1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    as_json: bool = json_flag(),
 ):
     """Per-example loss weights from RUN's label issues, for datamap train --weights FILE.
 
@@ -912,8 +987,11 @@ def weights(
     """
     from datamap.stages.actions import weights_run
 
+    json_mode(as_json)
     res = weights_run(run, out, flagged_weight=flagged_weight, overwrite=overwrite)
-    typer.echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}")
+    emit({"command": "weights", "n": int(res.n), "n_flagged": int(res.n_flagged), "flagged_weight": flagged_weight,
+          "files": [str(res.out)]}, as_json,
+         lambda: echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}"))
 
 
 @app.command()
@@ -923,6 +1001,7 @@ def crossval(
     folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs and files of an earlier crossval in --out."),
+    as_json: bool = json_flag(),
 ):
     """Out-of-sample probabilities for every training example, for `datamap errors --method cleanlab`.
 
@@ -938,8 +1017,11 @@ def crossval(
     """
     from datamap.stages.crossval import crossval as run_crossval
 
+    json_mode(as_json)
     res = run_crossval(config, out, folds=folds, seed=seed, overwrite=overwrite)
-    typer.echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}")
+    emit({"command": "crossval", "n": int(res.n), "folds": len(res.runs), "accuracy": float(res.accuracy),
+          "runs": [str(r) for r in res.runs], "files": [str(res.oof_path)]}, as_json,
+         lambda: echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}"))
 
 
 @app.command("run")
@@ -974,7 +1056,8 @@ def run_experiment(
     import shlex
 
     command = shlex.join(["datamap", "run", str(config), *(overrides or [])] + [x for f in force for x in ("--force", f)])
-    run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs, echo=typer.echo,
+    run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs,
+           echo=typer.echo if dry_run else echo,  # the plan is the result of --dry-run; progress obeys --quiet
            command=command)
 
 
