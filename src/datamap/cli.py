@@ -205,6 +205,8 @@ def train(
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
     compile: bool = typer.Option(_default("compile"), "--compile", help="torch.compile the training forward pass (inductor, CPU or CUDA); batches are padded up to a few bucket lengths so few graphs are compiled. Not with --mixup."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
+    max_steps: Optional[int] = typer.Option(_default("max_steps"), "--max-steps", help="Stop after N optimizer steps (the schedule spans them; epochs run as needed, the last cut short)."),
+    steps_like: Optional[Path] = typer.Option(_default("steps_like"), "--steps-like", help="Take as many optimizer steps as this earlier run (its history's step count): a subset trains as long as the full set."),
     weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
@@ -233,6 +235,8 @@ def train(
 
         datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
 
+        datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
+
         datamap train --resume --out runs/rt
     """
     from pydantic import ValidationError
@@ -260,7 +264,7 @@ def train(
         raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
     if "no_checkpoint" in given:
         given["checkpoint"] = not given.pop("no_checkpoint")
-    for name in ("out", "dynamics_from"):
+    for name in ("out", "dynamics_from", "steps_like"):
         if name in given:
             given[name] = str(given[name])
     if "no_save_model" in given:
@@ -984,6 +988,8 @@ def weights(
         datamap weights runs/rt --out runs/rt/weights.parquet --flagged-weight 0.5
 
         datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
+
+        datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
     """
     from datamap.stages.actions import weights_run
 

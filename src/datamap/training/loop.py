@@ -38,6 +38,7 @@ from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
+from datamap.training.budget import budget_of, plan
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
@@ -192,6 +193,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         check_compile(cfg.mixup is not None)
     check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
     trackers = check_trackers(cfg.report_to)
+    budget = budget_of(cfg.max_steps, cfg.steps_like)  # --max-steps / --steps-like, checked before any write
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
@@ -255,7 +257,9 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
     from transformers import get_linear_schedule_with_warmup
 
-    total_steps = len(loader) * cfg.epochs
+    total_steps, epochs = plan(cfg.epochs, len(loader), budget)  # epochs: cfg.epochs unless a step budget
+    if main and epochs != cfg.epochs:
+        run.write_manifest(epochs=epochs)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
     history = []
@@ -271,7 +275,8 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
-    for epoch in range(start_epoch, cfg.epochs):
+    steps_done = start_epoch * len(loader)  # optimizer steps taken (only a run's last epoch can be cut short)
+    for epoch in range(start_epoch, epochs):
         loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
         sampler.set_epoch(epoch)
         step_fn.on_epoch_start(epoch)
@@ -282,7 +287,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
 
         def rate() -> float:  # examples per second since the epoch began, all processes
             return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-        bar = Progress(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batches",
+        bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
         for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
@@ -296,6 +301,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            steps_done += 1
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
             if tracker.due(epoch * len(loader) + step + 1):
@@ -303,6 +309,8 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
             if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
                 bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
             bar.update(1)
+            if steps_done >= total_steps:  # a step budget cuts the last epoch short
+                break
         if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
             bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
         bar.close()
@@ -312,9 +320,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
         t_rec = time.perf_counter()
-        if cfg.record == "inflight":
+        partial = steps_done < (epoch + 1) * len(loader)  # not every example was seen: record by a pass
+        if cfg.record == "inflight" and not partial:
             index, logits = recorder.collect(accelerator, n_examples=len(train_df))
-        elif cfg.record == "epoch_end":
+        elif cfg.record != "none":
             logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
             index = np.arange(len(train_df))
         if cfg.record != "none":
@@ -322,7 +331,8 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         record_seconds = time.perf_counter() - t_rec
         kill_point(f"{epoch}:recorded")
 
-        entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
+        entry = {"epoch": epoch, "steps": steps_done,  # optimizer steps so far
+                 "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
                  "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
         for name, enc in eval_enc.items():
             ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
@@ -368,7 +378,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     tracker.end()
     if main:
         kill_point("final")
-        run.write_manifest(status="complete", epochs_written=cfg.epochs)
+        run.write_manifest(status="complete", epochs_written=epochs)
         shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
