@@ -26,7 +26,7 @@ def function_defaults(fn) -> dict:
 
 
 def _stage(command: str):
-    from datamap.stages import crossval, embed, errors, evaluate, interop, measure, noise, select
+    from datamap.stages import cluster, crossval, embed, errors, evaluate, interop, measure, noise, select
     from datamap.stages import actions
     from datamap.views import interactive, report, static
 
@@ -45,6 +45,7 @@ def _stage(command: str):
         "relabel": [actions.relabel_run],
         "weights": [actions.weights_run],
         "crossval": [crossval.crossval],
+        "cluster": [cluster.fit_clusters],
     }.get(command, [])
 
 

@@ -511,7 +511,9 @@ def ensemble(
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
     json_mode(as_json)
-    scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
+    from datamap.eval.ensemble import parse_weights
+
+    scores = do_ensemble(list(runs), parse_weights(weights, len(runs)).tolist(), dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
                          overwrite=overwrite)
     saved = RunDir(out).eval_scores(scores["set"])
     emit({**scores, "file": str(saved)}, as_json, lambda: _print_scores(scores))

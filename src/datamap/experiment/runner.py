@@ -394,8 +394,7 @@ def _ensemble_action(members: list[str], weights, run: Path, name: str, params: 
     def go() -> None:
         from datamap.stages.evaluate import ensemble
 
-        w = None if weights is None else ",".join(repr(float(x)) for x in weights)
-        ensemble(members, w, params["dataset"], params["split"], out=run, name=name,
+        ensemble(members, weights, params["dataset"], params["split"], out=run, name=name,
                  batch_size=params["batch_size"], max_length=params["max_length"], columns=params["columns"], overwrite=True)
     return go
 

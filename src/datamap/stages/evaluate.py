@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import logging
 import os
 import re
@@ -169,7 +171,7 @@ def evaluate(
 
 def ensemble(
     runs: list[str],
-    weights: str | None,
+    weights: "Sequence[float] | None",
     dataset: str,
     split: str,
     out: str | os.PathLike,
@@ -185,8 +187,9 @@ def ensemble(
     ----------
     runs : list of str
         Two or more run directories or model folders (same label names).
-    weights : str or None
-        Comma-separated weights summing to 1; ``None``: equal weights.
+    weights : sequence of float or None
+        One weight per run, summing to 1 (the command line parses its comma-separated ``--weights``
+        into this list); ``None``: equal weights.
     dataset, split : str
         The labelled set to score on.
     out : path
@@ -202,14 +205,14 @@ def ensemble(
     """
     from datamap.core.checks import check_int
     from datamap.errors import user_errors
-    from datamap.eval.ensemble import ensemble_logits, parse_weights
+    from datamap.eval.ensemble import check_weights, ensemble_logits, parse_weights
 
     if len(runs) < 2:
         raise DatamapError("an ensemble needs at least two models or runs")
     with user_errors():
         check_int(batch_size, "--batch-size", low=1)
         check_int(max_length, "--max-length", low=1)
-    w = parse_weights(weights, len(runs))
+    w = parse_weights(None, len(runs)) if weights is None else check_weights(weights, len(runs))
     name = _eval_name(name, dataset, split)
     _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).root / "ensemble.json",))
     names = [model_label_names_of(r) for r in runs]
