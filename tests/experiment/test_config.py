@@ -153,3 +153,10 @@ def test_local_data_is_checked_before_any_work(tmp_path, monkeypatch):
     local = tmp_path / "held.parquet"
     local.write_bytes(b"")
     validate(apply_overrides(BASE, [f"evaluation[0].dataset={local}"]))
+
+
+def test_where_filters_are_checked_before_any_training():
+    check(["selections.low={where: ['confidnce<0.3']}"], "selections.low.where[0]: filter 'confidnce<0.3': unknown column 'confidnce'")
+    check(["selections.low={where: ['confidence ~ 0.3']}"], "selections.low.where[0]: cannot parse filter 'confidence ~ 0.3'")
+    cfg = validate(apply_overrides(BASE, ["selections.low={where: ['label_issue==0', 'region!=hard', 'aum>0']}"]))
+    assert cfg.selections["low"].where == ["label_issue==0", "region!=hard", "aum>0"]

@@ -339,6 +339,8 @@ CASES = [
     ("errors-nan", ["errors", "{nan}"], ["non-finite"]),
     ("crossval-missing-config", ["crossval", "{base}/nope.yaml", "--out", "{base}/cv"], ["nope.yaml"]),
     ("crossval-one-fold", ["crossval", "{run}/config.yaml", "--folds", "1", "--out", "{base}/cv"], ["--folds"]),
+    ("crossval-more-folds-than-a-class", ["crossval", "{run}/config.yaml", "--folds", "40", "--out", "{base}/cv"],
+     ["--folds 40: class", "has only", "examples"]),
 ]
 
 

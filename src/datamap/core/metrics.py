@@ -49,6 +49,12 @@ METRIC_COLUMNS = (
     "confidence_pred",
 )
 
+#: The columns of ``metrics.parquet`` (``datamap metrics``), what selection filters (``where``) can name;
+#: ``select`` adds ``label_issue`` (with ``label_issues.parquet``) and ``cluster``/``cluster_distance``
+#: (with a clusters file).
+TABLE_COLUMNS = ("id", "gold", "pred", *METRIC_COLUMNS, "region")
+JOINED_COLUMNS = ("label_issue", "cluster", "cluster_distance")
+
 _CHUNK = 1 << 17  # examples per block: keeps temporaries bounded (~30 MB at 20 epochs x 3 classes)
 
 

@@ -27,8 +27,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datamap.core.clusters import ClusterSpec
+from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
 from datamap.core.regions import REGION_FRACTION
-from datamap.core.selection import Recipe
+from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
 from datamap.io.names import check_name
 from datamap.training.config import TrainConfig, config_error
@@ -386,6 +387,11 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
             variants(name, spec)
         except (ValueError, TypeError) as exc:
             problems.append(f"{yaml_path(loc)}: {exc}")
+        for j, text in enumerate(spec.where):  # checked now, not after the cartography training
+            try:
+                parse_filter(text, columns=(*TABLE_COLUMNS, *JOINED_COLUMNS))
+            except ValueError as exc:
+                problems.append(f"{yaml_path(loc + ('where', j))}: {exc}")
     if cfg.cartography.clusters is not None and cfg.cartography.clusters.method != "dbscan" \
             and cfg.cartography.clusters.k is None:
         problems.append("cartography.clusters.k: required by the k-means methods")

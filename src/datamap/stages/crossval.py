@@ -119,6 +119,11 @@ def crossval(
     train_df, names, _ = load_data(base)
     if len(train_df) < folds:
         raise DatamapError(f"--folds {folds}: more folds than the {len(train_df)} training examples")
+    counts = train_df["label"].value_counts()
+    if int(counts.min()) < folds:  # a fold without some class; and K trainings for nothing (a typo costs hours)
+        small = int(counts.idxmin())
+        raise DatamapError(f"--folds {folds}: class {names[small] if small < len(names) else small!r} has only "
+                           f"{int(counts.min())} examples; use at most that many folds, so that each fold holds every class")
     fold = fold_assignment(train_df["label"].to_numpy(), folds, seed)
 
     rename = {"text": base.text_column or "text", "label": base.label_column}
