@@ -165,9 +165,12 @@ def is_causal(config) -> bool:
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
+    """The transformers model inside DDP (``.module``), ``torch.compile`` (``._orig_mod``) and peft
+    (``get_base_model()``: its modules, adapters included, are the ones that run) wrappers."""
     while True:
         inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if inner is None and hasattr(model, "peft_config") and hasattr(model, "get_base_model"):
+            inner = model.get_base_model()
         if not isinstance(inner, torch.nn.Module):
             return model
         model = inner
