@@ -214,6 +214,11 @@ def train(config: Any = None, /, **options: Any) -> "Run":
         fields are those of ``datamap train --help`` with ``-`` written ``_``; mixup options are
         nested: ``mixup={"site": "pooled", "pairing": "td-entropy"}``. Every field is validated
         before any file is read (:class:`datamap.training.config.TrainConfig`).
+        Beside names and paths, ``dataset`` (or ``data``) takes a ``datasets.Dataset`` or
+        ``DatasetDict`` (its ``validation`` split is the evaluation set), a ``pandas.DataFrame`` or a
+        ``save_to_disk`` folder, and ``model`` a transformers model object with ``tokenizer=``
+        (trained in place). Such a run's ``config.yaml`` names them ``memory:...``/``object:...``:
+        it cannot be resumed from the command line.
 
     Returns
     -------
@@ -225,10 +230,15 @@ def train(config: Any = None, /, **options: Any) -> "Run":
     from datamap.training.config import TrainConfig, config_error, field_path
     from datamap.training.loop import train as run_train
 
+    tokenizer = options.pop("tokenizer", None)
+    if "data" in options:
+        if "dataset" in options:
+            raise DatamapError("train: give data= or dataset=, not both")
+        options["dataset"] = options.pop("data")
     if config is not None and options:
         raise DatamapError("train: give a config or its fields as keywords, not both")
     if config is None:
-        config = options
+        config = _in_memory(options, tokenizer)
     if isinstance(config, dict):
         try:
             config = TrainConfig(**config)
@@ -236,6 +246,24 @@ def train(config: Any = None, /, **options: Any) -> "Run":
             raise DatamapError(f"train: {config_error(exc, naming=field_path)}") from None
     rundir = run_train(config)
     return load_run(rundir.root)
+
+
+def _in_memory(options: dict, tokenizer) -> dict:
+    """``options`` with a dataset or model object replaced by the name it is registered under."""
+    from datamap.io.data import register_data
+    from datamap.training.models import register_model
+
+    options = dict(options)
+    if options.get("dataset") is not None and not isinstance(options["dataset"], (str, os.PathLike)):
+        options["dataset"] = register_data(options["dataset"])
+    elif isinstance(options.get("dataset"), os.PathLike):
+        options["dataset"] = str(options["dataset"])
+    model = options.get("model")
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        options["model"] = register_model(model, tokenizer)
+    elif tokenizer is not None:
+        raise DatamapError("train: tokenizer= goes with a model object; a named model brings its own")
+    return options
 
 
 @dataclass
