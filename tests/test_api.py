@@ -80,7 +80,10 @@ def test_load_run_reads_every_file(tmp_path):
     atomic.write_json(run / "selections" / "s.json", {"name": "s", "ids": ["b"]})
     r = datamap.load_run(run)
     assert r.label_names == ["neg", "pos"] and r.evaluations["validation"]["accuracy"] == 0.5
-    assert r.selections == {"s": ["b"]} and r.metrics is None and r.data["text"].tolist() == ["x", "y"]
+    assert r.selections == {"s": ["b"]} and r.data["text"].tolist() == ["x", "y"]
+    # no metrics.parquet: computed from the dynamics (not written)
+    assert r.metrics["confidence"].tolist() == pytest.approx([np.e / (1 + np.e)] * 2)
+    assert not (run / "metrics.parquet").exists()
     assert r.dynamics["id"].tolist() == ["a", "b"] and r.dynamics_arrays().logits.shape == (2, 1, 2)
     with pytest.raises(datamap.DatamapError, match="run directory not found"):
         datamap.load_run(tmp_path / "missing")

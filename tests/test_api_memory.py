@@ -73,3 +73,31 @@ def test_bad_in_memory_inputs_are_one_line(tmp_path, tiny_model_dir):
     with pytest.raises(DatamapError, match="^dataset: a name, a path, a datasets.Dataset"):
         datamap.train(dataset=[1, 2], model=str(tiny_model_dir), **small(tmp_path, "d"))
     assert not any((tmp_path / name / "data.parquet").exists() for name in "abcd")
+
+
+def test_notebook_functions_on_a_run(tmp_path, tiny_model_dir):
+    """plot_map gives a Figure, label_issues a ranked frame, Run.metrics is computed when the file is missing."""
+    import matplotlib.figure
+    import numpy as np
+
+    from datamap.stages.measure import measure_run
+
+    run = datamap.train(data=make_sentiment_frame(16), model=str(tiny_model_dir), eval_split=None,
+                        **dict(small(tmp_path, "nb"), epochs=2))
+    assert not (run.path / "metrics.parquet").exists()
+    computed = run.metrics  # no datamap metrics yet
+    assert len(computed) == 16 and set(computed["region"]) <= {"easy", "ambiguous", "hard", "none"}
+    written = measure_run(run.path)  # the command line's table: the same values
+    for col in ("confidence", "variability", "correctness", "aum", "region"):
+        assert np.array_equal(computed[col].to_numpy(), written[col].to_numpy()), col
+    fig = datamap.plot_map(run)
+    assert isinstance(fig, matplotlib.figure.Figure) and fig.axes
+    issues = datamap.label_issues(run.path, method="aum")
+    assert len(issues) == 16 and issues["rank"].tolist() == list(range(1, 17))
+    assert issues["is_label_issue"].dtype == bool and "text" in issues.columns
+    aum = computed.set_index("id").loc[issues["id"], "aum"].to_numpy()
+    assert np.array_equal(issues["is_label_issue"].to_numpy(), aum < 0)  # the negative-margin cut
+    assert np.all(np.diff(aum) >= -1e-9)  # ranked by AUM, lowest first
+    assert (run.path / "label_issues.parquet").exists()
+    with pytest.raises(DatamapError, match="--method"):
+        datamap.label_issues(run, method="nope")

@@ -32,7 +32,7 @@ from datamap.errors import DatamapError, user_errors
 if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
     import pandas as pd
 
-__all__ = ["Run", "assign_regions", "compute_metrics", "load_run", "select", "train"]
+__all__ = ["Run", "assign_regions", "compute_metrics", "label_issues", "load_run", "plot_map", "select", "train"]
 
 
 def _dynamics_arrays(dynamics: Any, gold: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -316,7 +316,15 @@ class Run:
 
     @functools.cached_property
     def metrics(self) -> "pd.DataFrame | None":
-        return _read_frame(self.path / "metrics.parquet")
+        """``metrics.parquet``; when it is missing but the dynamics exist, the same table computed here
+        (default options of ``datamap metrics``: every epoch, regions at fraction 0.33), not written."""
+        table = _read_frame(self.path / "metrics.parquet")
+        if table is None and (self.path / "dynamics.parquet").exists():
+            from datamap.stages.measure import metrics_table
+
+            with user_errors(str(self.path / "dynamics.parquet")):
+                table = metrics_table(self.dynamics_arrays())
+        return table
 
     def dynamics_arrays(self):
         """The dynamics as dense arrays (``.ids``, ``.logits`` (N, E, C), ``.gold``), validated."""
@@ -325,6 +333,52 @@ class Run:
         from datamap.io.rundir import RunDir
 
         return read_dynamics(RunDir(self.path).dynamics_source())
+
+
+def _as_run(run: "Run | str | os.PathLike") -> "Run":
+    return run if isinstance(run, Run) else load_run(run)
+
+
+def plot_map(run: "Run | str | os.PathLike", *, title: str | None = None, max_points: int | None = None):
+    """The data map of a run as a matplotlib ``Figure`` (what ``datamap plot`` saves as map.png).
+
+    Parameters
+    ----------
+    run : Run or path
+        A trained run; its metrics are computed when ``datamap metrics`` has not run (see ``Run.metrics``).
+    title : str, optional
+        Default: the run directory's name.
+    max_points : int, optional
+        Draw a seeded random sample of this many points in the scatter (said in the title).
+    """
+    from datamap.views.static import map_figure
+
+    r = _as_run(run)
+    if r.metrics is None:
+        raise DatamapError(f"{r.path}: no dynamics.parquet; train the run first")
+    return map_figure(r.metrics, title or f"Data map: {r.path.name}", max_points)
+
+
+def label_issues(run: "Run | str | os.PathLike", method: str = "aum") -> "pd.DataFrame":
+    """Training examples ranked by how likely their label is wrong, as a frame like cleanlab's.
+
+    Runs ``datamap errors RUN --method METHOD --overwrite`` (so RUN/label_issues.parquet is written too)
+    and returns its table, most suspicious first: ``id``, ``rank``, ``is_label_issue`` (the flag),
+    ``given_label``, ``predicted_label`` (names), their ``..._id`` columns, ``score_<method>`` for every
+    method, and the ``text`` (and ``text_pair``).
+
+    Parameters
+    ----------
+    run : Run or path
+    method : str, default "aum"
+        ``confidence``, ``aum``, ``el2n``, ``forgetfulness``, ``rank_mean``, ``class_confidence`` or
+        ``cleanlab`` (needs the cleanlab package).
+    """
+    from datamap.stages.errors import find_errors, with_texts
+
+    path = _as_run(run).path
+    found = find_errors(path, method=method, overwrite=True)
+    return with_texts(path, found.table).rename(columns={"flag": "is_label_issue"})
 
 
 def pd_concat(frames: list) -> "pd.DataFrame":
