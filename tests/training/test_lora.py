@@ -97,3 +97,33 @@ def test_lora_run_saves_adapter_and_merged_model_that_evaluate_reproduces(tiny_m
     again = np.stack(pd.read_parquet(out / "eval" / "again.parquet")["logits"])
     np.testing.assert_allclose(again, own_logits, rtol=1e-4, atol=1e-5)
     assert scores["accuracy"] == own["accuracy"]
+
+
+@pytest.mark.slow
+def test_lora_from_the_command_line_killed_and_resumed_equals_uninterrupted(tiny_model_dir, tmp_path):
+    """``datamap train --lora``: a run killed in epoch 1 and resumed (the adapters restored from the
+    checkpoint) writes the same dynamics, adapter and merged model as an uninterrupted one."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import cli_env, make_sentiment_frame
+
+    make_sentiment_frame(24).to_csv(tmp_path / "train.csv", index=False)
+    args = ["train", "--dataset", str(tmp_path / "train.csv"), "--model", str(tiny_model_dir), "--epochs", "2",
+            "--batch-size", "8", "--lr", "1e-2", "--max-length", "32", "--eval-split", "none", "--lora", "r=4,alpha=8"]
+
+    def datamap(*argv, **env):
+        return subprocess.run([sys.executable, "-m", "datamap", *argv], capture_output=True, text=True, timeout=600,
+                              env=cli_env(OMP_NUM_THREADS=1, **env))
+
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    r = datamap(*args, "--out", str(ref))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "LoRA: " in r.stdout + r.stderr and "parameters trainable" in r.stdout + r.stderr
+    r = datamap(*args, "--out", str(run), DATAMAP_TEST_KILL_AT="1:1")
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    r = datamap("train", "--resume", "--out", str(run))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("dynamics.parquet", "model/model.safetensors", "adapter/adapter_model.safetensors"):
+        assert (run / name).read_bytes() == (ref / name).read_bytes(), name
