@@ -82,8 +82,8 @@ def test_notebook_functions_on_a_run(tmp_path, tiny_model_dir):
 
     from datamap.stages.measure import measure_run
 
-    run = datamap.train(data=make_sentiment_frame(16), model=str(tiny_model_dir), eval_split=None,
-                        **dict(small(tmp_path, "nb"), epochs=2))
+    frame = make_sentiment_frame(16)
+    run = datamap.train(data=frame, model=str(tiny_model_dir), eval_split=None, **dict(small(tmp_path, "nb"), epochs=2))
     assert not (run.path / "metrics.parquet").exists()
     computed = run.metrics  # no datamap metrics yet
     assert len(computed) == 16 and set(computed["region"]) <= {"easy", "ambiguous", "hard", "none"}
@@ -101,3 +101,13 @@ def test_notebook_functions_on_a_run(tmp_path, tiny_model_dir):
     assert (run.path / "label_issues.parquet").exists()
     with pytest.raises(DatamapError, match="--method"):
         datamap.label_issues(run, method="nope")
+    # a selection back as the rows of the user's own data, in its order
+    chosen = datamap.select(run.metrics, hard=0.25)
+    wanted = set(chosen.ids)
+    rows = [i for i, id_ in enumerate(run.data["id"]) if id_ in wanted]
+    sub = chosen.to_dataset(frame)
+    assert len(sub) == 4 and sub["text"].tolist() == frame["text"].iloc[rows].tolist()
+    ds = chosen.to_dataset(datasets.Dataset.from_pandas(frame, preserve_index=False))
+    assert isinstance(ds, datasets.Dataset) and ds["text"] == sub["text"].tolist()
+    with pytest.raises(DatamapError, match="^to_dataset: [0-9]+ selected ids are not in the data"):
+        chosen.to_dataset(make_sentiment_frame(8, seed=9))

@@ -18,6 +18,7 @@ The functions are thin: :mod:`datamap.core` holds the formulas (plain arrays in 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from datamap.core.selection import SelectionResult
 from datamap.errors import DatamapError, user_errors
 
 if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
@@ -186,9 +188,10 @@ def select(
 
     Returns
     -------
-    datamap.core.selection.SelectionResult
-        ``.ids`` (list of str), ``.indices`` (row positions), ``.parts``, ``.sizes``.
-        Sizes asked are sizes delivered (or an error says why not).
+    Selection
+        A :class:`datamap.core.selection.SelectionResult`: ``.ids`` (list of str), ``.indices`` (row
+        positions), ``.parts``, ``.sizes``; sizes asked are sizes delivered (or an error says why
+        not). ``.to_dataset(data)`` keeps those examples of a ``datasets.Dataset`` or frame.
     """
     from datamap.core.selection import Recipe, select as core_select
 
@@ -200,7 +203,39 @@ def select(
                 recipe = Recipe(**parts)
             except TypeError as exc:
                 raise DatamapError(f"select: {exc}") from None
-        return core_select(metrics, recipe, seed=seed, label_names=label_names)
+        result = core_select(metrics, recipe, seed=seed, label_names=label_names)
+    return Selection(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+
+class Selection(SelectionResult):
+    """:class:`~datamap.core.selection.SelectionResult` with :meth:`to_dataset`."""
+
+    def to_dataset(self, data, *, text_column: str | None = None, text_pair_column: str | None = None,
+                   label_column: str = "label", id_column: str | None = None):
+        """The selected examples of ``data`` (a ``datasets.Dataset`` or ``pandas.DataFrame``), in its order.
+
+        Each row's id is computed as ``datamap train`` computes it (the id column, else a hash of the
+        text(s)), so ``data`` is the dataset the run was trained on (or any with those rows). The
+        column arguments are those the run was trained with. An id of the selection that ``data``
+        lacks is an error.
+        """
+        import pandas as pd
+
+        from datamap.io.data import hf_frame, prepare
+
+        is_frame = isinstance(data, pd.DataFrame)
+        frame = data.reset_index(drop=True) if is_frame else hf_frame(data)
+        prepared, _ = prepare(frame, "to_dataset", text_column=text_column, text_pair_column=text_pair_column,
+                              label_column=label_column, id_column=id_column)
+        if len(prepared) != len(frame):
+            raise DatamapError("to_dataset: rows with empty text; drop them first, as the run did")
+        wanted = set(self.ids)
+        rows = np.flatnonzero(prepared["id"].isin(wanted).to_numpy())
+        if len(rows) != len(wanted):
+            missing = sorted(wanted - set(prepared["id"]))
+            raise DatamapError(f"to_dataset: {len(missing)} selected ids are not in the data (e.g. {missing[0]!r}); "
+                               "pass the dataset the run was trained on, with its --text-column/--id-column")
+        return data.iloc[rows].reset_index(drop=True) if is_frame else data.select(rows)
 
 
 def train(config: Any = None, /, **options: Any) -> "Run":

@@ -177,6 +177,7 @@ def train(
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
     embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
+    gradient_checkpointing: bool = typer.Option(_default("gradient_checkpointing"), "--gradient-checkpointing", help="Recompute activations in the backward pass instead of keeping them: less memory, about a third more time, the same gradients."),
     lora: Optional[str] = typer.Option(_default("lora"), "--lora", help="Train LoRA adapters (peft: pip install 'datamap[lora]') and the classification head instead of the whole model: r=16,alpha=32,dropout=0.05[,targets=query,value] (items optional; targets default to peft's for the family, else every linear layer). RUN/adapter/ holds the adapter, RUN/model/ the merged model."),
 ):
     """Fine-tune a classifier and record its training dynamics.

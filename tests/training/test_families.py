@@ -275,3 +275,30 @@ def test_head_refused_before_any_data_is_read(family_dir, tmp_path, monkeypatch)
         with pytest.raises(DatamapError, match=f"{flag}: no head"):
             loop.train(cfg, progress=False)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("kind,lora", [("bert", False), ("llama", False), ("bert", True)])
+def test_gradient_checkpointing_gives_the_same_gradients(kind, lora, family_dir):
+    """Also with LoRA, whose frozen embeddings give the checkpointed layers inputs without grad."""
+    from datamap.training.models import enable_gradient_checkpointing
+
+    grads, folder = [], family_dir(kind)
+    for checkpointing in (False, True):
+        torch.manual_seed(0)  # the same new head (3 classes) and adapters
+        model, _ = loaded(folder)
+        if lora:
+            pytest.importorskip("peft")
+            from datamap.training.config import LoraSpec
+            from datamap.training.lora import apply_lora
+
+            model = apply_lora(model, LoraSpec(r=2))
+        if checkpointing:
+            enable_gradient_checkpointing(model)
+            assert model.is_gradient_checkpointing
+        torch.manual_seed(1)  # the same dropout masks (checkpointing replays the RNG state)
+        loss, _ = StandardStep()(model.train(), random_batch(model, n=4), 0)
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6)

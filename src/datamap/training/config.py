@@ -327,6 +327,9 @@ class TrainConfig(BaseModel):
         ``drop_hard`` or a ``td-entropy``/``easy-ambiguous`` pairing; an error when neither is asked for.
     drop_hard : bool, default False
         ``--drop-hard``: leave the hard-to-learn region of ``dynamics_from`` out of the loss.
+    gradient_checkpointing : bool, default False
+        ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
+        (less memory, roughly a third more time); the same gradients.
     lora : LoraSpec or None, default None
         ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
         package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
@@ -382,6 +385,7 @@ class TrainConfig(BaseModel):
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
     lora: Optional[LoraSpec] = None
+    gradient_checkpointing: bool = False
 
     @field_validator("report_to")
     @classmethod

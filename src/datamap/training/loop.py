@@ -41,8 +41,8 @@ from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import (check_head, freeze_base, load_model, load_tokenizer, model_label_names, save_model,
-                                     set_pad_token)
+from datamap.training.models import (check_head, enable_gradient_checkpointing, freeze_base, load_model, load_tokenizer,
+                                     model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
@@ -166,6 +166,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
     set_pad_token(model, tokenizer)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
     if cfg.freeze_base:
         freeze_base(model)
     if cfg.lora is not None:

@@ -289,6 +289,16 @@ def freeze_base(model: torch.nn.Module) -> list[str]:
     return trainable
 
 
+def enable_gradient_checkpointing(model) -> None:
+    """``--gradient-checkpointing``: transformers' activation checkpointing (non-reentrant, so a frozen base
+    or LoRA adapters still get their gradients), with the KV cache off; a one-line error if unsupported."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise DatamapError(f"--gradient-checkpointing: model class {type(model).__name__} does not support it")
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if getattr(model.config, "use_cache", None):
+        model.config.use_cache = False
+
+
 def set_pad_token(model, tokenizer) -> None:
     """Decoder classifiers need ``model.config.pad_token_id`` to find each row's last token.
 
