@@ -208,6 +208,8 @@ def train(
     max_steps: Optional[int] = typer.Option(_default("max_steps"), "--max-steps", help="Stop after N optimizer steps (the schedule spans them; epochs run as needed, the last cut short)."),
     steps_like: Optional[Path] = typer.Option(_default("steps_like"), "--steps-like", help="Take as many optimizer steps as this earlier run (its history's step count): a subset trains as long as the full set."),
     weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
+    gradient_checkpointing: bool = typer.Option(_default("gradient_checkpointing"), "--gradient-checkpointing", help="Recompute activations in the backward pass instead of keeping them: less memory, about a third more time, the same gradients."),
+    lora: Optional[str] = typer.Option(_default("lora"), "--lora", help="Train LoRA adapters (peft: pip install 'datamap[lora]') and the classification head instead of the whole model: r=16,alpha=32,dropout=0.05[,targets=query,value] (items optional; targets default to peft's for the family, else every linear layer). RUN/adapter/ holds the adapter, RUN/model/ the merged model."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -230,6 +232,8 @@ def train(
         datamap train --dataset snli --split validation --embed cls --out runs/snli   (then: datamap cluster runs/snli/embeddings.parquet)
 
         datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
+
+        datamap train --dataset rotten_tomatoes --model Qwen/Qwen2.5-0.5B --lora r=16,alpha=32 --out runs/rt-lora
 
         datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
 

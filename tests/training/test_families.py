@@ -178,6 +178,50 @@ def test_freeze_base_trains_only_the_head(kind, family_dir):
     assert moved and moved <= set(trainable)
 
 
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_lora_trains_only_adapters_and_head(kind, family_dir):
+    pytest.importorskip("peft")
+    from datamap.training.config import LoraSpec
+    from datamap.training.lora import apply_lora
+
+    model, _ = loaded(family_dir(kind))
+    model = apply_lora(model, LoraSpec(r=2))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for site in ("pooled", "embeddings"):  # mixup through the peft wrapper too
+        loss, _ = MixupStrategy(MixupConfig(site=site, pairing="reverse"))(model.train(), random_batch(model, n=4), 0)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert any("lora_" in n for n in moved) and any("modules_to_save" in n for n in moved), sorted(moved)
+    assert all("lora_" in n or "modules_to_save" in n for n in moved), sorted(moved)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", FAMILIES)
+def test_dynamics_trainer(kind, family_dir, tmp_path):
+    """The one-line Trainer change on every family; decoders get their pad token from the tokenizer (llama,
+    qwen2) or EOS (gpt2, mistral) in DynamicsTrainer itself."""
+    import datasets
+    from transformers import DataCollatorWithPadding, TrainingArguments
+
+    from datamap.hf import DynamicsTrainer
+    from datamap.io.store import read_dynamics
+
+    model = load_model(str(family_dir(kind)), ["neg", "pos"])
+    tokenizer = load_tokenizer(str(family_dir(kind)))
+    frame = make_sentiment_frame(12)[["text", "label"]]
+    ds = datasets.Dataset.from_pandas(frame, preserve_index=False)
+    ds = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=32), batched=True)
+    args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=1, per_device_train_batch_size=4,
+                             report_to="none", save_strategy="no", disable_tqdm=True, use_cpu=True)
+    DynamicsTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer,
+                    data_collator=DataCollatorWithPadding(tokenizer)).train()
+    dyn = read_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    assert dyn.n_epochs == 1 and len(dyn.ids) == 12 and np.isfinite(dyn.logits).all()
+
+
 # ------------------------------------------------------------------ the training loop and embed
 
 
@@ -231,3 +275,30 @@ def test_head_refused_before_any_data_is_read(family_dir, tmp_path, monkeypatch)
         with pytest.raises(DatamapError, match=f"{flag}: no head"):
             loop.train(cfg, progress=False)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("kind,lora", [("bert", False), ("llama", False), ("bert", True)])
+def test_gradient_checkpointing_gives_the_same_gradients(kind, lora, family_dir):
+    """Also with LoRA, whose frozen embeddings give the checkpointed layers inputs without grad."""
+    from datamap.training.models import enable_gradient_checkpointing
+
+    grads, folder = [], family_dir(kind)
+    for checkpointing in (False, True):
+        torch.manual_seed(0)  # the same new head (3 classes) and adapters
+        model, _ = loaded(folder)
+        if lora:
+            pytest.importorskip("peft")
+            from datamap.training.config import LoraSpec
+            from datamap.training.lora import apply_lora
+
+            model = apply_lora(model, LoraSpec(r=2))
+        if checkpointing:
+            enable_gradient_checkpointing(model)
+            assert model.is_gradient_checkpointing
+        torch.manual_seed(1)  # the same dropout masks (checkpointing replays the RNG state)
+        loss, _ = StandardStep()(model.train(), random_batch(model, n=4), 0)
+        loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6)

@@ -28,7 +28,7 @@ from datamap.core.pairing import LambdaPer, Pairing, parse_lambda
 from datamap.errors import DatamapError
 
 __all__ = [
-    "LambdaPer", "LimitMode", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
+    "LambdaPer", "LimitMode", "LoraSpec", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
     "RecordMode", "TrainConfig", "cli_flag", "config_error", "field_path",
 ]
 
@@ -182,6 +182,57 @@ class MixupConfig(BaseModel):
         return _parsed_by(parse_lambda, spec)
 
 
+class LoraSpec(BaseModel):
+    """``--lora r=16,alpha=32,dropout=0.05[,targets=query,value]``: train low-rank adapters (peft) instead
+    of the whole model; the classification head (found from the model) stays fully trainable.
+
+    Parameters
+    ----------
+    r : int, default 16
+        Rank of the adapters (>= 1).
+    alpha : float, default 32
+        LoRA scaling numerator (the update is scaled by ``alpha / r``); > 0.
+    dropout : float, default 0.05
+        Dropout on the adapters' input, in [0, 1).
+    targets : list of str or None, default None
+        Names of the modules that get adapters (``query,value``; ``q_proj,v_proj``; or ``all-linear``);
+        None: peft's default for the family, else every linear layer of the base model.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32.0, gt=0, allow_inf_nan=False)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    targets: Optional[list[str]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """``"r=8,alpha=16,targets=query,value"`` -> a mapping (a bare word continues the previous list)."""
+        if not isinstance(data, str):
+            return data
+        out: dict[str, Any] = {}
+        key = None
+        for part in (p.strip() for p in data.split(",") if p.strip()):
+            name, eq, value = part.partition("=")
+            if eq:
+                key = name.strip()
+                out[key] = [value.strip()] if key == "targets" else value.strip()
+            elif key == "targets":
+                out[key].append(part)
+            else:
+                raise ValueError(f"expected NAME=VALUE items (r, alpha, dropout, targets), got {part!r}")
+        return out
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        if names is not None and (not names or not all(names)):
+            raise ValueError("targets: give module names, e.g. targets=query,value")
+        return names
+
+
 class TrainConfig(BaseModel):
     """Everything a training run needs (every option of ``datamap train``); saved as RUN/config.yaml.
 
@@ -278,6 +329,13 @@ class TrainConfig(BaseModel):
         ``drop_hard`` or a ``td-entropy``/``easy-ambiguous`` pairing; an error when neither is asked for.
     drop_hard : bool, default False
         ``--drop-hard``: leave the hard-to-learn region of ``dynamics_from`` out of the loss.
+    gradient_checkpointing : bool, default False
+        ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
+        (less memory, roughly a third more time); the same gradients.
+    lora : LoraSpec or None, default None
+        ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
+        package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
+        and the merged model in RUN/model/ (see :class:`LoraSpec`).
     threshold_samples : bool, default False
         ``--threshold-samples``: give a seeded random ``floor(N / (C + 1))`` of the training examples
         an extra fake class ``C`` (AUM threshold samples, Pleiss et al. 2020; the model has ``C + 1``
@@ -348,6 +406,8 @@ class TrainConfig(BaseModel):
     weights: Optional[str] = None
     max_steps: Optional[int] = Field(None, ge=1)
     steps_like: Optional[str] = None
+    lora: Optional[LoraSpec] = None
+    gradient_checkpointing: bool = False
 
     @field_validator("report_to")
     @classmethod
@@ -362,6 +422,14 @@ class TrainConfig(BaseModel):
     @classmethod
     def _no_eval(cls, split: Optional[str]) -> Optional[str]:
         return None if split is None or split.strip().lower() == "none" else split
+    @field_validator("lora")
+    @classmethod
+    def _peft_installed(cls, spec: Optional[LoraSpec]) -> Optional[LoraSpec]:
+        import importlib.util
+
+        if spec is not None and importlib.util.find_spec("peft") is None:
+            raise ValueError("needs the peft package: pip install 'datamap[lora]'")
+        return spec
 
     @field_validator("loss")
     @classmethod
@@ -426,6 +494,8 @@ def cli_flag(loc: Loc) -> str:
     names = tuple(p for p in loc if isinstance(p, str))
     if not names:
         return "datamap train"
+    if names[0] == "lora" and len(names) > 1:  # one flag, NAME=VALUE items: "--lora r: must be >= 1"
+        return f"--lora {names[1]}"
     return _FLAGS.get(names) or "--" + "-".join(names).replace("_", "-")
 
 

