@@ -40,7 +40,7 @@ from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
 from datamap.training.budget import budget_of, plan
 from datamap.training.lora import apply_lora, finish_lora, trainable_summary
-from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
+from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
 from datamap.training.models import (check_head, enable_gradient_checkpointing, freeze_base, load_model, load_tokenizer,
@@ -49,6 +49,7 @@ from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
 from datamap.training.guards import check_out
+from datamap.training.token_cache import encode_cached
 from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
@@ -223,11 +224,11 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     if cfg.embed is not None:
         check_embed_pooling(str(cfg.embed), model, cfg.model)
     collate = Collator(tokenizer)
-    train_enc = encode_frame(train_df, tokenizer, cfg.max_length)
+    train_enc = encode_cached(train_df, tokenizer, cfg.max_length)  # tokenised once per data, tokenizer, length
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
     weights = read_weights(cfg.weights, train_df["id"].tolist()) if cfg.weights else None  # --weights
     step_fn = build_step(cfg, train_enc, collate, dynamics, weights=weights)  # checks the earlier run's rows before any write
-    eval_enc = {k: encode_frame(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
+    eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     config = cfg.model_dump(mode="json")
