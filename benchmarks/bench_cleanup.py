@@ -50,6 +50,7 @@ def main() -> None:
     p.add_argument("--dataset", default="rotten_tomatoes")
     p.add_argument("--split", default="train")
     p.add_argument("--eval", nargs="*", default=["validation", "test"], help="evaluation splits of DATASET")
+    p.add_argument("--eval-n", type=int, default=None, help="score a seeded sample of this many rows of each split")
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--rate", type=float, default=0.2)
     p.add_argument("--kind", default="uniform")
@@ -74,8 +75,15 @@ def main() -> None:
     noise = make_noisy(str(root / "clean.parquet"), root / "noisy.parquet", kind=args.kind, rate=args.rate,
                        seed=args.seed, overwrite=True)
     flipped = set(pd.read_parquet(noise.flipped_path)["id"].astype(str))
+    eval_sets = []
+    for split in args.eval:
+        ev, _, _ = load_dataset(args.dataset, split)
+        if args.eval_n is not None and args.eval_n < len(ev):
+            ev = ev.iloc[np.sort(np.random.default_rng(0).choice(len(ev), size=args.eval_n, replace=False))]
+        ev.to_parquet(root / f"{split}.parquet", index=False)
+        eval_sets.append(str((root / f"{split}.parquet").resolve()))
     base = dict(model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_length=args.max_length,
-                seed=args.seed, eval_split=None, eval_datasets=[f"{args.dataset}:{s}" for s in args.eval],
+                seed=args.seed, eval_split=None, eval_datasets=eval_sets,
                 save_model=False, checkpoint=False, overwrite=True)
     out = {"args": vars(args), "n": len(rows), "n_flipped": len(flipped), "arms": {}, "cuts": {}, "seconds": {}}
 
@@ -106,6 +114,10 @@ def main() -> None:
                             "recall": float(flags[truth].mean()) if truth.any() else None,
                             "capped": [c.__dict__ for c in res.capped]}
         print("cut", cut, out["cuts"][cut], flush=True)
+    if "refused" in out["cuts"][args.cut]:  # the actions still need flags: take them anyway, and say so
+        find_errors(noisy, cut=args.cut, overwrite=True, force_flag=True)
+        out["forced"] = out["cuts"][args.cut]["refused"]
+        print("refused, flagged anyway for the actions:", out["forced"], flush=True)
     # label_issues.parquet now holds args.cut's flags: the actions use them
     issues = pd.read_parquet(noisy / "label_issues.parquet")
     flagged = set(issues["id"][issues["flag"]].astype(str))
