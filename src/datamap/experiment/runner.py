@@ -9,6 +9,7 @@ the command line, and writes an ordinary run directory under the experiment fold
     OUT/evalsets/NAME.parquet         evaluation sets drawn with a limit
     OUT/seed{S}/cartography/          train (+ dynamics) -> metrics -> map.png/map.html [-> embeddings, clusters]
                     selections/NAME.json   one per selection variant
+                    label_issues.parquet, relabeled.parquet, weights.parquet   the errors section's stage
     OUT/seed{S}/RUN/                  a retraining run (train --subset), its eval/SET.json
     OUT/seed{S}/ENSEMBLE/             eval/SET.json of an ensemble of runs
 
@@ -41,7 +42,9 @@ from datamap.io import atomic
 log = logging.getLogger(__name__)
 
 MARKERS = "stages.json"
-KINDS = ("evalset", "cartography", "metrics", "clusters", "select", "train", "evaluate", "ensemble")
+KINDS = ("evalset", "cartography", "metrics", "clusters", "errors", "select", "train", "evaluate", "ensemble")
+#: files the errors stage writes into the cartography run (``act: relabel`` / ``act: down_weight`` train on them)
+RELABELED, WEIGHTS = "relabeled.parquet", "weights.parquet"
 
 
 @dataclass
@@ -249,6 +252,11 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             evaluate_stages(sd, "cartography", cid, tc)
             runs.append(RunInfo(seed, "cartography", "cartography", None, carto))
 
+        eid = None
+        if cfg.errors is not None:  # datamap errors, relabel, weights on the cartography run
+            eid = f"{cid}/errors"
+            stages.append(Stage(eid, "errors", carto, cfg.errors.model_dump(), [cid], action=_errors_action(carto, cfg.errors),
+                                outputs=[carto / "label_issues.parquet", carto / RELABELED, carto / WEIGHTS]))
         select_ids: dict[str, str] = {}
         for sname, spec in cfg.selections.items():
             if spec.random_like is not None:
@@ -256,9 +264,11 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             for vname, recipe, _ in variants(sname, spec):
                 sid = f"{sd.name}/select/{vname}"
                 sseed = spec.seed if spec.seed is not None else seed
-                after = [mid] + ([clid] if recipe.cluster is not None else [])
-                stages.append(Stage(sid, "select", carto, {"recipe": recipe.to_dict(), "seed": sseed}, after,
-                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None),
+                after = [mid] + ([clid] if recipe.cluster is not None else []) + ([eid] if spec.drop_errors else [])
+                stages.append(Stage(sid, "select", carto, {"recipe": recipe.to_dict(), "seed": sseed,
+                                                           **({"drop_errors": True} if spec.drop_errors else {})}, after,
+                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None,
+                                                          spec.drop_errors),
                                     outputs=[carto / "selections" / f"{vname}.json"]))
                 select_ids[vname] = sid
         for sname, spec in cfg.selections.items():
@@ -280,13 +290,20 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             exp = next(e for e in cfg.experiments if e.name == exp_name)
             run = sd / run_name
             subset = str((carto / "selections" / f"{sel}.json").resolve()) if sel else None
-            tc = train_config(cfg, seed=seed, out=str(run), overrides=exp.train, subset=subset,
-                              cartography=str(carto))
+            dataset = str((carto / RELABELED).resolve()) if exp.act == "relabel" else exp.dataset
+            overrides = {**exp.train, "weights": str((carto / WEIGHTS).resolve())} if exp.act == "down_weight" else exp.train
+            tc = train_config(cfg, seed=seed, out=str(run), overrides=overrides, subset=subset,
+                              cartography=str(carto), dataset=dataset, own_columns=exp.act == "relabel")
             params = tc.model_dump(mode="json")
             params["subset"] = sel  # the key names the selection, not this machine's path
-            if tc.dynamics_from:
-                params["dynamics_from"] = "cartography"
+            for key in ("dynamics_from", "steps_like"):
+                if getattr(tc, key):
+                    params[key] = "cartography"
+            if exp.act is not None:  # the files of the errors stage, not this machine's paths
+                params.update(act=exp.act, dataset=None if exp.act == "relabel" else params["dataset"],
+                              weights=None)
             after = ([select_ids[sel]] if sel else []) + ([mid] if tc.dynamics_from else [])
+            after += ([cid] if tc.steps_like else []) + ([eid] if exp.act else [])
             rid = f"{sd.name}/{run_name}"
             stages.append(Stage(rid, "train", run, params, after, action=_train_action(tc), clean=_remove(run),
                                 outputs=[run / "config.yaml"]))
@@ -359,12 +376,24 @@ def _clusters_action(carto: Path, cl: dict, seed: int, max_length: int) -> Calla
     return run
 
 
-def _select_action(carto: Path, name: str, recipe, seed: int, clusters: bool) -> Callable[[], None]:
+def _select_action(carto: Path, name: str, recipe, seed: int, clusters: bool, drop_errors: bool = False) -> Callable[[], None]:
     def run() -> None:
         from datamap.stages.select import select_run
 
         select_run(carto, name, recipe, seed=seed, overwrite=True,
-                   clusters=carto / "clusters.parquet" if clusters else None)
+                   clusters=carto / "clusters.parquet" if clusters else None, drop_errors=drop_errors)
+    return run
+
+
+def _errors_action(carto: Path, spec) -> Callable[[], None]:
+    def run() -> None:
+        from datamap.stages.actions import relabel_run, weights_run
+        from datamap.stages.errors import find_errors
+
+        find_errors(carto, method=spec.method, cut=spec.cut, max_class_share=spec.max_class_share,
+                    force_flag=spec.force_flag, overwrite=True)
+        relabel_run(carto, carto / RELABELED, overwrite=True)
+        weights_run(carto, carto / WEIGHTS, flagged_weight=spec.flagged_weight, overwrite=True)
     return run
 
 
