@@ -276,6 +276,9 @@ def metrics(
     rd = RunDir(run)
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
     counts = summary_counts(table, names)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(rd)
 
     def text():
         t = Table(title=f"{len(table):,} examples: regions x gold class")
@@ -285,9 +288,12 @@ def metrics(
         for region, row in counts.iterrows():
             t.add_row(str(region), *[f"{int(v):,}" for v in row])
         Console().print(t)
+        for line in health_lines(findings):
+            Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
     emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
           "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
+          "health": health_json(findings),
           "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
     echo(f"wrote {rd.metrics} and {rd.regions_json}")
 
@@ -602,8 +608,13 @@ def select(
                 + f" -> {s.paths['json']}",
                 markup=False, highlight=False, soft_wrap=True,
             )
+        for line in health_lines(findings):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    emit({"selections": [s.summary() for s in saved]}, as_json, text)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(run)
+    emit({"selections": [s.summary() for s in saved], "health": health_json(findings)}, as_json, text)
 
 
 @app.command()

@@ -379,17 +379,13 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     out : path
         The run directory (``datamap train --resume --out OUT``); it replaces the saved ``out``.
     """
-    import yaml
-
+    from datamap.io.yamlsafe import load_yaml_file
     from datamap.training.config import config_error, field_path
 
     run = RunDir(out)
     if not run.config.exists():
         raise DatamapError(f"{run.config}: not found; --resume continues a run started by datamap train")
-    try:
-        data = yaml.safe_load(run.config.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{run.config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(run.config)
     if not isinstance(data, dict):
         raise DatamapError(f"{run.config}: not a mapping of options")
     data["out"] = str(out)
