@@ -268,6 +268,7 @@ def metrics(
     from rich.markup import escape
     from rich.table import Table
 
+    from datamap.console import printable
     from datamap.io.rundir import RunDir
     from datamap.stages.measure import measure_run, summary_counts
 
@@ -284,7 +285,7 @@ def metrics(
         t = Table(title=f"{len(table):,} examples: regions x gold class")
         t.add_column("region")
         for c in counts.columns:
-            t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
+            t.add_column(escape(printable(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
         for region, row in counts.iterrows():
             t.add_row(str(region), *[f"{int(v):,}" for v in row])
         Console().print(t)
@@ -841,6 +842,7 @@ def errors(
 
         datamap select runs/rt --out clean --drop-errors
     """
+    from datamap.console import printable
     from datamap.stages.errors import find_errors, with_texts
 
     check_option(top, "--top", low=0)
@@ -859,7 +861,7 @@ def errors(
             text = " ".join(str(row.text).split())
             text = text if len(text) <= 100 else text[:99] + "…"
             mark = "*" if row.flag else " "
-            typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
+            typer.echo(printable(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}"))
     typer.echo(f"wrote {res.path}")
 
 
@@ -1017,6 +1019,35 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder...: one line naming the path
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
+
+
+def os_error_line(exc: BaseException) -> str | None:
+    """One line for an operating-system failure (``OSError``, or torch's ``RuntimeError`` of a failed write),
+    naming the path and what is needed; None for other errors (they stay tracebacks: bugs)."""
+    import errno
+
+    if isinstance(exc, RuntimeError):
+        msg = str(exc)
+        if "unexpected pos" not in msg and "No space left" not in msg and "file write failed" not in msg:
+            return None
+        return f"writing a file failed ({msg.splitlines()[0][:200]}); the disk may be full: free space or choose another --out"
+    if not isinstance(exc, OSError):
+        return None
+    path = exc.filename or "a file"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    need = {errno.ENOSPC: "free space on that disk or choose another --out",
+            errno.EDQUOT: "free space within your quota or choose another --out",
+            errno.EACCES: "check the permissions or choose another --out",
+            errno.EROFS: "the file system is read-only: choose another --out",
+            errno.EPERM: "check the permissions or choose another --out"}.get(exc.errno, "")
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    return f"{path}: {reason}{code}" + (f"; {need}" if need else "")
 
 
 if __name__ == "__main__":

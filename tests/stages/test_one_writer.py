@@ -15,7 +15,8 @@ import sys
 import pytest
 
 from conftest import cli_env, make_sentiment_frame
-from stages.test_bad_inputs import call, ok, snapshot
+from stages.refusals import check_refusal
+from stages.test_bad_inputs import ok
 
 TRAIN = ["--epochs", "2", "--batch-size", "16", "--lr", "5e-4", "--max-length", "24", "--eval-split", "none"]
 
@@ -105,17 +106,7 @@ CASES = [
 
 @pytest.mark.parametrize("case,argv,expected", CASES, ids=[c[0] for c in CASES])
 def test_refused_in_one_line_and_nothing_changes(tw, case, argv, expected, capsys, monkeypatch):
-    monkeypatch.chdir(tw["root"])
-    args = [a.format(**tw) for a in argv]
-    before = snapshot(tw["root"])
-    capsys.readouterr()
-    code = call(*args)
-    err = capsys.readouterr().err
-    assert code == 2, f"exit {code}; stderr: {err}"
-    assert "Traceback" not in err and err.startswith("error: ") and err.count("\n") == 1, err
-    for part in expected:
-        assert part.format(**tw) in err, f"{part!r} not in {err!r}"
-    assert snapshot(tw["root"]) == before, "files were created, changed or removed"
+    check_refusal(tw, argv, expected, capsys, monkeypatch)
 
 
 def test_stale_lock_is_cleared_and_overwrite_keeps_what_it_did_not_write(tw, tmp_path, caplog):
