@@ -19,15 +19,15 @@ import pytest
 from datamap.io.embeddings import read_vectors, write_embeddings
 from stages.refusals import check_refusal
 from stages.test_bad_inputs import _copy_run, call, ok
-from stages.test_bad_inputs import world as _world  # noqa: F401  (the module fixture 'world', built for this module)
+from stages.test_bad_inputs import world  # noqa: F401  (the module fixture, built again for this module)
 
 
 @pytest.fixture(scope="module")
-def fw(_world):
-    world = _world
-    base = world["base"]
-    run = world["run"]
-    w = dict(world)
+def fw(request):
+    built = request.getfixturevalue("world")
+    base = built["base"]
+    run = built["run"]
+    w = dict(built)
     emb = read_vectors(run / "embeddings.parquet", "id", "embedding")
     for name, value in (("nanemb", np.nan), ("infemb", np.inf)):
         d = _copy_run(run, base / name, files=("config.yaml", "data.parquet", "labels.json", "dynamics.parquet",
@@ -43,7 +43,7 @@ def fw(_world):
         pd.DataFrame({"id": ids, "probs": rows}).to_parquet(base / f"{name}.parquet")
         w[name] = base / f"{name}.parquet"
     w["nanprobs_id"], w["ragged_id"] = ids[5], ids[7]
-    exp = world["expfile"].read_text()
+    exp = built["expfile"].read_text()
     (base / "dup.yaml").write_text(exp + "seeds: [1]\nseeds: [2]\n")
     bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]\n" for p, c in zip("abcdefgh", "bcdefghi"))
