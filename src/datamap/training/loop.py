@@ -224,6 +224,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
     accelerator.wait_for_everyone()
+    if main:
+        from datamap.training.announce import startup_line
+
+        say(startup_line(cfg, train_df, names, evals, accelerator))
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
     loader = make_loader(train_enc, collate, sampler)
