@@ -456,19 +456,15 @@ def load_run(path: "str | os.PathLike") -> Run:
         Small files (config, labels, history, evaluation scores, selections) are read now; the
         Parquet frames (``data``, ``dynamics``, ``metrics``) on first access.
     """
-    import yaml
-
     from datamap.io.rundir import RunDir
     from datamap.io.selection import load_selection_ids
+    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(path)
     rd.require()
     config = {}
     if rd.config.exists():
-        try:
-            config = yaml.safe_load(rd.config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise DatamapError(f"{rd.config}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        config = load_yaml_file(rd.config) or {}
     names = rd.label_names() if rd.labels.exists() else []
     history = _read_json(rd.history).get("epochs", []) if rd.history.exists() else []
     evaluations = {p.stem: _read_json(p) for p in sorted(rd.eval_dir.glob("*.json"))} if rd.eval_dir.is_dir() else {}

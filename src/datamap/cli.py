@@ -309,6 +309,7 @@ def metrics(
     from rich.markup import escape
     from rich.table import Table
 
+    from datamap.console import printable
     from datamap.io.rundir import RunDir
     from datamap.stages.measure import measure_run, summary_counts
 
@@ -317,18 +318,24 @@ def metrics(
     rd = RunDir(run)
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
     counts = summary_counts(table, names)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(rd)
 
     def text():
         t = Table(title=f"{len(table):,} examples: regions x gold class")
         t.add_column("region")
         for c in counts.columns:
-            t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
+            t.add_column(escape(printable(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
         for region, row in counts.iterrows():
             t.add_row(str(region), *[f"{int(v):,}" for v in row])
         Console().print(t)
+        for line in health_lines(findings):
+            Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
     emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
           "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
+          "health": health_json(findings),
           "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
     echo(f"wrote {rd.metrics} and {rd.regions_json}")
 
@@ -657,8 +664,13 @@ def select(
                 + f" -> {s.paths['json']}",
                 markup=False, highlight=False, soft_wrap=True,
             )
+        for line in health_lines(findings):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    emit({"selections": [s.summary() for s in saved]}, as_json, text)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(run)
+    emit({"selections": [s.summary() for s in saved], "health": health_json(findings)}, as_json, text)
 
 
 @app.command()
@@ -928,6 +940,7 @@ def errors(
 
 
 def _print_errors(res, ranked, shown, percentile: float, max_class_share: float) -> None:
+    from datamap.console import printable
     from datamap.stages.errors import describe_cut
 
     typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
@@ -944,7 +957,7 @@ def _print_errors(res, ranked, shown, percentile: float, max_class_share: float)
             text = " ".join(str(row.text).split())
             text = text if len(text) <= 100 else text[:99] + "…"
             mark = "*" if row.flag else " "
-            typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
+            typer.echo(printable(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}"))
     typer.echo(f"wrote {res.path}")
 
 
@@ -1167,6 +1180,35 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder...: one line naming the path
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
+
+
+def os_error_line(exc: BaseException) -> str | None:
+    """One line for an operating-system failure (``OSError``, or torch's ``RuntimeError`` of a failed write),
+    naming the path and what is needed; None for other errors (they stay tracebacks: bugs)."""
+    import errno
+
+    if isinstance(exc, RuntimeError):
+        msg = str(exc)
+        if "unexpected pos" not in msg and "No space left" not in msg and "file write failed" not in msg:
+            return None
+        return f"writing a file failed ({msg.splitlines()[0][:200]}); the disk may be full: free space or choose another --out"
+    if not isinstance(exc, OSError):
+        return None
+    path = exc.filename or "a file"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    need = {errno.ENOSPC: "free space on that disk or choose another --out",
+            errno.EDQUOT: "free space within your quota or choose another --out",
+            errno.EACCES: "check the permissions or choose another --out",
+            errno.EROFS: "the file system is read-only: choose another --out",
+            errno.EPERM: "check the permissions or choose another --out"}.get(exc.errno, "")
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    return f"{path}: {reason}{code}" + (f"; {need}" if need else "")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The experiment file of ``datamap run``: schema, validation with paths, dotted overrides.
 
-An experiment file (YAML, read with ``safe_load``) names the data, shared training settings, the
+An experiment file (YAML, read with :func:`datamap.io.yamlsafe.load_yaml_file`: safe, no duplicate keys, bounded) names the data, shared training settings, the
 cartography stage, named selections (a list of fractions is a sweep), the experiments that retrain
 on them, the seeds, the evaluation sets and optional ensembles (see ``examples/*.yaml`` and
 docs/experiments.md). :func:`load_config` reads one, applies ``key.path=value`` overrides and
@@ -23,7 +23,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datamap.core.clusters import ClusterSpec
@@ -31,6 +30,7 @@ from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
+from datamap.io.yamlsafe import load_yaml, load_yaml_file
 from datamap.io.names import check_name
 from datamap.training.config import TrainConfig, config_error
 
@@ -510,10 +510,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for m in _TOKEN.finditer(key.strip()):
             tok = m.group(0)
             parts.append(int(m.group(1)) if m.group(1) is not None else (int(tok) if tok.isdigit() else tok))
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise DatamapError(f"override {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
+        parsed = load_yaml(value, f"override {text!r}: the value")
         if isinstance(parsed, str) and _NUMBER.match(parsed.strip()):
             parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
         node: Any = raw
@@ -545,12 +542,9 @@ def load_config(path: "str | Path", overrides: list[str] | None = None) -> Exper
         ``key.path=value`` items applied before validation (validated like the file).
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatamapError(f"{path}: not found") from None
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not path.exists():
+        raise DatamapError(f"{path}: not found")
+    raw = load_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -53,7 +53,7 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 def load_config(path: "str | os.PathLike") -> dict:
     """The training options of a YAML file (a run's ``config.yaml`` or a hand-written one); given a
     run directory, its ``config.yaml``."""
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     path = Path(path)
     if path.is_dir():
@@ -62,10 +62,7 @@ def load_config(path: "str | os.PathLike") -> dict:
         path = path / "config.yaml"
     if not path.is_file():
         raise DatamapError(f"{path}: configuration file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise DatamapError(f"{path}: not a mapping of training options")
     return data

@@ -88,9 +88,18 @@ def read_oof_probs(path: "str | os.PathLike", ids: np.ndarray, n_classes: int) -
     if (where < 0).any():
         missing = ids[np.flatnonzero(where < 0)[0]]
         raise DatamapError(f"{path}: no probabilities for id '{missing}' of the run ({int((where < 0).sum())} missing)")
-    probs = np.stack(frame["probs"].to_numpy()[where]).astype(np.float64)
-    if probs.shape[1] != n_classes:
-        raise DatamapError(f"{path}: {probs.shape[1]} probabilities per example, the run has {n_classes} classes")
+    rows = frame["probs"].to_numpy()[where]
+    for i, row in enumerate(rows):  # ragged or scalar rows: name the first
+        if row is None or np.ndim(row) != 1 or len(row) != n_classes:
+            got = "a scalar" if row is not None and np.ndim(row) == 0 else f"{0 if row is None else len(row)} values"
+            raise DatamapError(f"{path}: row of id '{ids[i]}' holds {got}; every row needs {n_classes} probabilities "
+                               "(one per class of the run)")
+    probs = np.stack(rows).astype(np.float64) if len(rows) else np.zeros((0, n_classes))
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatamapError(f"{path}: non-finite probability (NaN or infinite) for id '{ids[i]}' "
+                           f"({int(bad.sum())} such rows)")
     return probs
 
 

@@ -31,12 +31,12 @@ def _eval_name(name: str | None, dataset: str, split: str) -> str:
 
 def _training_data(model_or_run: str) -> tuple[str, str] | None:
     """(dataset, split) a run was trained on, from its config.yaml; None for a model or an unreadable config."""
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     cfg = Path(model_or_run) / "config.yaml"
     try:
-        conf = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        conf = load_yaml_file(cfg) if cfg.is_file() else None
+    except DatamapError:
         return None
     if not isinstance(conf, dict) or not isinstance(conf.get("dataset"), str):
         return None

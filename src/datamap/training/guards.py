@@ -65,3 +65,31 @@ def check_resumable(run: RunDir, cfg: TrainConfig, manifest: dict) -> None:
         if missing:
             raise DatamapError(f"{run.dynamics_dir / f'epoch_{missing[0]}.parquet'}: missing, though {where} says "
                                f"epoch {epoch + 1} finished; start again with datamap train --overwrite --out {run.root}")
+        for e in range(epoch + 1):
+            _readable(run.dynamics_dir / f"epoch_{e}.parquet", run, _parquet_ok)
+    _readable(run.checkpoint / "model.safetensors", run, _safetensors_ok)
+
+
+def _parquet_ok(path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.read_metadata(path)
+
+
+def _safetensors_ok(path: Path) -> None:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt"):
+        pass
+
+
+def _readable(path: Path, run: RunDir, check) -> None:
+    """Stop (one line) when ``path`` exists but is truncated or corrupt (``check`` raises on it)."""
+    if not path.is_file():
+        return
+    try:
+        check(path)
+    except Exception as exc:  # pyarrow and safetensors raise their own types for a truncated file
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatamapError(f"{path}: truncated or corrupt ({first[:160]}); cannot resume: start again with "
+                           f"datamap train --overwrite --out {run.root}") from None

@@ -247,6 +247,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
     accelerator.wait_for_everyone()
+    if main:
+        from datamap.training.announce import startup_line
+
+        say(startup_line(cfg, train_df, names, evals, accelerator))
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
     train_collate = collate
@@ -419,17 +423,13 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     out : path
         The run directory (``datamap train --resume --out OUT``); it replaces the saved ``out``.
     """
-    import yaml
-
+    from datamap.io.yamlsafe import load_yaml_file
     from datamap.training.config import config_error, field_path
 
     run = RunDir(out)
     if not run.config.exists():
         raise DatamapError(f"{run.config}: not found; --resume continues a run started by datamap train")
-    try:
-        data = yaml.safe_load(run.config.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{run.config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(run.config)
     if not isinstance(data, dict):
         raise DatamapError(f"{run.config}: not a mapping of options")
     data["out"] = str(out)

@@ -370,10 +370,26 @@ def write_html_map(
         css=css,
         banner=html.escape(banner),
         sampled="yes" if note["sampled"] else "no",
+        about=about_html(rd),
         data=script_json(payload),
         js=js,
     )
     return write_text(target, page)
+
+
+def about_html(rd: RunDir) -> str:
+    """The run's description, health warnings and what the regions are, as escaped HTML for the page's head."""
+    from datamap.views.findings import describe_run, regions_note, run_findings, warnings_of
+
+    desc = describe_run(rd)
+    warn = warnings_of(run_findings(rd))
+    parts = [f"<p id='dm-run'>Run: {html.escape(desc)}</p>"] if desc else []
+    if warn:
+        items = "".join(f"<li>⚠ <b>{html.escape(f.check)}</b>: {html.escape(f.message)}</li>" for f in warn)
+        parts.append(f"<div id='dm-health' class='warn'><b>Read before the map: {len(warn)} health "
+                     f"check{'s' if len(warn) != 1 else ''} warn.</b><ul>{items}</ul></div>")
+    parts.append(f"<p id='dm-regions' class='note'>{html.escape(regions_note(rd))}</p>")
+    return "\n".join(parts)
 
 
 def embedding_view(rd: RunDir, table, embeddings, clusters, projection: str, seed: int):
@@ -427,6 +443,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <h1>{title}</h1>
 <p id="dm-note" data-sampled="{sampled}">{banner}</p>
+{about}
 <div id="dm-controls">
   <label>Colour by <select id="dm-color"></select></label>
   <label>Search <input id="dm-search" type="search" placeholder="substring in text (any case)" size="28"></label>

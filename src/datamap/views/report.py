@@ -114,7 +114,9 @@ def _maps(rd: RunDir, table) -> str:
     return "\n".join(out)
 
 
-def _regions(table, names: list[str]) -> str:
+def _regions(table, names: list[str], rd: RunDir | None = None) -> str:
+    from datamap.views.findings import regions_note
+
     regions = list(REGION_ORDER) + sorted(set(table["region"].astype(str)) - set(REGION_ORDER))
     counts = table.groupby([table["region"].astype(str), table["gold"].astype(int)]).size()
     rows = []
@@ -126,6 +128,7 @@ def _regions(table, names: list[str]) -> str:
     rows.append(["<b>all</b>", *(_num(v) for v in tot), _num(len(table)), "100.0%"])
     out = ["<h2 id='regions'>Region summary</h2>",
            "<p>Examples per region (rows) and gold class (columns).</p>",
+           f"<p class='note'>{esc(regions_note(rd))}</p>" if rd is not None else "",
            _table(["region", *names, "total", "share"], rows, "num")]
     return "\n".join(out)
 
@@ -408,7 +411,7 @@ def retrained_runs(run_dir: str | os.PathLike) -> list[Path]:
     config.yaml; any string value there that points into ``RUN/selections/`` marks it as retrained
     from this run. Unreadable configs are skipped.
     """
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(run_dir)
     root = rd.root.resolve()
@@ -419,8 +422,8 @@ def retrained_runs(run_dir: str | os.PathLike) -> list[Path]:
         if not cfg.is_file():
             continue
         try:
-            conf = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            conf = load_yaml_file(cfg)
+        except DatamapError:
             continue
         for s in _strings(conf):
             if not s.endswith(".json"):
@@ -468,15 +471,18 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         evals.append("<p class='note'>No retrained runs found beside this one (sibling folders whose "
                       "config.yaml names a file of this run's selections/).</p>")
     findings = run_health(rd, table, names)
+    from datamap.views.findings import describe_run
+
     body = "\n".join([
         f"<h1>datamap report: {esc(name)}</h1>",
         f"<p>{len(table):,} examples, {len(names)} classes ({esc(', '.join(names))}).</p>",
+        f"<p id='run-about'>Run: {esc(describe_run(rd))}</p>" if describe_run(rd) else "",
         "<nav><a href='#health'>health</a> · <a href='#maps'>maps</a> · <a href='#regions'>regions</a> · "
         "<a href='#mislabeled'>mislabeled</a> · <a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · "
         "<a href='#selections'>selections</a></nav>",
         _health(findings),
         _maps(rd, table),
-        _regions(table, names),
+        _regions(table, names, rd),
         _mislabeled(rd, table, names, findings),
         _history(rd),
         "\n".join(evals),

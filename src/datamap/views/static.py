@@ -66,16 +66,20 @@ def _mode(values) -> int:
 
 
 def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
-             epochs: int | None = None) -> bytes:
+             epochs: int | None = None, subtitle: str = "") -> bytes:
     """Render the data map of a metrics table to PNG bytes.
 
     ``max_points`` draws a seeded random sample in the scatter only (histograms use every
     example) and says so in the title; by default every point is drawn. ``epochs`` is the number
     of epochs correctness counts in (metrics.json ``epochs_used``); found from the values if None.
     """
+    return figure_png(map_figure(metrics, title, max_points, seed, epochs, subtitle))
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib figure (tight bounding box); the figure is closed."""
     import matplotlib.pyplot as plt
 
-    fig = map_figure(metrics, title, max_points, seed, epochs)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -83,8 +87,8 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
 
 
 def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
-               epochs: int | None = None):
-    """The matplotlib figure of :func:`plot_map` (its first axes is the map)."""
+               epochs: int | None = None, subtitle: str = ""):
+    """The matplotlib figure of :func:`plot_map` (its first axes is the map); ``subtitle``: lines above the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,6 +146,9 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     ax.set_xlim(0, max(xmax * 1.08, 0.02))  # variability <= 0.5; use the room the data needs
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title} ({note})")
+    if subtitle:  # the run's description and health warnings, above everything (fig.texts)
+        fig.text(0.06, 0.995, subtitle, ha="left", va="bottom", fontsize=8.5, wrap=True,
+                 color="#b2182b" if "⚠" in subtitle else "0.25")
     box = dict(boxstyle="round,pad=0.3", fc="white", alpha=0.8, ec="0.5")
     # easy = high confidence (top), hard = low confidence (bottom), ambiguous = high variability (right)
     ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color=REGION_COLORS["easy"])
@@ -201,10 +208,23 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
     target = Path(out) if out is not None else run.map_png
     atomic.refuse_existing(target, overwrite, "--out" if out is not None else "")
     run.require(run.metrics, hint="run `datamap metrics RUN` first")
+    return atomic.write_bytes(target, figure_png(run_map_figure(run, max_points, seed)))
+
+
+def map_subtitle(run: RunDir) -> str:
+    """The PNG's subtitle: the run's description, then one ``⚠`` line per health warning."""
+    from datamap.views.findings import describe_run, run_findings, warnings_of
+
+    lines = [describe_run(run)]
+    lines += [f"⚠ {f.check}: {f.message}" for f in warnings_of(run_findings(run))]
+    return "\n".join(line for line in lines if line)
+
+
+def run_map_figure(run: RunDir, max_points: int | None = None, seed: int = 0):
+    """The figure ``map.png`` is drawn from (title, map, histograms, subtitle); used by :func:`write_map_png`."""
     metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
-    title = f"Data map of {run.root.name}"
-    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points, seed=seed,
-                                                epochs=epochs_used(run)))
+    return map_figure(metrics, title=f"Data map of {run.root.name}", max_points=max_points, seed=seed,
+                      epochs=epochs_used(run), subtitle=map_subtitle(run))
 
 
 def epochs_used(run: RunDir) -> int | None:
