@@ -65,6 +65,8 @@ CASES = [
     ("run-deep-nesting", ["run", "{base}/deep.yaml", "--dry-run"], ["deep.yaml", "nested"]),
     ("run-not-utf8", ["run", "{base}/latin1.yaml", "--dry-run"], ["latin1.yaml", "not UTF-8"]),
     ("crossval-duplicate-key", ["crossval", "{base}/cvdup.yaml", "--out", "{base}/cv"], ["cvdup.yaml", "duplicate key 'epochs'"]),
+    ("import-overwrite-own-input", ["import-dynamics", "{td}", "--out", "{run}", "--overwrite"],
+     ["training_dynamics", "inside --out"]),
     ("embed-out-under-file", ["embed", "{run}", "--out", "{afile}/e.parquet"], ["scores.csv is a file"]),
     ("crossval-out-under-file", ["crossval", "{run}/config.yaml", "--out", "{afile}/cv"], ["scores.csv is a file"]),
     ("cluster-out-under-file", ["cluster", "{run}", "--k", "2", "--out", "{afile}/c.parquet"], ["scores.csv is a file"]),
