@@ -72,7 +72,7 @@ def embed_frame(
         ``seconds``: tokenisation and the pass, model loading left out).
     """
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.models import load_encoder, load_tokenizer
+    from datamap.training.models import check_max_length, load_encoder, load_tokenizer
     from datamap.training.predict import make_accelerator
 
     if pooling not in POOLINGS:
@@ -82,6 +82,7 @@ def embed_frame(
     tokenizer = load_tokenizer(model_ref, trust_remote_code)
     model, has_pooler = load_encoder(model_ref, trust_remote_code)
     model_type = getattr(model.config, "model_type", "?")
+    check_max_length(model, tokenizer, max_length, str(model_ref))
     if pooling == "pooler" and not has_pooler:
         raise DatamapError(
             f"--pooling pooler: model '{model_ref}' (type {model_type!r}) has no trained pooler; use cls or mean"

@@ -39,7 +39,8 @@ from datamap.io.store import consolidate_epochs
 from datamap.training.batching import Collator, LengthGroupedSampler, encode_frame, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
+from datamap.training.models import (check_max_length, freeze_base, load_model, load_tokenizer, model_label_names,
+                                     save_model)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
@@ -197,6 +198,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
+    check_max_length(model, tokenizer, cfg.max_length, cfg.model)
     if cfg.freeze_base:
         freeze_base(model)
     if cfg.embed == "pooler" and getattr(model.base_model, "pooler", None) is None:
