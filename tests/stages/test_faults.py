@@ -71,6 +71,8 @@ CASES = [
      ["--max-length 100000", "takes at most"]),
     ("train-max-length-above-model", ["train", "--dataset", "toy", "--model", "{model}", "--out", "{base}/t9",
                                       "--max-length", "100000"], ["--max-length 100000", "takes at most"]),
+    ("evaluate-max-length-above-model", ["evaluate", "{run}", "--dataset", "toy", "--split", "test", "--name", "ml",
+                                         "--max-length", "100000"], ["--max-length 100000", "takes at most"]),
     ("embed-out-under-file", ["embed", "{run}", "--out", "{afile}/e.parquet"], ["scores.csv is a file"]),
     ("crossval-out-under-file", ["crossval", "{run}/config.yaml", "--out", "{afile}/cv"], ["scores.csv is a file"]),
     ("cluster-out-under-file", ["cluster", "{run}", "--k", "2", "--out", "{afile}/c.parquet"], ["scores.csv is a file"]),
