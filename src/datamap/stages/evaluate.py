@@ -84,12 +84,13 @@ def model_logits(model_ref: str, es: EvalSet, batch_size: int = 128, max_length:
     from accelerate import Accelerator
 
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.models import load_model, load_tokenizer, model_label_names
+    from datamap.training.models import check_max_length, load_model, load_tokenizer, model_label_names
     from datamap.training.predict import predict_logits
 
     path, _ = _model_source(model_ref)
     tok = load_tokenizer(path, trust_remote_code)
     model = load_model(path, None, trust_remote_code)
+    check_max_length(model, tok, max_length, str(model_ref))
     acc = Accelerator()
     model = acc.prepare_model(model, evaluation_mode=True)
     enc = encode_frame(es.frame, tok, max_length)

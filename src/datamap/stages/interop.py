@@ -57,6 +57,12 @@ def import_dynamics(
         raise DatamapError(f"--out {run.root}: is a file; give a folder")
     if run.root.is_dir() and any(run.root.iterdir()) and not overwrite:
         raise DatamapError(f"--out {run.root}: already holds files; pass --overwrite to replace the run")
+    if run.root.is_dir():  # --overwrite clears the run's files: never the command's own inputs
+        run.check_no_links()
+        for what, value in (("the dynamics folder", folder), ("--dataset", dataset)):
+            if value and Path(value).exists() and Path(value).resolve().is_relative_to(run.root.resolve()):
+                raise DatamapError(f"{what} {value}: lies inside --out {run.root}, which --overwrite clears; "
+                                   "copy it elsewhere first or choose another --out")
     dyn = read_jsonl_dir(folder)
     dyn = as_logits(dyn, probabilities, f"{folder} (dynamics_epoch_*.jsonl)")
     if label_names is not None and len(label_names) != dyn.n_classes:

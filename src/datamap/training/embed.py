@@ -112,7 +112,7 @@ def embed_frame(
         ``seconds``: tokenisation and the pass, model loading left out).
     """
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.models import load_encoder, load_tokenizer
+    from datamap.training.models import check_max_length, load_encoder, load_tokenizer
     from datamap.training.predict import make_accelerator
 
     from datamap.training.models import set_pad_token
@@ -126,6 +126,7 @@ def embed_frame(
     model_type = getattr(model.config, "model_type", "?")
     pooling = check_pooling(pooling, model.config, model_ref)
     set_pad_token(model, tokenizer)
+    check_max_length(model, tokenizer, max_length, str(model_ref))
     if pooling == "pooler" and not has_pooler:
         raise DatamapError(
             f"--pooling pooler: model '{model_ref}' (type {model_type!r}) has no trained pooler; use cls or mean"

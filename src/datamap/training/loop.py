@@ -43,8 +43,8 @@ from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import (check_head, enable_gradient_checkpointing, freeze_base, load_model, load_tokenizer,
-                                     model_label_names, save_model, set_pad_token)
+from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
+                                     load_model, load_tokenizer, model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
@@ -215,6 +215,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     set_pad_token(model, tokenizer)
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
+    check_max_length(model, tokenizer, cfg.max_length, cfg.model)
     if cfg.freeze_base:
         freeze_base(model)
     if cfg.lora is not None:

@@ -150,6 +150,21 @@ def _quiet_transformers():
             transformers.logging.enable_progress_bar()
 
 
+def check_max_length(model, tokenizer, max_length: int, model_ref: str) -> None:
+    """Stop (one line) when ``--max-length`` exceeds what the model can take (its tokenizer's
+    ``model_max_length`` when set, else ``max_position_embeddings``); longer inputs would crash the forward pass."""
+    limits = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    pos = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(pos, int) and pos > 0:
+        limits.append(pos)
+    if limits and int(max_length) > min(limits):
+        raise DatamapError(f"--max-length {max_length}: model '{model_ref}' takes at most {min(limits)} tokens; "
+                           f"pass --max-length {min(limits)} or less")
+
+
 def model_label_names(model) -> list[str]:
     """Class names in id order from ``model.config.id2label`` (``LABEL_i`` defaults included)."""
     config = getattr(model, "config", None)
