@@ -878,9 +878,11 @@ def noise(
                      label_column=label_column, id_column=id_column, overwrite=overwrite)
 
     def text():
+        from datamap.console import printable
+
         for row in res.per_class.itertuples(index=False):
             rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
-            echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
+            echo(printable(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})"))
         echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
 
     per_class = {str(r[0]): {"n": int(r.n), "flipped": int(r.flipped)} for r in res.per_class.itertuples(index=False)}
@@ -946,10 +948,11 @@ def _print_errors(res, ranked, shown, percentile: float, max_class_share: float)
     typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
                f"ranked by {res.method}")
     for c in res.capped:
-        typer.echo(f"--max-class-share {max_class_share:g} bound on class {res.table['given_label'][res.table['given_label_id'] == c.label].iloc[0]}: "
-                   f"{c.after} of its {c.n} examples flagged, not {c.before}")
+        name = res.table['given_label'][res.table['given_label_id'] == c.label].iloc[0]
+        typer.echo(printable(f"--max-class-share {max_class_share:g} bound on class {name}: "
+                             f"{c.after} of its {c.n} examples flagged, not {c.before}"))
     if res.forced:
-        typer.echo(f"flagged despite: {res.forced} (--force-flag)")
+        typer.echo(printable(f"flagged despite: {res.forced} (--force-flag)"))
     if res.n_threshold:
         typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
     if shown is not None:

@@ -97,7 +97,7 @@ def test_control_characters_in_content_are_escaped_in_terminal_output(fw, tmp_pa
     ok("metrics", run)
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out and "neg\\x1b[2J" in out
-    ok("errors", run, "--top", "5")
+    ok("errors", run, "--top", "5", "--force-flag")  # the tiny model is near chance: errors refuses without it
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07" in out
 
