@@ -45,6 +45,18 @@ def make_mirror(root: Path, train: int = 60, validation: int = 20, test: int | N
     return mirror
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _token_cache(tmp_path_factory):
+    """Tests write the tokenised-data cache (datamap.training.token_cache) into a folder of their own."""
+    before = os.environ.get("DATAMAP_CACHE_DIR")
+    os.environ["DATAMAP_CACHE_DIR"] = str(tmp_path_factory.mktemp("datamap-cache"))
+    yield
+    if before is None:
+        os.environ.pop("DATAMAP_CACHE_DIR", None)
+    else:
+        os.environ["DATAMAP_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A 2-layer, 32-hidden BERT with a WordPiece tokenizer trained here, saved as a model folder."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SelectionResult
 from datamap.errors import DatamapError, user_errors
 
@@ -124,7 +125,7 @@ def assign_regions(
     metrics: Any,
     variability: Any = None,
     *,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
 ) -> np.ndarray:
     """Data-map region of every example: ``easy``, ``ambiguous``, ``hard`` or ``none``.
 
@@ -138,7 +139,7 @@ def assign_regions(
         The output of :func:`compute_metrics`, or the confidences themselves.
     variability : array, optional
         Only when ``metrics`` is a confidence array.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region as a fraction of N, in [0, 1].
 
     Returns
@@ -455,19 +456,15 @@ def load_run(path: "str | os.PathLike") -> Run:
         Small files (config, labels, history, evaluation scores, selections) are read now; the
         Parquet frames (``data``, ``dynamics``, ``metrics``) on first access.
     """
-    import yaml
-
     from datamap.io.rundir import RunDir
     from datamap.io.selection import load_selection_ids
+    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(path)
     rd.require()
     config = {}
     if rd.config.exists():
-        try:
-            config = yaml.safe_load(rd.config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise DatamapError(f"{rd.config}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        config = load_yaml_file(rd.config) or {}
     names = rd.label_names() if rd.labels.exists() else []
     history = _read_json(rd.history).get("epochs", []) if rd.history.exists() else []
     evaluations = {p.stem: _read_json(p) for p in sorted(rd.eval_dir.glob("*.json"))} if rd.eval_dir.is_dir() else {}

@@ -10,10 +10,11 @@ import pandas as pd
 
 def trainer_script(model_dir, frame: pd.DataFrame, output_dir, *, use_datamap=True, record="inflight", epochs=2,
                    batch_size=8, lr=5e-4, no_dropout=False, save_strategy="no", callbacks=(), train_kwargs=None,
-                   **datamap_kwargs):
+                   args_kwargs=None, **datamap_kwargs):
     """Tokenise with ``datasets.map``, pad with ``DataCollatorWithPadding``, train with the Trainer defaults
     (``remove_unused_columns=True``). ``save_strategy``, ``callbacks`` (TrainerCallback instances) and
-    ``train_kwargs`` (e.g. ``resume_from_checkpoint``) go to the Trainer. Returns the trainer."""
+    ``train_kwargs`` (e.g. ``resume_from_checkpoint``) go to the Trainer, ``args_kwargs`` (e.g. ``torch_compile``)
+    to its TrainingArguments. Returns the trainer."""
     import datasets
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, Trainer,
                               TrainingArguments)
@@ -31,6 +32,7 @@ def trainer_script(model_dir, frame: pd.DataFrame, output_dir, *, use_datamap=Tr
         output_dir=str(output_dir), num_train_epochs=epochs, per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=16, learning_rate=lr, weight_decay=0.0, warmup_steps=0, lr_scheduler_type="constant",
         seed=3, report_to="none", save_strategy=save_strategy, logging_strategy="no", disable_tqdm=True, use_cpu=True,
+        **(args_kwargs or {}),
     )
     # the one-line change: Trainer -> DynamicsTrainer (plus optional recording options)
     if use_datamap:

@@ -122,8 +122,27 @@ def locate(name_or_path: str, split: str, config: str | None = None) -> Path | N
     if mirror and (Path(mirror) / name_or_path).is_dir():
         return _split_file(Path(mirror) / name_or_path, split)
     if p.suffix.lower() in EXTENSIONS:
-        raise DatamapError(f"{name_or_path}: file not found")
+        raise DatamapError(f"{name_or_path}: file not found{did_you_mean(name_or_path)}")
     return None
+
+
+def did_you_mean(name: str) -> str:
+    """`` (did you mean 'X'?)`` for the closest local file beside ``name`` or entry of the mirror, or ""."""
+    import difflib
+
+    p = Path(name)
+    candidates: list[str] = []
+    folder = p.parent if str(p.parent) not in ("", ".") else Path(".")
+    try:
+        candidates += [str(folder / f.name) if str(p.parent) not in ("", ".") else f.name
+                       for f in folder.iterdir() if f.suffix.lower() in EXTENSIONS or f.is_dir()]
+    except OSError:
+        pass
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if mirror and Path(mirror).is_dir():
+        candidates += [f.name for f in Path(mirror).iterdir() if f.is_dir()]
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def same_dataset(a: str, b: str) -> bool:
@@ -171,7 +190,7 @@ def load_table(name_or_path: str, split: str = "train", config: str | None = Non
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatamapError(
-            f"dataset '{where}' split '{split}': not a local file or mirror entry "
+            f"dataset '{where}' split '{split}': not a local file or mirror entry{did_you_mean(name_or_path)} "
             f"(set {DATA_DIR_ENV}) and the hub failed: {first}"
         ) from exc
     return hf_frame(ds), f"{where}[{split}]"

@@ -11,7 +11,7 @@ import pandas as pd
 from datamap.core.checks import check_fraction, check_int
 from datamap.core.health import check_epochs
 from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
-from datamap.core.regions import REGIONS, assign_regions, region_indices
+from datamap.core.regions import REGION_FRACTION, REGIONS, assign_regions, region_indices
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids
@@ -36,7 +36,7 @@ def metrics_table(dyn, burn_out: int | None = None, entropy_epoch: int | None = 
 def measure_run(
     run_dir: str | os.PathLike,
     burn_out: int | None = None,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
     entropy_epoch: int | None = None,
 ) -> pd.DataFrame:
     """Compute every metric and region for a run and write its metrics files; returns the table.
@@ -47,7 +47,7 @@ def measure_run(
         Run directory holding ``dynamics.parquet`` (and ``labels.json``).
     burn_out : int or None, default None
         Use only the first ``burn_out`` epochs recorded (1 to the number recorded); ``None``: all.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region ranking as a fraction of the examples, in (0, 1].
     entropy_epoch : int or None, default None
         Epoch (0-based within those used, negative from the end) whose softmax gives

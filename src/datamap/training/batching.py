@@ -116,5 +116,10 @@ class FixedBatches:
 
 
 def make_loader(encoded, collate, batch_sampler):
-    """A DataLoader over tokenized items with a batch sampler and a collate function."""
-    return torch.utils.data.DataLoader(encoded, batch_sampler=batch_sampler, collate_fn=collate)
+    """A DataLoader over tokenized items with a batch sampler and a collate function.
+
+    On a GPU the batches are collated into pinned memory, so that the copies to the device
+    (``non_blocking``, see :func:`datamap.training.predict.make_accelerator`) do not stop the host.
+    """
+    return torch.utils.data.DataLoader(encoded, batch_sampler=batch_sampler, collate_fn=collate,
+                                       pin_memory=torch.cuda.is_available())

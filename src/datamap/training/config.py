@@ -256,7 +256,9 @@ class TrainConfig(BaseModel):
     split : str, default "train"
         ``--split``: the training split.
     eval_split : str or None, default "auto"
-        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists; None: none.
+        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists, and for a
+        single-file dataset a seeded, class-stratified 10 % of the training rows held out (``heldout``,
+        their ids in RUN/heldout.parquet); None (or ``"none"``, any case): no evaluation.
     eval_datasets : list of str, default []
         ``--eval-dataset``: extra evaluation sets, ``NAME[:SPLIT]`` or files.
     text_column, text_pair_column : str or None, default None
@@ -338,6 +340,22 @@ class TrainConfig(BaseModel):
         ``--threshold-samples``: give a seeded random ``floor(N / (C + 1))`` of the training examples
         an extra fake class ``C`` (AUM threshold samples, Pleiss et al. 2020; the model has ``C + 1``
         outputs) for ``datamap errors``'s cut; needs recorded dynamics.
+    compile : bool, default False
+        ``--compile``: ``torch.compile`` the training forward pass (inductor on CPU and CUDA), with
+        each batch padded up to one of a few bucket lengths so that at most two graphs per bucket
+        are compiled (:mod:`datamap.training.compile`); not with ``mixup``.
+    weights : str or None, default None
+        ``--weights``: a table of ``id`` and ``weight`` (:mod:`datamap.io.weights`; ``datamap weights RUN``
+        writes one): each batch's loss is the weighted mean ``sum(w_i * loss_i) / sum(w_i)`` of its
+        examples' losses (weight 0 leaves an example out of the loss; its logits are still recorded).
+        Not with mixup.
+    max_steps : int or None, default None
+        ``--max-steps``: stop after this many optimizer steps (the learning-rate schedule spans them);
+        the epochs run as needed, the last one cut short. None: ``epochs`` full passes.
+    steps_like : str or None, default None
+        ``--steps-like``: an earlier run whose number of optimizer steps (``steps`` in its history)
+        this run takes, as ``max_steps`` would: a subset then trains as long as the full set.
+        Not with ``max_steps``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -384,6 +402,10 @@ class TrainConfig(BaseModel):
     drop_hard: bool = False
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
+    compile: bool = False
+    weights: Optional[str] = None
+    max_steps: Optional[int] = Field(None, ge=1)
+    steps_like: Optional[str] = None
     lora: Optional[LoraSpec] = None
     gradient_checkpointing: bool = False
 
@@ -396,6 +418,10 @@ class TrainConfig(BaseModel):
                 raise ValueError(f"unknown tracker {name!r} (choose from {', '.join(known)})")
         return names
 
+    @field_validator("eval_split")
+    @classmethod
+    def _no_eval(cls, split: Optional[str]) -> Optional[str]:
+        return None if split is None or split.strip().lower() == "none" else split
     @field_validator("lora")
     @classmethod
     def _peft_installed(cls, spec: Optional[LoraSpec]) -> Optional[LoraSpec]:
@@ -432,6 +458,12 @@ class TrainConfig(BaseModel):
         elif not (self.drop_hard or td_pairing):
             raise OptionError(("dynamics_from",), "given but not used: it serves {} and {} td-entropy or easy-ambiguous",
                               ("drop_hard",), ("mixup", "pairing"))
+        if self.compile and self.mixup is not None:
+            raise OptionError(("compile",), "not with {} (its steps hook into the model's submodules)", ("mixup", "site"))
+        if self.weights is not None and self.mixup is not None:
+            raise OptionError(("weights",), "not with {}", ("mixup", "site"))
+        if self.max_steps is not None and self.steps_like is not None:
+            raise OptionError(("steps_like",), "not with {}", ("max_steps",))
         if self.mixup is not None and self.mixup.start_epoch >= self.epochs:
             raise OptionError(("mixup", "start_epoch"), f"must be < {{}} ({self.epochs}), got {self.mixup.start_epoch}",
                               ("epochs",))

@@ -42,7 +42,11 @@ def make_accelerator(precision: str = "auto", log_with: "list[str] | None" = Non
     )
     cpu_processes = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not gpu
     trackers = {"log_with": log_with, "project_dir": str(project_dir)} if log_with else {}
-    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu_processes, **trackers)
+    from accelerate.utils import DataLoaderConfiguration
+
+    # batches go to the GPU without a host sync (pinned memory, see batching.make_loader)
+    loading = DataLoaderConfiguration(non_blocking=torch.cuda.is_available())
+    return Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=cpu_processes, dataloader_config=loading, **trackers)
 
 
 @contextlib.contextmanager

@@ -61,16 +61,24 @@ class IndexCollator:
     collator : callable
         The user's data collator (list of feature dicts -> batch dict). Features without the
         index key (evaluation sets) are passed through unchanged.
+    buckets : list of int or None, default None
+        With ``torch_compile``: training batches are padded up to one of these lengths
+        (:func:`datamap.training.compile.pad_batch`, ``pad_id`` for ``input_ids``), so that few graphs are compiled.
     """
 
-    def __init__(self, collator):
+    def __init__(self, collator, buckets=None, pad_id: int = 0):
         self.collator = collator
+        self.buckets, self.pad_id = buckets, pad_id
 
     def __call__(self, features):
         if not features or INDEX_KEY not in features[0]:
             return self.collator(features)
         index = torch.tensor([int(f[INDEX_KEY]) for f in features], dtype=torch.long)
         batch = self.collator([{k: v for k, v in f.items() if k != INDEX_KEY} for f in features])
+        if self.buckets:
+            from datamap.training.compile import pad_batch
+
+            batch = pad_batch(batch, self.buckets, self.pad_id)
         batch[INDEX_KEY] = index
         return batch
 
@@ -232,7 +240,7 @@ class DynamicsTrainer(Trainer):
         self.record = RecordMode(record)
         self.id_column = id_column
         self.run_dir = RunDir(dynamics_dir if dynamics_dir is not None else Path(self.args.output_dir or ".") / "datamap")
-        self.data_collator = IndexCollator(self.data_collator)
+        self.data_collator = IndexCollator(self.data_collator, *_compile_buckets(self.args, self.model, self.processing_class))
         self._recorder: DynamicsRecorder | None = None
         self._source = None  # the user's training set
         self._indexed = None  # the same rows, with datamap_index
@@ -396,6 +404,22 @@ class DynamicsTrainer(Trainer):
         self._recorder.write(epoch, index, logits)
         if self.is_world_process_zero():
             self.run_dir.write_manifest(epochs_written=len(epoch_files(self.run_dir.dynamics_dir)))
+
+
+def _compile_buckets(args, model, tokenizer) -> tuple:
+    """``(buckets, pad_id)`` for the training batches of a Trainer with ``torch_compile``; ``(None, 0)`` without."""
+    if not getattr(args, "torch_compile", False):
+        return None, 0
+    from datamap.training.compile import bucket_lengths
+
+    config = getattr(model, "config", None)
+    longest = getattr(tokenizer, "model_max_length", None)
+    if not isinstance(longest, int) or longest > 100_000:  # tokenizers without a limit say 1e30
+        longest = getattr(config, "max_position_embeddings", None) or 512
+    pad_id = getattr(tokenizer, "pad_token_id", None)
+    if pad_id is None:
+        pad_id = getattr(config, "pad_token_id", None) or 0
+    return bucket_lengths(int(longest)), int(pad_id)
 
 
 def _list_values(table) -> np.ndarray:
