@@ -395,10 +395,11 @@ def plot_map(run: "Run | str | os.PathLike", *, title: str | None = None, max_po
     return map_figure(r.metrics, title or f"Data map: {r.path.name}", max_points)
 
 
-def label_issues(run: "Run | str | os.PathLike", method: str = "aum") -> "pd.DataFrame":
+def label_issues(run: "Run | str | os.PathLike", method: str = "aum", **options: Any) -> "pd.DataFrame":
     """Training examples ranked by how likely their label is wrong, as a frame like cleanlab's.
 
-    Runs ``datamap errors RUN --method METHOD --overwrite`` (so RUN/label_issues.parquet is written too)
+    Runs ``datamap errors RUN --method METHOD --overwrite`` (so RUN/label_issues.parquet is written too;
+    like it, flagging is refused for a model at or near chance unless ``force_flag=True``)
     and returns its table, most suspicious first: ``id``, ``rank``, ``is_label_issue`` (the flag),
     ``given_label``, ``predicted_label`` (names), their ``..._id`` columns, ``score_<method>`` for every
     method, and the ``text`` (and ``text_pair``).
@@ -409,11 +410,14 @@ def label_issues(run: "Run | str | os.PathLike", method: str = "aum") -> "pd.Dat
     method : str, default "aum"
         ``confidence``, ``aum``, ``el2n``, ``forgetfulness``, ``rank_mean``, ``class_confidence`` or
         ``cleanlab`` (needs the cleanlab package).
+    **options
+        The other options of :func:`datamap.stages.errors.find_errors` (``cut``, ``percentile``,
+        ``max_class_share``, ``force_flag``, ``probs``), as ``datamap errors`` takes them.
     """
     from datamap.stages.errors import find_errors, with_texts
 
     path = _as_run(run).path
-    found = find_errors(path, method=method, overwrite=True)
+    found = find_errors(path, method=method, overwrite=True, **options)
     return with_texts(path, found.table).rename(columns={"flag": "is_label_issue"})
 
 

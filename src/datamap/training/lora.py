@@ -72,6 +72,12 @@ def finish_lora(model: torch.nn.Module, tokenizer, adapter_dir: "Path | None") -
 
     if not is_lora(model):
         return model
+    from accelerate import PartialState
+
+    if torch.cuda.is_available() and PartialState().is_main_process:
+        from datamap.console import say
+
+        say(f"LoRA: peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
     if adapter_dir is not None:
         save_model(model, tokenizer, Path(adapter_dir))
     return model.merge_and_unload()
