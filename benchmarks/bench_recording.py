@@ -35,16 +35,21 @@ def timed_run(mode: str, args, out: str) -> float:
     return epoch_s, total
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def training_parser(doc: str, repeat: int = 3) -> argparse.ArgumentParser:
+    """The options of a benchmark that trains: model, dataset, limit, epochs, batch size, max length, repeats."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="minilm")
     ap.add_argument("--dataset", default="rotten_tomatoes")
     ap.add_argument("--limit", type=int, default=512)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-length", type=int, default=64)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    ap.add_argument("--repeat", type=int, default=repeat)
+    return ap
+
+
+def main() -> None:
+    args = training_parser(__doc__).parse_args()
     modes = ("none", "inflight", "epoch_end")
     epoch_times = {m: [] for m in modes}
     totals = {m: [] for m in modes}

@@ -37,6 +37,24 @@ def test_readme_example_runs(tmp_path, monkeypatch):
         assert (metrics.set_index("id").loc[chosen.ids][gold == c]["variability"] >= threshold).all()
 
 
+@pytest.mark.slow
+def test_readme_notebook_example_runs(tmp_path, monkeypatch):
+    if not (SHARED_DATA / "rotten_tomatoes").is_dir():
+        pytest.skip("needs ../shared/data (the local dataset mirror)")
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("### In a notebook", 1)[1]
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1).replace("../shared/data", str(SHARED_DATA))
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    import datasets
+    import matplotlib.figure
+
+    assert isinstance(scope["fig"], matplotlib.figure.Figure)
+    issues, ambiguous = scope["issues"], scope["ambiguous"]
+    assert len(issues) == 256 and issues["rank"].tolist() == list(range(1, 257))
+    assert isinstance(ambiguous, datasets.Dataset) and len(ambiguous) == int(0.33 * 256)
+
+
 def test_compute_metrics_frame_equals_arrays():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(7, 3, 2)).astype(np.float32)
@@ -80,7 +98,10 @@ def test_load_run_reads_every_file(tmp_path):
     atomic.write_json(run / "selections" / "s.json", {"name": "s", "ids": ["b"]})
     r = datamap.load_run(run)
     assert r.label_names == ["neg", "pos"] and r.evaluations["validation"]["accuracy"] == 0.5
-    assert r.selections == {"s": ["b"]} and r.metrics is None and r.data["text"].tolist() == ["x", "y"]
+    assert r.selections == {"s": ["b"]} and r.data["text"].tolist() == ["x", "y"]
+    # no metrics.parquet: computed from the dynamics (not written)
+    assert r.metrics["confidence"].tolist() == pytest.approx([np.e / (1 + np.e)] * 2)
+    assert not (run / "metrics.parquet").exists()
     assert r.dynamics["id"].tolist() == ["a", "b"] and r.dynamics_arrays().logits.shape == (2, 1, 2)
     with pytest.raises(datamap.DatamapError, match="run directory not found"):
         datamap.load_run(tmp_path / "missing")

@@ -8,6 +8,7 @@ import logging
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -178,3 +179,54 @@ def test_metrics_warns_below_three_epochs(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         measure_run(tmp_path, burn_out=1)
     assert "1 epoch recorded" in caplog.text
+
+
+def test_every_command_that_prints_a_result_has_json():
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert len(names) >= 18
+    for name in names:
+        if name == "run":  # prints a plan and progress; its results are files (results.parquet, summary.md)
+            continue
+        r = runner.invoke(app, [name, "--help"], terminal_width=200)
+        assert r.exit_code == 0 and "--json" in r.output, name
+
+
+def _learnt_run(tmp_path):
+    """dynamics + data + labels of 40 examples; 4 of them look mislabeled (AUM < 0)."""
+    import json
+
+    n, e = 40, 3
+    gold = np.arange(n) % 2
+    logits = np.zeros((n, e, 2), dtype=np.float32)
+    logits[np.arange(n), :, gold] = 3.0
+    logits[:4, :, :] = logits[:4, :, ::-1]  # x0..x3: the other class wins
+    ids = np.array([f"x{i}" for i in range(n)], dtype=object)
+    write_dynamics(tmp_path / "dynamics.parquet", Dynamics(ids, logits, gold, np.arange(e)))
+    pd.DataFrame({"id": ids, "text": [f"text {i}" for i in range(n)], "label": gold,
+                  "label_name": np.array(["neg", "pos"])[gold]}).to_parquet(tmp_path / "data.parquet")
+    (tmp_path / "labels.json").write_text(json.dumps({"names": ["neg", "pos"]}))
+    return tmp_path
+
+
+def test_errors_and_noise_obey_quiet_and_json(tmp_path, capsys):
+    import json
+
+    run = _learnt_run(tmp_path / "run")
+    with pytest.raises(SystemExit) as exc:
+        main(["errors", str(run), "--cut", "top:4", "--quiet"])
+    assert exc.value.code == 0 and capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as exc:
+        main(["errors", str(run), "--cut", "top:4", "--overwrite", "--json"])
+    out = json.loads(capsys.readouterr().out)  # stdout is the JSON alone
+    assert out["n_flagged"] == 4 and [r["id"] for r in out["top"][:4]] == ["x0", "x1", "x2", "x3"]
+    assert out["files"] == [str(run / "label_issues.parquet")]
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"text": [f"t{i}" for i in range(30)], "label": np.arange(30) % 3}).to_csv(data, index=False)
+    with pytest.raises(SystemExit) as exc:
+        main(["noise", str(data), "--rate", "0.2", "--out", str(tmp_path / "n.csv"), "--quiet"])
+    assert exc.value.code == 0 and capsys.readouterr().out == ""
+    with pytest.raises(SystemExit) as exc:
+        main(["noise", str(data), "--rate", "0.2", "--out", str(tmp_path / "n.csv"), "--overwrite", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_flipped"] == 6 and sum(c["flipped"] for c in out["per_class"].values()) == 6

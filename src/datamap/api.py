@@ -18,6 +18,7 @@ The functions are thin: :mod:`datamap.core` holds the formulas (plain arrays in 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -27,12 +28,14 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from datamap.core.regions import REGION_FRACTION
+from datamap.core.selection import SelectionResult
 from datamap.errors import DatamapError, user_errors
 
 if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
     import pandas as pd
 
-__all__ = ["Run", "assign_regions", "compute_metrics", "load_run", "select", "train"]
+__all__ = ["Run", "assign_regions", "compute_metrics", "label_issues", "load_run", "plot_map", "select", "train"]
 
 
 def _dynamics_arrays(dynamics: Any, gold: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -122,7 +125,7 @@ def assign_regions(
     metrics: Any,
     variability: Any = None,
     *,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
 ) -> np.ndarray:
     """Data-map region of every example: ``easy``, ``ambiguous``, ``hard`` or ``none``.
 
@@ -136,7 +139,7 @@ def assign_regions(
         The output of :func:`compute_metrics`, or the confidences themselves.
     variability : array, optional
         Only when ``metrics`` is a confidence array.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region as a fraction of N, in [0, 1].
 
     Returns
@@ -186,9 +189,10 @@ def select(
 
     Returns
     -------
-    datamap.core.selection.SelectionResult
-        ``.ids`` (list of str), ``.indices`` (row positions), ``.parts``, ``.sizes``.
-        Sizes asked are sizes delivered (or an error says why not).
+    Selection
+        A :class:`datamap.core.selection.SelectionResult`: ``.ids`` (list of str), ``.indices`` (row
+        positions), ``.parts``, ``.sizes``; sizes asked are sizes delivered (or an error says why
+        not). ``.to_dataset(data)`` keeps those examples of a ``datasets.Dataset`` or frame.
     """
     from datamap.core.selection import Recipe, select as core_select
 
@@ -200,7 +204,39 @@ def select(
                 recipe = Recipe(**parts)
             except TypeError as exc:
                 raise DatamapError(f"select: {exc}") from None
-        return core_select(metrics, recipe, seed=seed, label_names=label_names)
+        result = core_select(metrics, recipe, seed=seed, label_names=label_names)
+    return Selection(**{f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+
+class Selection(SelectionResult):
+    """:class:`~datamap.core.selection.SelectionResult` with :meth:`to_dataset`."""
+
+    def to_dataset(self, data, *, text_column: str | None = None, text_pair_column: str | None = None,
+                   label_column: str = "label", id_column: str | None = None):
+        """The selected examples of ``data`` (a ``datasets.Dataset`` or ``pandas.DataFrame``), in its order.
+
+        Each row's id is computed as ``datamap train`` computes it (the id column, else a hash of the
+        text(s)), so ``data`` is the dataset the run was trained on (or any with those rows). The
+        column arguments are those the run was trained with. An id of the selection that ``data``
+        lacks is an error.
+        """
+        import pandas as pd
+
+        from datamap.io.data import hf_frame, prepare
+
+        is_frame = isinstance(data, pd.DataFrame)
+        frame = data.reset_index(drop=True) if is_frame else hf_frame(data)
+        prepared, _ = prepare(frame, "to_dataset", text_column=text_column, text_pair_column=text_pair_column,
+                              label_column=label_column, id_column=id_column)
+        if len(prepared) != len(frame):
+            raise DatamapError("to_dataset: rows with empty text; drop them first, as the run did")
+        wanted = set(self.ids)
+        rows = np.flatnonzero(prepared["id"].isin(wanted).to_numpy())
+        if len(rows) != len(wanted):
+            missing = sorted(wanted - set(prepared["id"]))
+            raise DatamapError(f"to_dataset: {len(missing)} selected ids are not in the data (e.g. {missing[0]!r}); "
+                               "pass the dataset the run was trained on, with its --text-column/--id-column")
+        return data.iloc[rows].reset_index(drop=True) if is_frame else data.select(rows)
 
 
 def train(config: Any = None, /, **options: Any) -> "Run":
@@ -214,6 +250,11 @@ def train(config: Any = None, /, **options: Any) -> "Run":
         fields are those of ``datamap train --help`` with ``-`` written ``_``; mixup options are
         nested: ``mixup={"site": "pooled", "pairing": "td-entropy"}``. Every field is validated
         before any file is read (:class:`datamap.training.config.TrainConfig`).
+        Beside names and paths, ``dataset`` (or ``data``) takes a ``datasets.Dataset`` or
+        ``DatasetDict`` (its ``validation`` split is the evaluation set), a ``pandas.DataFrame`` or a
+        ``save_to_disk`` folder, and ``model`` a transformers model object with ``tokenizer=``
+        (trained in place). Such a run's ``config.yaml`` names them ``memory:...``/``object:...``:
+        it cannot be resumed from the command line.
 
     Returns
     -------
@@ -225,10 +266,15 @@ def train(config: Any = None, /, **options: Any) -> "Run":
     from datamap.training.config import TrainConfig, config_error, field_path
     from datamap.training.loop import train as run_train
 
+    tokenizer = options.pop("tokenizer", None)
+    if "data" in options:
+        if "dataset" in options:
+            raise DatamapError("train: give data= or dataset=, not both")
+        options["dataset"] = options.pop("data")
     if config is not None and options:
         raise DatamapError("train: give a config or its fields as keywords, not both")
     if config is None:
-        config = options
+        config = _in_memory(options, tokenizer)
     if isinstance(config, dict):
         try:
             config = TrainConfig(**config)
@@ -236,6 +282,24 @@ def train(config: Any = None, /, **options: Any) -> "Run":
             raise DatamapError(f"train: {config_error(exc, naming=field_path)}") from None
     rundir = run_train(config)
     return load_run(rundir.root)
+
+
+def _in_memory(options: dict, tokenizer) -> dict:
+    """``options`` with a dataset or model object replaced by the name it is registered under."""
+    from datamap.io.data import register_data
+    from datamap.training.models import register_model
+
+    options = dict(options)
+    if options.get("dataset") is not None and not isinstance(options["dataset"], (str, os.PathLike)):
+        options["dataset"] = register_data(options["dataset"])
+    elif isinstance(options.get("dataset"), os.PathLike):
+        options["dataset"] = str(options["dataset"])
+    model = options.get("model")
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        options["model"] = register_model(model, tokenizer)
+    elif tokenizer is not None:
+        raise DatamapError("train: tokenizer= goes with a model object; a named model brings its own")
+    return options
 
 
 @dataclass
@@ -288,7 +352,15 @@ class Run:
 
     @functools.cached_property
     def metrics(self) -> "pd.DataFrame | None":
-        return _read_frame(self.path / "metrics.parquet")
+        """``metrics.parquet``; when it is missing but the dynamics exist, the same table computed here
+        (default options of ``datamap metrics``: every epoch, regions at fraction 0.33), not written."""
+        table = _read_frame(self.path / "metrics.parquet")
+        if table is None and (self.path / "dynamics.parquet").exists():
+            from datamap.stages.measure import metrics_table
+
+            with user_errors(str(self.path / "dynamics.parquet")):
+                table = metrics_table(self.dynamics_arrays())
+        return table
 
     def dynamics_arrays(self):
         """The dynamics as dense arrays (``.ids``, ``.logits`` (N, E, C), ``.gold``), validated."""
@@ -297,6 +369,56 @@ class Run:
         from datamap.io.rundir import RunDir
 
         return read_dynamics(RunDir(self.path).dynamics_source())
+
+
+def _as_run(run: "Run | str | os.PathLike") -> "Run":
+    return run if isinstance(run, Run) else load_run(run)
+
+
+def plot_map(run: "Run | str | os.PathLike", *, title: str | None = None, max_points: int | None = None):
+    """The data map of a run as a matplotlib ``Figure`` (what ``datamap plot`` saves as map.png).
+
+    Parameters
+    ----------
+    run : Run or path
+        A trained run; its metrics are computed when ``datamap metrics`` has not run (see ``Run.metrics``).
+    title : str, optional
+        Default: the run directory's name.
+    max_points : int, optional
+        Draw a seeded random sample of this many points in the scatter (said in the title).
+    """
+    from datamap.views.static import map_figure
+
+    r = _as_run(run)
+    if r.metrics is None:
+        raise DatamapError(f"{r.path}: no dynamics.parquet; train the run first")
+    return map_figure(r.metrics, title or f"Data map: {r.path.name}", max_points)
+
+
+def label_issues(run: "Run | str | os.PathLike", method: str = "aum", **options: Any) -> "pd.DataFrame":
+    """Training examples ranked by how likely their label is wrong, as a frame like cleanlab's.
+
+    Runs ``datamap errors RUN --method METHOD --overwrite`` (so RUN/label_issues.parquet is written too;
+    like it, flagging is refused for a model at or near chance unless ``force_flag=True``)
+    and returns its table, most suspicious first: ``id``, ``rank``, ``is_label_issue`` (the flag),
+    ``given_label``, ``predicted_label`` (names), their ``..._id`` columns, ``score_<method>`` for every
+    method, and the ``text`` (and ``text_pair``).
+
+    Parameters
+    ----------
+    run : Run or path
+    method : str, default "aum"
+        ``confidence``, ``aum``, ``el2n``, ``forgetfulness``, ``rank_mean``, ``class_confidence`` or
+        ``cleanlab`` (needs the cleanlab package).
+    **options
+        The other options of :func:`datamap.stages.errors.find_errors` (``cut``, ``percentile``,
+        ``max_class_share``, ``force_flag``, ``probs``), as ``datamap errors`` takes them.
+    """
+    from datamap.stages.errors import find_errors, with_texts
+
+    path = _as_run(run).path
+    found = find_errors(path, method=method, overwrite=True, **options)
+    return with_texts(path, found.table).rename(columns={"flag": "is_label_issue"})
 
 
 def pd_concat(frames: list) -> "pd.DataFrame":
@@ -338,19 +460,15 @@ def load_run(path: "str | os.PathLike") -> Run:
         Small files (config, labels, history, evaluation scores, selections) are read now; the
         Parquet frames (``data``, ``dynamics``, ``metrics``) on first access.
     """
-    import yaml
-
     from datamap.io.rundir import RunDir
     from datamap.io.selection import load_selection_ids
+    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(path)
     rd.require()
     config = {}
     if rd.config.exists():
-        try:
-            config = yaml.safe_load(rd.config.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise DatamapError(f"{rd.config}: not valid YAML ({str(exc).splitlines()[0]})") from exc
+        config = load_yaml_file(rd.config) or {}
     names = rd.label_names() if rd.labels.exists() else []
     history = _read_json(rd.history).get("epochs", []) if rd.history.exists() else []
     evaluations = {p.stem: _read_json(p) for p in sorted(rd.eval_dir.glob("*.json"))} if rd.eval_dir.is_dir() else {}

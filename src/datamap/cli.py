@@ -6,13 +6,15 @@ Every command reads and writes a run directory (docs/run-directory.md). Bad inpu
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from datamap.core.regions import REGION_FRACTION
+from datamap.core.selection import SWEEP_FRACTIONS
+from datamap.core.cuts import FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -110,6 +112,30 @@ def json_mode(as_json: bool) -> None:
         set_quiet(True)
 
 
+def main_process() -> bool:
+    """Whether this is the process that speaks: Accelerate's state (what the training loop and embed
+    ask), so that under ``accelerate launch`` only the main process prints its summary."""
+    from accelerate import PartialState
+
+    return PartialState().is_main_process
+
+
+def run_summary(command: str, root, **extra) -> dict:
+    """The ``--json`` summary of a command that writes a run directory: its files of the contract that exist."""
+    from datamap.io.rundir import RunDir
+
+    rd = RunDir(root)
+    files = [str(f) for f in (rd.config, rd.data, rd.dynamics, rd.history, rd.manifest) if f.exists()]
+    summary = {"command": command, "run": str(rd.root), "files": files, **extra}
+    if rd.history.exists():
+        import json
+
+        epochs = json.loads(rd.history.read_text(encoding="utf-8")).get("epochs", [])
+        summary["epochs"] = len(epochs)
+        summary["last_epoch"] = epochs[-1] if epochs else None
+    return summary
+
+
 def echo(line: str) -> None:
     """An informational line (``wrote ...``): not under ``--quiet`` or ``--json``."""
     from datamap.console import say
@@ -134,7 +160,7 @@ def train(
     revision: Optional[str] = typer.Option(_default("revision"), "--revision", help="Branch, tag or commit of a hub dataset (hub datasets only)."),
     out: Path = typer.Option(_default("out"), "--out", help="Run directory to write."),
     split: str = typer.Option(_default("split"), "--split", help="Training split."),
-    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
+    eval_split: str = typer.Option(_default("eval_split"), "--eval-split", help="In-domain evaluation split ('auto': validation if it exists; of a single file, a seeded stratified 10 % held out; 'none': skip). The training split itself is evaluated with a warning, saved as eval/SPLIT-same-as-train.json."),
     eval_datasets: List[str] = typer.Option(_default("eval_datasets"), "--eval-dataset", help="Extra evaluation set: NAME[:SPLIT] or a file (repeatable)."),
     text_column: Optional[str] = typer.Option(_default("text_column"), "--text-column", help="Text column (default: text, sentence, premise, ...)."),
     text_pair_column: Optional[str] = typer.Option(_default("text_pair_column"), "--text-pair-column", help="Second text for pairs (hypothesis is found when text is premise)."),
@@ -163,6 +189,7 @@ def train(
     no_checkpoint: bool = typer.Option(not _default("checkpoint"), "--no-checkpoint", help="Do not keep RUN/checkpoint/ after each epoch (the run cannot be resumed)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the interrupted run in --out from its last finished epoch, with its own config.yaml (no other options)."),
     overwrite: bool = typer.Option(_default("overwrite"), "--overwrite", help="Replace an existing run in --out (its metrics, maps, selections and evaluations are removed)."),
+    as_json: bool = json_flag(),
     trust_remote_code: bool = typer.Option(_default("trust_remote_code"), "--trust-remote-code", help="Allow model code from the hub (off by default)."),
     loss: str = typer.Option(_default("loss"), "--loss", help="ce, or focal:GAMMA[,ALPHA]."),
     report_to: List[str] = typer.Option(_default("report_to"), "--report-to", help="Experiment tracker: tensorboard (RUN/tracking/), wandb or mlflow, when installed (repeatable): loss, learning rate, throughput, evaluation scores."),
@@ -175,9 +202,14 @@ def train(
     ratio: float = typer.Option(_default("ratio", "mixup"), "--mixup-ratio", help="Synthetic pairs per kept original per epoch."),
     dynamics_from: Optional[Path] = typer.Option(_default("dynamics_from"), "--dynamics-from", help="Earlier run whose regions and entropies drive td pairings and --drop-hard."),
     drop_hard: bool = typer.Option(_default("drop_hard"), "--drop-hard", help="Leave the hard-to-learn region of --dynamics-from out of the loss (likely mislabeled)."),
-    embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, pooler): what datamap embed RUN would write."),
+    embed: Optional[Pooling] = typer.Option(_default("embed"), "--embed", help="After the last epoch, also write RUN/embeddings.parquet with the trained encoder and this pooling (cls, mean, last, pooler): what datamap embed RUN would write."),
     compile: bool = typer.Option(_default("compile"), "--compile", help="torch.compile the training forward pass (inductor, CPU or CUDA); batches are padded up to a few bucket lengths so few graphs are compiled. Not with --mixup."),
     threshold_samples: bool = typer.Option(_default("threshold_samples"), "--threshold-samples", help="AUM threshold samples: give a seeded random floor(N/(C+1)) of the examples a fake class C (the model gets C+1 outputs; ids and original labels in RUN/threshold_samples.parquet) for the cut of datamap errors."),
+    max_steps: Optional[int] = typer.Option(_default("max_steps"), "--max-steps", help="Stop after N optimizer steps (the schedule spans them; epochs run as needed, the last cut short)."),
+    steps_like: Optional[Path] = typer.Option(_default("steps_like"), "--steps-like", help="Take as many optimizer steps as this earlier run (its history's step count): a subset trains as long as the full set."),
+    weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
+    gradient_checkpointing: bool = typer.Option(_default("gradient_checkpointing"), "--gradient-checkpointing", help="Recompute activations in the backward pass instead of keeping them: less memory, about a third more time, the same gradients."),
+    lora: Optional[str] = typer.Option(_default("lora"), "--lora", help="Train LoRA adapters (peft: pip install 'datamap[lora]') and the classification head instead of the whole model: r=16,alpha=32,dropout=0.05[,targets=query,value] (items optional; targets default to peft's for the family, else every linear layer). RUN/adapter/ holds the adapter, RUN/model/ the merged model."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -201,7 +233,13 @@ def train(
 
         datamap train --dataset rotten_tomatoes --threshold-samples --out runs/rt-thr
 
+        datamap train --dataset rotten_tomatoes --model Qwen/Qwen2.5-0.5B --lora r=16,alpha=32 --out runs/rt-lora
+
         datamap train --dataset rotten_tomatoes --out runs/rt --report-to tensorboard
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
+
+        datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
 
         datamap train --resume --out runs/rt
     """
@@ -210,8 +248,9 @@ def train(
     from datamap.training.config import config_error
 
     # by name: recent typer versions bring their own copy of click's ParameterSource
+    json_mode(as_json)
     given = {name: value for name, value in ctx.params.items()
-             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
+             if ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP") and name != "as_json"}
     if given.pop("resume", False):
         other = [name for name in given if name != "out"]
         if other:
@@ -222,22 +261,21 @@ def train(
         from datamap.training.loop import resume_config, train as run_train
 
         run = run_train(resume_config(given["out"]), resume=True)
-        if os.environ.get("RANK", "0") == "0":
-            echo(f"run written to {run.root}")
+        if main_process():
+            emit(run_summary("train", run.root, resumed=True), as_json, lambda: echo(f"run written to {run.root}"))
         return
     if "dataset" not in given:
         raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
     if "no_checkpoint" in given:
         given["checkpoint"] = not given.pop("no_checkpoint")
-    for name in ("out", "dynamics_from"):
+    for name in ("out", "dynamics_from", "steps_like"):
         if name in given:
             given[name] = str(given[name])
     if "no_save_model" in given:
         given["save_model"] = not given.pop("no_save_model")
-    if "subset" in given:
-        given["subset"] = str(given["subset"].resolve())
-    if str(given.get("eval_split", "")).lower() == "none":
-        given["eval_split"] = None
+    for name in ("subset", "weights"):
+        if name in given:
+            given[name] = str(given[name].resolve())
     mixup = {name: given.pop(name) for name in MixupConfig.model_fields if name in given}
     try:
         cfg = TrainConfig(**given, mixup=mixup or None)  # errors name the flags: see config_error
@@ -247,15 +285,15 @@ def train(
     from datamap.training.loop import train as run_train
 
     run = run_train(cfg)
-    if os.environ.get("RANK", "0") == "0":  # under accelerate launch, only the main process speaks
-        echo(f"run written to {run.root}")
+    if main_process():  # under accelerate launch, only the main process speaks
+        emit(run_summary("train", run.root), as_json, lambda: echo(f"run written to {run.root}"))
 
 
 @app.command()
 def metrics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
-    fraction: float = typer.Option(0.33, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
+    fraction: float = typer.Option(REGION_FRACTION, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
     entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy, 0-based as in the files (-1: the last; default: the last used)."),
     as_json: bool = json_flag(),
 ):
@@ -271,6 +309,7 @@ def metrics(
     from rich.markup import escape
     from rich.table import Table
 
+    from datamap.console import printable
     from datamap.io.rundir import RunDir
     from datamap.stages.measure import measure_run, summary_counts
 
@@ -279,18 +318,24 @@ def metrics(
     rd = RunDir(run)
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
     counts = summary_counts(table, names)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(rd)
 
     def text():
         t = Table(title=f"{len(table):,} examples: regions x gold class")
         t.add_column("region")
         for c in counts.columns:
-            t.add_column(escape(str(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
+            t.add_column(escape(printable(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
         for region, row in counts.iterrows():
             t.add_row(str(region), *[f"{int(v):,}" for v in row])
         Console().print(t)
+        for line in health_lines(findings):
+            Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
     emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
           "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
+          "health": health_json(findings),
           "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
     echo(f"wrote {rd.metrics} and {rd.regions_json}")
 
@@ -301,12 +346,14 @@ def plot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
     html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
     max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --max-points sample (the PNG and the HTML map draw the same points for one seed)."),
     color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster, label_issue (with RUN/label_issues.parquet) or a metric column."),
     xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
     projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
     embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
     clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing map file."),
+    as_json: bool = json_flag(),
 ):
     """Draw the data map: variability (x) vs confidence (y), coloured by correctness.
 
@@ -330,19 +377,20 @@ def plot(
 
         datamap plot runs/rt --html --xy embedding
     """
+    json_mode(as_json)
     check_option(max_points, "--max-points", low=1)
     if html:
         from datamap.views.interactive import write_html_map
 
-        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, xy=xy,
+        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, seed=seed, xy=xy,
                               embeddings=embeddings, clusters=clusters, projection=projection, overwrite=overwrite)
     elif xy != "map" or embeddings is not None or clusters is not None:
         raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
-        path = write_map_png(run, out=out, max_points=max_points, overwrite=overwrite)
-    echo(f"wrote {path}")
+        path = write_map_png(run, out=out, max_points=max_points, seed=seed, overwrite=overwrite)
+    emit({"command": "plot", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
 @app.command("import-dynamics")
@@ -358,6 +406,7 @@ def import_dynamics(
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
     probabilities: bool = typer.Option(False, "--probabilities", help="The files hold probabilities, not logits: convert them with log (without it such files are refused)."),
+    as_json: bool = json_flag(),
 ):
     """Read allenai-format training dynamics into a run directory.
 
@@ -374,11 +423,13 @@ def import_dynamics(
     """
     from datamap.stages.interop import import_dynamics as do_import
 
+    json_mode(as_json)
+
     names = [s.strip() for s in label_names.split(",")] if label_names else None
     columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
     rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite,
                    probabilities=probabilities)
-    echo(f"run written to {rd.root}")
+    emit(run_summary("import-dynamics", rd.root), as_json, lambda: echo(f"run written to {rd.root}"))
 
 
 @app.command("export-dynamics")
@@ -386,6 +437,7 @@ def export_dynamics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
     out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics); written whole or not at all."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder that already holds files."),
+    as_json: bool = json_flag(),
 ):
     """Write RUN/dynamics.parquet as allenai-format dynamics_epoch_{e}.jsonl files.
 
@@ -397,8 +449,10 @@ def export_dynamics(
     """
     from datamap.stages.interop import export_dynamics as do_export
 
+    json_mode(as_json)
     paths = do_export(run, out, overwrite=overwrite)
-    echo(f"wrote {len(paths)} files to {paths[0].parent}")
+    emit({"command": "export-dynamics", "run": str(run), "files": [str(x) for x in paths]}, as_json,
+         lambda: echo(f"wrote {len(paths)} files to {paths[0].parent}"))
 
 
 @app.command()
@@ -468,7 +522,9 @@ def ensemble(
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
     json_mode(as_json)
-    scores = do_ensemble(list(runs), weights, dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
+    from datamap.eval.ensemble import parse_weights
+
+    scores = do_ensemble(list(runs), parse_weights(weights, len(runs)).tolist(), dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
                          overwrite=overwrite)
     saved = RunDir(out).eval_scores(scores["set"])
     emit({**scores, "file": str(saved)}, as_json, lambda: _print_scores(scores))
@@ -480,6 +536,7 @@ def report(
     run: Path = typer.Argument(..., help="Run directory."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/report.html)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
+    as_json: bool = json_flag(),
 ):
     """Write RUN/report.html: maps, region summary, likely mislabeled examples, curves, evaluations.
 
@@ -489,7 +546,9 @@ def report(
     """
     from datamap.views.report import write_report
 
-    echo(f"wrote {write_report(run, out=out, overwrite=overwrite)}")
+    json_mode(as_json)
+    path = write_report(run, out=out, overwrite=overwrite)
+    emit({"command": "report", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
 def _print_scores(scores: dict) -> None:
@@ -513,7 +572,7 @@ def select(
     top: Optional[str] = typer.Option(None, "--top", help="Highest values of --by: a fraction (0.33) or a count (100)."),
     bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
     sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
-    fractions: Optional[str] = typer.Option(None, "--fractions", help="Fractions for --sweep, comma-separated (default 0.01,0.05,0.10,0.17,0.25,0.33,0.50,0.75)."),
+    fractions: Optional[str] = typer.Option(None, "--fractions", help=f"Fractions for --sweep, comma-separated (default {','.join(f'{f:.2f}' for f in SWEEP_FRACTIONS)})."),
     where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5', 'region==ambiguous' or 'gold==pos' (gold/pred take class names or ids; repeatable; all must hold)."),
     data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
     drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
@@ -605,8 +664,13 @@ def select(
                 + f" -> {s.paths['json']}",
                 markup=False, highlight=False, soft_wrap=True,
             )
+        for line in health_lines(findings):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    emit({"selections": [s.summary() for s in saved]}, as_json, text)
+    from datamap.views.findings import health_json, health_lines, run_findings
+
+    findings = run_findings(run)
+    emit({"selections": [s.summary() for s in saved], "health": health_json(findings)}, as_json, text)
 
 
 @app.command()
@@ -616,7 +680,7 @@ def embed(
     split: str = typer.Option("train", "--split"),
     out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/embeddings.parquet)."),
     model: Optional[str] = typer.Option(None, "--model", help="Embed a run's rows with this model instead of RUN/model (e.g. minilm)."),
-    pooling: str = typer.Option("mean", "--pooling", help="cls (first token, last layer), mean (over the attention mask) or pooler (the model's pooler output)."),
+    pooling: Optional[str] = typer.Option(None, "--pooling", help="cls (first token, last layer; not on decoders), mean (over the attention mask), last (last non-pad token) or pooler (the model's pooler output). Default: last for decoders, mean otherwise."),
     dtype: str = typer.Option("float32", "--dtype", help="Stored type: float32 or float16."),
     batch_size: int = typer.Option(128, "--batch-size"),
     max_length: int = typer.Option(128, "--max-length"),
@@ -626,6 +690,7 @@ def embed(
     label_column: str = typer.Option("label", "--label-column"),
     id_column: Optional[str] = typer.Option(None, "--id-column"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
+    as_json: bool = json_flag(),
 ):
     """Write one embedding per example (id + fixed-size vector, Parquet), in dataset order.
 
@@ -644,6 +709,7 @@ def embed(
     """
     from datamap.stages.embed import embed as do_embed
 
+    json_mode(as_json)
     check_option(batch_size, "--batch-size", low=1)
     check_option(max_length, "--max-length", low=1)
 
@@ -651,8 +717,9 @@ def embed(
     path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
                              batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
                              trust_remote_code=trust_remote_code)
-    if os.environ.get("RANK", "0") == "0":
-        echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}")
+    if main_process():
+        emit({"command": "embed", "n": int(n), "pooling": meta["pooling"], "model": meta["model"], "files": [str(path)]},
+             as_json, lambda: echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}"))
 
 
 @app.command()
@@ -667,6 +734,7 @@ def cluster(
     normalize: bool = typer.Option(False, "--normalize", help="Scale vectors to unit length first (cosine-like clusters)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Clusters file (default clusters.parquet next to the embeddings; centroids in NAME.centroids.parquet)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+    as_json: bool = json_flag(),
 ):
     """Cluster embeddings: labels, distance to the centroid and centroids, as Parquet; prints a summary.
 
@@ -685,6 +753,7 @@ def cluster(
 
     from datamap.stages.cluster import cluster_file
 
+    json_mode(as_json)
     check_option(k, "--k", low=1)
     check_option(batch_size, "--batch-size", low=1)
     check_option(eps, "--eps", "number", low=0, low_inclusive=False)
@@ -696,6 +765,12 @@ def cluster(
                                             eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
     s = result.summary()
     sizes = np.sort(result.sizes)[::-1]
+    emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json, lambda: _print_clusters(s, result, sizes, method, cpath, centroids))
+
+
+def _print_clusters(s, result, sizes, method, cpath, centroids) -> None:
+    import numpy as np
+
     echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
     if len(sizes):
         top = ", ".join(f"{v:,}" for v in sizes[:10]) + (", ..." if len(sizes) > 10 else "")
@@ -767,7 +842,7 @@ def noise(
     dataset: str = typer.Argument(..., help="What `datamap train --dataset` accepts: hub name, mirror name, file or folder."),
     out: Path = typer.Option(..., "--out", help="Noisy dataset to write (.parquet, .csv, .tsv, .jsonl); OUT_STEM.flipped.parquet goes beside it."),
     kind: str = typer.Option("uniform", "--kind", help="uniform (to any other class), pairs (class c -> its partner) or matrix (--matrix)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly round(rate x N) (uniform, pairs)."),
+    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly floor(rate x N) (uniform, pairs)."),
     matrix: Optional[Path] = typer.Option(None, "--matrix", help="Row-stochastic C x C transition matrix (JSON list of rows, or CSV/TSV): row = true class."),
     mapping: Optional[str] = typer.Option(None, "--mapping", help="Partners for --kind pairs as SOURCE:PARTNER class ids, e.g. 0:1,1:0 (default c -> c+1 mod C)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
@@ -777,6 +852,7 @@ def noise(
     label_column: str = typer.Option("label", "--label-column", help="As for datamap train."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="As for datamap train."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
+    as_json: bool = json_flag(),
 ):
     """Write a copy of DATASET with a known fraction of its labels flipped (label-error benchmarks).
 
@@ -796,13 +872,22 @@ def noise(
     from datamap.stages.noise import make_noisy, parse_mapping
 
     check_option(seed, "--seed", low=0)
+    json_mode(as_json)
     res = make_noisy(dataset, out, kind=kind, rate=rate, matrix=matrix, mapping=parse_mapping(mapping), seed=seed,
                      split=split, text_column=text_column, text_pair_column=text_pair_column,
                      label_column=label_column, id_column=id_column, overwrite=overwrite)
-    for row in res.per_class.itertuples(index=False):
-        rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
-        typer.echo(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})")
-    typer.echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+    def text():
+        from datamap.console import printable
+
+        for row in res.per_class.itertuples(index=False):
+            rate_text = "-" if row.n == 0 else f"{row.rate:.4f}"
+            echo(printable(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})"))
+        echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
+
+    per_class = {str(r[0]): {"n": int(r.n), "flipped": int(r.flipped)} for r in res.per_class.itertuples(index=False)}
+    emit({"command": "noise", "n": int(res.n), "n_flipped": int(res.n_flipped), "per_class": per_class,
+          "files": [str(res.out), str(res.flipped_path)]}, as_json, text)
 
 
 @app.command()
@@ -812,7 +897,11 @@ def errors(
     probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
     percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
     top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
+    cut: str = typer.Option("auto", "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
+    max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
+    force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
+    as_json: bool = json_flag(),
 ):
     """Rank RUN's training examples by how likely their label is wrong: RUN/label_issues.parquet.
 
@@ -833,26 +922,104 @@ def errors(
 
         datamap select runs/rt --out clean --drop-errors
     """
-    from datamap.stages.errors import find_errors, with_texts
+    from datamap.stages.errors import describe_cut, find_errors, with_texts
 
     check_option(top, "--top", low=0)
     check_option(percentile, "--percentile", "number", low=0, high=100)
-    res = find_errors(run, method=method, probs=probs, percentile=percentile, overwrite=overwrite)
+    json_mode(as_json)
+    res = find_errors(run, method=method, probs=probs, percentile=percentile, cut=cut, max_class_share=max_class_share,
+                      force_flag=force_flag, overwrite=overwrite)
     ranked = res.table[~res.table["threshold_sample"]]
-    cut = {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut)
-    if res.cut == "threshold_samples":
-        cut = f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
-    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({cut}); ranked by {res.method}")
+    top_rows = with_texts(run, ranked.head(top)) if top else None
+    summary = {"command": "errors", "method": res.method, "cut": describe_cut(res, percentile), "n": len(ranked),
+               "n_flagged": int(ranked["flag"].sum()), "n_threshold_samples": int(res.n_threshold),
+               "capped": [{"label_id": int(c.label), "n": int(c.n), "before": int(c.before), "after": int(c.after)}
+                          for c in res.capped], "forced": res.forced or None, "files": [str(res.path)],
+               "top": [] if top_rows is None else [
+                   {"rank": int(r.rank), "id": str(r.id), "flag": bool(r.flag), "given_label": str(r.given_label),
+                    "predicted_label": str(r.predicted_label)} for r in top_rows.itertuples(index=False)]}
+    emit(summary, as_json, lambda: _print_errors(res, ranked, top_rows, percentile, max_class_share))
+
+
+def _print_errors(res, ranked, shown, percentile: float, max_class_share: float) -> None:
+    from datamap.console import printable
+    from datamap.stages.errors import describe_cut
+
+    typer.echo(f"{int(ranked['flag'].sum())} of {len(ranked)} examples flagged ({describe_cut(res, percentile)}); "
+               f"ranked by {res.method}")
+    for c in res.capped:
+        name = res.table['given_label'][res.table['given_label_id'] == c.label].iloc[0]
+        typer.echo(printable(f"--max-class-share {max_class_share:g} bound on class {name}: "
+                             f"{c.after} of its {c.n} examples flagged, not {c.before}"))
+    if res.forced:
+        typer.echo(printable(f"flagged despite: {res.forced} (--force-flag)"))
     if res.n_threshold:
         typer.echo(f"{res.n_threshold} threshold samples (trained with the fake class) are listed, not ranked")
-    if top:
-        shown = with_texts(run, ranked.head(top))
+    if shown is not None:
         for row in shown.itertuples(index=False):
             text = " ".join(str(row.text).split())
             text = text if len(text) <= 100 else text[:99] + "…"
             mark = "*" if row.flag else " "
-            typer.echo(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}")
+            typer.echo(printable(f"{row.rank:>5}{mark} {row.given_label} -> {row.predicted_label}  {text}"))
     typer.echo(f"wrote {res.path}")
+
+
+@app.command()
+def relabel(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Dataset file to write (.parquet, .csv, .tsv or .jsonl)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    as_json: bool = json_flag(),
+):
+    """Write RUN's training rows with each flagged example's label replaced by the model's prediction.
+
+    The predicted class is the one of highest epoch-averaged probability (predicted_label of
+    label_issues.parquet). The column relabeled is true on the rows whose label changed, and
+    original_label keeps their old label. Train on the file with datamap train --dataset FILE.
+
+    Examples:
+
+        datamap relabel runs/rt --out data/rt_relabeled.parquet
+
+        datamap train --dataset data/rt_relabeled.parquet --out runs/rt-relabeled
+    """
+    from datamap.stages.actions import relabel_run
+
+    json_mode(as_json)
+    res = relabel_run(run, out, overwrite=overwrite)
+    emit({"command": "relabel", "n": int(res.n), "n_flagged": int(res.n_flagged), "n_changed": int(res.n_changed),
+          "files": [str(res.out)]}, as_json,
+         lambda: echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}"))
+
+
+@app.command()
+def weights(
+    run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
+    out: Path = typer.Option(..., "--out", help="Weights file to write (.parquet, .csv, .tsv or .jsonl): id, weight, flag."),
+    flagged_weight: float = typer.Option(FLAGGED_WEIGHT, "--flagged-weight", help="Loss weight of a flagged example (every other example weighs 1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    as_json: bool = json_flag(),
+):
+    """Per-example loss weights from RUN's label issues, for datamap train --weights FILE.
+
+    The rule: a flagged example weighs --flagged-weight (default 0.5), every other example 1.
+    Training then takes each batch's loss as sum(w * loss) / sum(w) over its examples.
+
+    Examples:
+
+        datamap weights runs/rt --out runs/rt/weights.parquet --flagged-weight 0.5
+
+        datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
+
+        datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
+    """
+    from datamap.stages.actions import weights_run
+
+    json_mode(as_json)
+    res = weights_run(run, out, flagged_weight=flagged_weight, overwrite=overwrite)
+    emit({"command": "weights", "n": int(res.n), "n_flagged": int(res.n_flagged), "flagged_weight": flagged_weight,
+          "files": [str(res.out)]}, as_json,
+         lambda: echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}"))
 
 
 @app.command()
@@ -862,6 +1029,7 @@ def crossval(
     folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs and files of an earlier crossval in --out."),
+    as_json: bool = json_flag(),
 ):
     """Out-of-sample probabilities for every training example, for `datamap errors --method cleanlab`.
 
@@ -877,8 +1045,11 @@ def crossval(
     """
     from datamap.stages.crossval import crossval as run_crossval
 
+    json_mode(as_json)
     res = run_crossval(config, out, folds=folds, seed=seed, overwrite=overwrite)
-    typer.echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}")
+    emit({"command": "crossval", "n": int(res.n), "folds": len(res.runs), "accuracy": float(res.accuracy),
+          "runs": [str(r) for r in res.runs], "files": [str(res.oof_path)]}, as_json,
+         lambda: echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}"))
 
 
 @app.command("run")
@@ -913,7 +1084,8 @@ def run_experiment(
     import shlex
 
     command = shlex.join(["datamap", "run", str(config), *(overrides or [])] + [x for f in force for x in ("--force", f)])
-    run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs, echo=typer.echo,
+    run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs,
+           echo=typer.echo if dry_run else echo,  # the plan is the result of --dry-run; progress obeys --quiet
            command=command)
 
 
@@ -977,8 +1149,6 @@ def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str
 def parse_fractions(text: str | None) -> tuple[float, ...]:
     """``"0.1,0.2"`` -> (0.1, 0.2); ``None`` -> allenai's sweep fractions."""
     if text is None or not text.strip():
-        from datamap.core.selection import SWEEP_FRACTIONS
-
         return SWEEP_FRACTIONS
     try:
         return tuple(float(x) for x in text.split(","))  # the core checks their range
@@ -1004,11 +1174,44 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="datamap")
     except DatamapError as exc:
+        from datamap.errors import debugging
+
+        if debugging():
+            raise
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except (OSError, RuntimeError) as exc:  # a full disk, a read-only folder...: one line naming the path
+        line = os_error_line(exc)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(1)
+
+
+def os_error_line(exc: BaseException) -> str | None:
+    """One line for an operating-system failure (``OSError``, or torch's ``RuntimeError`` of a failed write),
+    naming the path and what is needed; None for other errors (they stay tracebacks: bugs)."""
+    import errno
+
+    if isinstance(exc, RuntimeError):
+        msg = str(exc)
+        if "unexpected pos" not in msg and "No space left" not in msg and "file write failed" not in msg:
+            return None
+        return f"writing a file failed ({msg.splitlines()[0][:200]}); the disk may be full: free space or choose another --out"
+    if not isinstance(exc, OSError):
+        return None
+    path = exc.filename or "a file"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    need = {errno.ENOSPC: "free space on that disk or choose another --out",
+            errno.EDQUOT: "free space within your quota or choose another --out",
+            errno.EACCES: "check the permissions or choose another --out",
+            errno.EROFS: "the file system is read-only: choose another --out",
+            errno.EPERM: "check the permissions or choose another --out"}.get(exc.errno, "")
+    code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    return f"{path}: {reason}{code}" + (f"; {need}" if need else "")
 
 
 if __name__ == "__main__":

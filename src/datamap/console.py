@@ -36,6 +36,15 @@ def is_quiet() -> bool:
     return _state["quiet"]
 
 
+def printable(text: object) -> str:
+    """``text`` safe for a terminal: control and format characters (ESC, BEL, CR, bidi overrides...) shown
+    as escapes (``\\x1b``, ``\\u202e``), so dataset content cannot clear the screen, hide links or retitle the window."""
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in s)
+
+
 def say(line: str, *, err: bool = False) -> None:
     """Print an informational line (stdout, or stderr with ``err``) unless quiet; keeps an open bar intact."""
     if is_quiet():

@@ -62,3 +62,23 @@ def test_messages_are_one_line():
         with pytest.raises(ValueError) as e:
             call()
         assert "\n" not in str(e.value)
+
+
+def test_one_fraction_rule_for_regions_selections_and_noise():
+    """0.29 of 100 is 29 everywhere (regions used int(f*N) = 28 and noise rounded halves up)."""
+    import pandas as pd
+
+    from datamap.core.checks import fraction_count
+    from datamap.core.noise import flip_uniform
+    from datamap.core.regions import region_indices
+    from datamap.core.selection import Recipe, select
+
+    assert fraction_count(0.29, 100) == 29 and fraction_count(0.25, 10) == 2 and fraction_count(1.0, 7) == 7
+    rng = np.random.default_rng(0)
+    conf, var = rng.random(100), rng.random(100) / 2
+    assert {k: len(v) for k, v in region_indices(conf, var, fraction=0.29).items()} == {
+        "easy": 29, "ambiguous": 29, "hard": 29}
+    table = pd.DataFrame({"id": [str(i) for i in range(100)], "confidence": conf, "variability": var})
+    assert len(select(table, Recipe(ambiguous=0.29)).indices) == 29
+    assert flip_uniform(np.arange(100) % 2, 2, rate=0.29, seed=0)[1].sum() == 29
+    assert flip_uniform(np.arange(10) % 2, 2, rate=0.25, seed=0)[1].sum() == 2

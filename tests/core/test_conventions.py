@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import datamap.core
-from datamap.core import (checks, choices, clusters, health, label_errors, metrics, noise, pairing, probs, regions,
-                          sampling, selection)
+from datamap.core import (checks, choices, clusters, cuts, health, label_errors, metrics, noise, pairing, probs,
+                          regions, sampling, selection)
 
 CORE = Path(datamap.core.__file__).parent
-MODULES = (checks, choices, clusters, health, label_errors, metrics, noise, pairing, probs, regions, sampling, selection)
+MODULES = (checks, choices, clusters, cuts, health, label_errors, metrics, noise, pairing, probs, regions, sampling, selection)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option such as --drop-hard
 
 
@@ -61,6 +61,10 @@ KEYWORD_ONLY = {
     label_errors.threshold_cut: ("percentile",),
     label_errors.precision_at_k: ("k",),
     label_errors.pick_threshold_samples: ("seed",),
+    cuts.resolve_cut: ("has_threshold_samples",),
+    cuts.rank_cut: ("estimated",),
+    cuts.cap_per_class: ("max_share",),
+    cuts.refusal: ("most",),
 }
 
 

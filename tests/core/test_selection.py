@@ -15,7 +15,7 @@ from datamap.core.selection import (
     SWEEP_FRACTIONS,
     Recipe,
     filter_mask,
-    fraction_size,
+    fraction_count,
     parse_filter,
     select,
     select_by,
@@ -73,10 +73,10 @@ def test_random_determinism_and_seed_dependence():
 
 
 def test_fraction_rounds_down():
-    assert fraction_size(0.29, 100) == 29  # 0.29 * 100 = 28.999999999999996 in floats
-    assert fraction_size(0.33, 10) == 3
-    assert fraction_size(0.39, 10) == 3
-    assert fraction_size(1.0, 7) == 7
+    assert fraction_count(0.29, 100) == 29  # 0.29 * 100 = 28.999999999999996 in floats
+    assert fraction_count(0.33, 10) == 3
+    assert fraction_count(0.39, 10) == 3
+    assert fraction_count(1.0, 7) == 7
     assert len(select(TABLE, Recipe(ambiguous=0.39))) == 3
 
 
@@ -298,7 +298,7 @@ def test_property_sizes_and_disjoint(case):
     groups = [np.sum(table["gold"] == g) for g in np.unique(table["gold"])] if recipe.stratify else [n]
     for part in ("ambiguous", "easy", "hard", "random"):
         f = getattr(recipe, part)
-        expected = sum(fraction_size(f, int(g)) for g in groups) if f > 0 else None
+        expected = sum(fraction_count(f, int(g)) for g in groups) if f > 0 else None
         assert r.sizes.get(part) == expected
     assert len(idx) == sum(r.sizes.values())
     assert select(table, recipe, seed=seed).indices.tolist() == idx

@@ -116,3 +116,22 @@ def test_bad_inputs():
     bad[2, 1] = np.nan
     with pytest.raises(DatamapError, match="non-finite logits at row 2"):
         classification_scores(bad, np.array([0, 1, 2]), NAMES)
+
+
+def test_ece_edge_goes_to_the_lower_bin_with_opposite_gaps_around_it():
+    # n_bins = 5; 0.8 is the right edge of (.6, .8]. Bin 3 is over-confident, bin 4 under-confident,
+    # so moving the edge example between them changes the sum (the hand-made test above cannot tell).
+    probs = np.array([[0.7, 0.3], [0.8, 0.2], [0.9, 0.1]])
+    gold = np.array([1, 1, 0])  # 0.7 wrong, 0.8 wrong, 0.9 right
+    # bin 3 = {0.7, 0.8}: |0 - 1.5| ; bin 4 = {0.9}: |1 - 0.9|
+    assert expected_calibration_error(probs, gold, n_bins=5) == pytest.approx((1.5 + 0.1) / 3)
+    # the other closure ([.6, .8) and [.8, 1]) would give (0.7 + 0.7) / 3
+
+
+def test_rounded_probabilities_are_not_softmaxed_again():
+    """Rows exported with 4 decimals sum to 1 +- 1e-4: still probabilities (core.probs' one rule)."""
+    p = np.array([[0.3334, 0.3333, 0.3334], [0.7001, 0.2, 0.1], [0.05, 0.05, 0.9]])
+    gold = np.array([0, 0, 2])
+    s = classification_scores(p, gold, NAMES)
+    assert s["loss"] == pytest.approx(-np.mean(np.log([0.3334, 0.7001, 0.9])))
+    assert s["ece"] == pytest.approx(classification_scores(p, gold, NAMES, probs=True)["ece"])

@@ -57,3 +57,26 @@ def test_experiment_html_escapes_every_text(tmp_path):
                            f"datamap run {evil}")
     assert evil not in page and page.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") == 2
     assert "<td>0.8200 ± 0.0200 (n=3)</td>" in page
+
+
+def test_runs_at_chance_are_marked_in_the_summary_and_the_page(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from datamap.experiment.results import chance_runs
+
+    def run(name, seed, acc, support=(50, 50)):
+        path = tmp_path / f"seed{seed}" / name
+        (path / "eval").mkdir(parents=True)
+        per = {c: {"support": s} for c, s in zip("ab", support)}
+        (path / "eval" / "validation.json").write_text(json.dumps({"accuracy": acc, "per_class": per}))
+        return SimpleNamespace(name=name, seed=seed, path=path)
+
+    runs = [run("full", 1, 0.81), run("amb", 1, 0.50), run("amb", 2, 0.78), run("skewed", 1, 0.80, (80, 20))]
+    chance = chance_runs(runs, ["validation"])
+    # 0.80 on an 80/20 set is the majority share: at chance too; 0.78 on 50/50 is not
+    assert chance == {"amb": ["seed 1 on validation"], "skewed": ["seed 1 on validation"]}
+    md = summary_markdown(summarize(known_table()), ["accuracy"], {"full": ["seed 1 on validation"]})
+    assert "| full ⚠ at chance | 1.000 |" in md and "| amb_33 | 0.330 |" in md
+    assert "⚠ At or near chance" in md and "full (seed 1 on validation)" in md
+    assert "⚠" not in summary_markdown(summarize(known_table()), ["accuracy"])

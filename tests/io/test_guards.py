@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from datamap.errors import DatamapError
@@ -113,3 +114,21 @@ def test_non_finite_logits_name_the_example_and_epoch(tmp_path, bad):
     write_dynamics(tmp_path / "d.parquet", Dynamics(ids, logits, np.zeros(4, dtype=np.int64), np.arange(3)))
     with pytest.raises(DatamapError, match=r"d\.parquet: non-finite logits .* for example 'c' at epoch 1"):
         read_dynamics(tmp_path / "d.parquet")
+
+
+def test_edited_config_or_data_of_a_finished_run_is_refused(tmp_path):
+    """require_complete compares config.yaml and data.parquet with the hashes the manifest recorded."""
+    from datamap.io.rundir import RunDir, file_sha256
+
+    rd = RunDir(tmp_path)
+    rd.config.write_text("seed: 1\nepochs: 3\n", encoding="utf-8")
+    pd.DataFrame({"id": ["a"], "text": ["x"], "label": [0]}).to_parquet(rd.data, index=False)
+    rd.write_manifest(status="complete", config_sha256=file_sha256(rd.config), data_sha256=file_sha256(rd.data))
+    rd.require_complete()  # untouched: fine
+    rd.config.write_text("seed: 1\nepochs: 30\n", encoding="utf-8")
+    with pytest.raises(DatamapError, match=r"config\.yaml: changed since training \(sha256 differs from manifest\.json\)"):
+        rd.require_complete()
+    rd.config.write_text("seed: 1\nepochs: 3\n", encoding="utf-8")
+    pd.DataFrame({"id": ["a"], "text": ["y"], "label": [0]}).to_parquet(rd.data, index=False)
+    with pytest.raises(DatamapError, match=r"data\.parquet: changed since training"):
+        rd.require_complete()

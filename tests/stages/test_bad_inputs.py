@@ -339,6 +339,8 @@ CASES = [
     ("errors-nan", ["errors", "{nan}"], ["non-finite"]),
     ("crossval-missing-config", ["crossval", "{base}/nope.yaml", "--out", "{base}/cv"], ["nope.yaml"]),
     ("crossval-one-fold", ["crossval", "{run}/config.yaml", "--folds", "1", "--out", "{base}/cv"], ["--folds"]),
+    ("crossval-more-folds-than-a-class", ["crossval", "{run}/config.yaml", "--folds", "40", "--out", "{base}/cv"],
+     ["--folds 40: class", "has only", "examples"]),
 ]
 
 
@@ -386,9 +388,11 @@ def test_overwrite_replaces_and_export_is_whole(world, tmp_path):
     ok("plot", run, "--overwrite")
     out = tmp_path / "td"
     ok("export-dynamics", run, "--out", out)
-    (out / "stray.txt").write_text("old")
+    (out / "dynamics_epoch_5.jsonl").write_text("old")
     ok("export-dynamics", run, "--out", out, "--overwrite")
     assert sorted(p.name for p in out.iterdir()) == ["dynamics_epoch_0.jsonl", "dynamics_epoch_1.jsonl"]
+    (out / "stray.txt").write_text("mine")  # a file export-dynamics did not write is never deleted
+    assert call("export-dynamics", run, "--out", out, "--overwrite") == 2 and (out / "stray.txt").read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
     imported = tmp_path / "imp"
     ok("import-dynamics", out, "--out", imported)

@@ -227,3 +227,10 @@ def test_cli_cluster_then_select(run_with_clusters):
         r = run_cli(*args)
         assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
         assert message in r.stderr
+
+
+def test_cluster_file_refuses_an_unknown_option(tmp_path):
+    from datamap.stages.cluster import cluster_file
+
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_clusters'"):
+        cluster_file(tmp_path / "embeddings.parquet", n_clusters=3)

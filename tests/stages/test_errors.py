@@ -8,7 +8,7 @@ import pytest
 
 from typer.testing import CliRunner
 
-from datamap.cli import app
+from datamap.cli import app, main
 from datamap.core.label_errors import auroc
 from datamap.errors import DatamapError
 from datamap.io.store import Dynamics, write_dynamics
@@ -66,7 +66,7 @@ def test_every_method_puts_the_flipped_ids_first(tmp_path):
     table = pd.read_parquet(run / "label_issues.parquet")
     assert list(table["id"]) == list(res.table["id"]) and (table["rank"] == np.arange(1, N + 1)).all()
     assert set(table["id"][:len(FLIPPED)]) == FLIPPED  # ranked first
-    assert set(table["id"][table["flag"]]) == FLIPPED and res.cut == "negative_aum"
+    assert set(table["id"][table["flag"]]) == FLIPPED and res.cut == "count" and res.estimated == len(FLIPPED)
     by_id = table.set_index("id")
     ids = [f"x{i}" for i in range(N)]
     for method in ("confidence", "aum", "el2n", "forgetfulness", "rank_mean", "class_confidence"):
@@ -101,7 +101,7 @@ def test_threshold_samples_set_the_cut_and_are_listed_not_ranked(tmp_path):
 
 def test_cli_prints_the_top_with_texts(tmp_path):
     run, _, _ = make_run(tmp_path)
-    res = CliRunner().invoke(app, ["errors", str(run), "--top", "3"])
+    res = CliRunner().invoke(app, ["errors", str(run), "--top", "3", "--cut", "aum0"])
     assert res.exit_code == 0, res.output
     out = res.output
     assert f"{len(FLIPPED)} of {N} examples flagged (AUM < 0)" in out
@@ -143,17 +143,109 @@ def test_select_drop_errors_leaves_out_the_flagged(tmp_path):
     assert set(sub["id"]) == set(ids)
 
 
+def test_select_drop_errors_refuses_an_empty_or_single_class_result(tmp_path, capsys):
+    from datamap.core.selection import Recipe
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    find_errors(run)
+    issues = pd.read_parquet(run / "label_issues.parquet")
+    issues.assign(flag=True).to_parquet(run / "label_issues.parquet")  # every example flagged
+    with pytest.raises(SystemExit) as exc:
+        main(["select", str(run), "--out", "clean", "--drop-errors"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "would be empty (0 of 60" in err
+    issues.assign(flag=issues["given_label"] != "c").to_parquet(run / "label_issues.parquet")  # only class c left
+    with pytest.raises(DatamapError, match="would hold a single class \\('c', 18 of 60"):
+        select_run(run, "clean", Recipe(), drop_errors=True)
+    assert not (run / "selections").exists() or not any((run / "selections").iterdir())  # nothing half-written
+    issues.assign(flag=issues["given_label"] == "c").to_parquet(run / "label_issues.parquet")  # two classes left: fine
+    assert len(select_run(run, "clean", Recipe(), drop_errors=True)[0].result) == 42
+
+
 def test_report_lists_the_ranked_issues_with_texts(tmp_path):
     from datamap.stages.measure import measure_run
     from datamap.views.report import write_report
 
     run, _, _ = make_run(tmp_path)
     measure_run(run)
-    assert "label-issues" not in write_report(run).read_text()
+    import re
+
+    def listed(page):  # the ids of the one "most likely mislabeled" table, in order
+        assert page.count("id='mislabeled'") == 1
+        section = page[page.index("id='mislabeled'"):]
+        section = section[:section.index("</table>")]
+        return section, re.findall(r"<td>(x\d+)</td>", section)
+
+    before, before_ids = listed(write_report(run).read_text())
+    assert "(datamap errors" not in before and len(before_ids) == 20
     find_errors(run)
     page = write_report(run, overwrite=True).read_text()
-    section = page[page.index("id='label-issues'"):]
-    section = section[:section.index("</table>")]
+    section, ids = listed(page)
+    assert "(datamap errors, aum)" in section
+    assert ids == before_ids  # one ranking: the report's own list is errors' default ranking
     assert f"{len(FLIPPED)} of {N} examples flagged" in section
     shown = [x for x in (f"text of x{i}<" for i in range(N)) if x in section]
     assert len(shown) == 20 and {f"text of {i}<" for i in FLIPPED} <= set(shown)
+
+
+def test_label_issue_column_joins_without_drop_errors(tmp_path):
+    """Whenever label_issues.parquet exists, `where` filters can use its flag (not only --drop-errors)."""
+    from datamap.core.selection import Recipe
+    from datamap.stages.measure import measure_run
+    from datamap.stages.select import select_run
+
+    run, _, _ = make_run(tmp_path)
+    measure_run(run)
+    find_errors(run)
+    select_run(run, "flagged", Recipe(where=("label_issue==1",)))
+    assert set(json.loads((run / "selections" / "flagged.json").read_text())["ids"]) == FLIPPED
+    select_run(run, "kept", Recipe(where=("label_issue==0",)))
+    assert set(json.loads((run / "selections" / "kept.json").read_text())["ids"]) == {f"x{i}" for i in range(N)} - FLIPPED
+
+
+def test_cuts_flag_exact_counts_and_the_class_cap_binds_and_says_so(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    for cut, n in (("top:5", 5), ("fraction:0.25", 15), ("aum0", len(FLIPPED)), ("count", len(FLIPPED))):
+        res = find_errors(run, cut=cut, overwrite=True)
+        assert int(res.table["flag"].sum()) == n, cut
+        assert res.table["flag"][:n].all() and res.capped == []  # the top of the ranking
+    # the flipped examples given a: x11, x17, x26, x41 (a has 22 examples: a 0.1 share keeps 2), b: x3, x30
+    # (20: keeps 2), c: x52, x58 (18: keeps 1)
+    out = CliRunner().invoke(app, ["errors", str(run), "--cut", "top:8", "--max-class-share", "0.1", "--overwrite"])
+    assert out.exit_code == 0, out.output
+    assert "5 of 60 examples flagged (top:8)" in out.output
+    assert "--max-class-share 0.1 bound on class a: 2 of its 22 examples flagged, not 4" in out.output
+    assert "--max-class-share 0.1 bound on class c: 1 of its 18 examples flagged, not 2" in out.output
+    assert "bound on class b" not in out.output
+    table = pd.read_parquet(run / "label_issues.parquet")
+    assert table.groupby("given_label")["flag"].sum().to_dict() == {"a": 2, "b": 2, "c": 1}
+    with pytest.raises(DatamapError, match="--cut: must be one of auto"):
+        find_errors(run, cut="best", overwrite=True)
+
+
+def test_a_chance_level_run_refuses_to_flag_unless_forced(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    ids = [f"x{i}" for i in range(200)]
+    gold = np.arange(200) % 2
+    logits = rng.normal(0, 0.1, size=(200, 3, 2))  # a model that learnt nothing
+    write_dynamics(tmp_path / "dynamics.parquet", Dynamics(np.array(ids, dtype=object), logits.astype(np.float32),
+                                                          gold.astype(np.int64), np.arange(3)))
+    pd.DataFrame({"id": ids, "text": ids, "label": gold, "label_name": np.array(["n", "p"])[gold]}).to_parquet(
+        tmp_path / "data.parquet")
+    (tmp_path / "labels.json").write_text(json.dumps({"names": ["n", "p"]}))
+    with pytest.raises(SystemExit) as exc:
+        main(["errors", str(tmp_path), "--cut", "top:5"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert "refusing to flag: the model is at or near chance" in err and "--force-flag" in err
+    assert not (tmp_path / "label_issues.parquet").exists()
+    out = CliRunner().invoke(app, ["errors", str(tmp_path), "--cut", "top:5", "--force-flag"])
+    assert out.exit_code == 0 and "flagged despite" in out.output
+    assert int(pd.read_parquet(tmp_path / "label_issues.parquet")["flag"].sum()) == 5
+
+
+def test_a_cut_that_flags_most_examples_is_refused(tmp_path):
+    run, _, _ = make_run(tmp_path)
+    with pytest.raises(DatamapError, match="would flag 40 of 60 examples"):
+        find_errors(run, cut="top:40", max_class_share=1.0)

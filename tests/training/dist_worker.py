@@ -34,7 +34,9 @@ def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
         elif job == "trainer":
             from hf_script import trainer_script
 
-            trainer_script(model_dir, frame, out_dir / job, batch_size=4, record="inflight")
+            trainer = trainer_script(model_dir, frame, out_dir / job, batch_size=4, record="inflight")
+            if trainer.is_world_process_zero():  # the Trainer's own mean training loss
+                (out_dir / job / "train_loss.json").write_text(json.dumps(trainer.state.log_history[-1]["train_loss"]))
         elif job == "trainer_plain":  # the same script without datamap (for comparison by hand)
             from hf_script import trainer_script
 

@@ -85,6 +85,9 @@ def test_trainer_two_processes_records_every_id_once(two_procs):
     dyn = assert_every_id_once_per_epoch(run / "dynamics.parquet", frame, epochs=2)
     assert not np.allclose(dyn.logits[:, 0], dyn.logits[:, 1])  # in flight, while the weights moved
     assert yaml.safe_load((run / "config.yaml").read_text())["num_processes"] == 2
+    # the Trainer's logged loss is a mean per example, as with one process (not ln 4 = 2 x ln 2: the plain
+    # Trainer multiplies a classifier's batch mean by the number of processes)
+    assert abs(json.loads((out / "trainer" / "train_loss.json").read_text()) - np.log(2)) < 0.1
 
 
 def one_process_logits(model_dir, frame):

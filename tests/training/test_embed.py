@@ -148,7 +148,7 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, tiny_model_dir):
     (run / "embeddings.parquet").write_bytes(b"x")
     for args, message in (
         ([str(run)], "embeddings.parquet: already exists; pass --overwrite"),
-        ([str(run), "--pooling", "max", "--overwrite"], "--pooling 'max': choose one of cls, mean, pooler"),
+        ([str(run), "--pooling", "max", "--overwrite"], "--pooling 'max': choose one of cls, mean, last, pooler"),
         ([str(run), "--dtype", "int8", "--overwrite"], "--dtype 'int8': choose one of float32, float16"),
     ):
         r = subprocess.run([sys.executable, "-m", "datamap", "embed", *args], capture_output=True, text=True, env=cli_env())

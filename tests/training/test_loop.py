@@ -1,5 +1,6 @@
 """Real (tiny) training runs: a config-built BERT with a tokenizer trained in the test."""
 
+import json
 import subprocess
 import sys
 
@@ -97,8 +98,11 @@ def run_cli(*args, **env):
 def test_cli_pipeline(tmp_path, tiny_model_dir, data_dir):
     run = tmp_path / "cli-run"
     r = run_cli("train", "--dataset", "toy", "--model", tiny_model_dir, "--out", run, "--epochs", "2",
-                "--batch-size", "8", "--lr", "5e-4", "--eval-split", "none", "--export-jsonl", DATAMAP_DATA_DIR=data_dir)
+                "--batch-size", "8", "--lr", "5e-4", "--eval-split", "none", "--export-jsonl", "--json",
+                DATAMAP_DATA_DIR=data_dir)
     assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)  # --json: stdout is the summary alone (no progress, no "run written")
+    assert summary["run"] == str(run) and summary["epochs"] == 2 and str(run / "dynamics.parquet") in summary["files"]
     assert sorted(p.name for p in (run / "training_dynamics").iterdir()) == ["dynamics_epoch_0.jsonl", "dynamics_epoch_1.jsonl"]
     r = run_cli("metrics", run, "--fraction", "0.25")
     assert r.returncode == 0, r.stderr
@@ -106,8 +110,9 @@ def test_cli_pipeline(tmp_path, tiny_model_dir, data_dir):
     m = pd.read_parquet(run / "metrics.parquet")
     assert len(m) == 60 and set(m["region"]) <= {"easy", "ambiguous", "hard", "none"}
     assert (m["region"] == "ambiguous").sum() == 15
-    r = run_cli("plot", run)
+    r = run_cli("plot", run, "--json")
     assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"] == [str(run / "map.png")]
     assert (run / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = run_cli("plot", run, "--html", "--color-by", "region")
     assert r.returncode == 0, r.stderr

@@ -15,7 +15,6 @@ from transformers import (
     BertConfig,
     DistilBertConfig,
     ElectraConfig,
-    GPT2Config,
     RobertaConfig,
     XLMRobertaConfig,
 )
@@ -27,7 +26,7 @@ from pydantic import ValidationError
 
 from datamap.training.config import MixupConfig, TrainConfig, config_error
 from datamap.training.mixup import MixupStrategy
-from datamap.training.models import architecture, freeze_base
+from datamap.training.models import find_head, freeze_base
 from datamap.training.steps import StandardStep as StandardStrategy, build_step
 
 
@@ -119,11 +118,13 @@ def stock_logits(model, batch):
 # ------------------------------------------------------------------ architectures
 
 
-def test_unsupported_model_type_is_a_clear_error():
-    config = GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=1, n_head=2, n_positions=40, num_labels=2)
-    model = AutoModelForSequenceClassification.from_config(config)
-    with pytest.raises(DatamapError, match=r"'gpt2'.*supported: albert, bert, distilbert, electra, roberta"):
-        architecture(model)
+def test_a_model_without_a_findable_head_is_a_clear_error():
+    """The head is found from the model; a model with no num_labels-wide linear layer outside its base
+    model is refused, naming the option and the class."""
+    model = make_model("bert")
+    model.classifier = torch.nn.Sequential(torch.nn.Linear(32, 7), torch.nn.Linear(7, 5))  # 5 != num_labels
+    with pytest.raises(DatamapError, match=r"--mixup: model class BertForSequenceClassification.*3 outputs"):
+        find_head(model)
     with pytest.raises(DatamapError, match="--freeze-base"):
         freeze_base(model)
 
@@ -265,7 +266,7 @@ def test_every_architecture_trains_on_every_site(kind, site):
     assert all(math.isfinite(v) for v in losses)
     moved = changed(model, before)
     assert moved and any(n.startswith(("classifier", "pre_classifier")) for n in moved)
-    assert any(n.startswith(architecture(model).base + ".") for n in moved)
+    assert any(n.startswith(model.base_model_prefix + ".") for n in moved)
 
 
 @pytest.mark.parametrize("site", ["embeddings", "pooled", "hidden"])

@@ -108,6 +108,28 @@ def test_plain_torch_dataset_and_keep_unused_columns(tmp_path, tiny_model_dir):
         assert json.loads((tmp_path / f"o{keep}" / "datamap" / "labels.json").read_text())["names"] == ["LABEL_0", "LABEL_1"]
 
 
+def test_class_label_names_are_kept(tmp_path, tiny_model_dir):
+    """A ClassLabel training set with a model of default names (LABEL_0...) writes the class names."""
+    import datasets
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, TrainingArguments
+
+    from datamap.hf import DynamicsTrainer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    frame = make_sentiment_frame(10)[["text", "label"]]
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["bad", "good"])})
+    ds = datasets.Dataset.from_pandas(frame, features=features, preserve_index=False)
+    ds = ds.map(lambda b: tok(b["text"], truncation=True, max_length=32), batched=True)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    assert model.config.id2label[0] == "LABEL_0"
+    args = TrainingArguments(output_dir=str(tmp_path), num_train_epochs=1, per_device_train_batch_size=5,
+                             report_to="none", save_strategy="no", disable_tqdm=True, use_cpu=True)
+    DynamicsTrainer(model=model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(tok)).train()
+    assert json.loads((tmp_path / "datamap" / "labels.json").read_text())["names"] == ["bad", "good"]
+    data = pd.read_parquet(tmp_path / "datamap" / "data.parquet")
+    assert data["label_name"].tolist() == [["bad", "good"][y] for y in frame["label"]]
+
+
 def test_bad_input(tmp_path, tiny_model_dir):
     with pytest.raises(DatamapError, match="record must be one of"):
         trainer_script(tiny_model_dir, frame_with_ids(), tmp_path / "a", record="sometimes")

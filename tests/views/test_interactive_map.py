@@ -228,6 +228,14 @@ def test_colour_switch_updates_legend(run, browser):
     page, events = open_map(browser, write_html_map(run, color_by="region", overwrite=True))
     legend = page.inner_text("#dm-legend")
     assert "Colour: region" in legend and "ambiguous" in legend and "hard" in legend
+    # the page's region colours are the one palette it was sent (views/static.py REGION_COLORS)
+    from datamap.views.static import region_rgb
+
+    swatches = page.evaluate("""[...document.querySelectorAll('#dm-legend div')].map(
+        d => [d.innerText.trim(), d.querySelector('.dm-swatch') && d.querySelector('.dm-swatch').style.background])""")
+    shown = {text: bg for text, bg in swatches if bg}
+    for reg, (r, g, b) in region_rgb().items():
+        assert shown[reg] == f"rgb({r}, {g}, {b})"
     page.select_option("#dm-color", "forgetfulness")
     assert "never learned" in page.inner_text("#dm-legend")
     page.select_option("#dm-color", "gold")

@@ -81,14 +81,15 @@ def test_report_sections_and_numbers(run, monkeypatch, tmp_path):
         assert [int(v.replace(",", "")) for v in row[1:4]] == want and int(row[4]) == sum(want)
     assert rows[-1][0] == "all" and int(rows[-1][4]) == len(frame)
 
-    # mislabeled: hard region, lowest confidence first, worked out here independently
+    # mislabeled: errors' default ranking (lowest AUM first), worked out here independently
     assert html.escape(MISLABELED_RULE) in page
-    hard = frame[frame["region"] == "hard"].reset_index()
-    want = sorted(zip(hard["confidence"], hard["correctness"], hard["id"]))[:20]
+    pos = {i: k for k, i in enumerate(pd.read_parquet(run / "metrics.parquet")["id"])}
+    want = sorted((a, pos[i], i) for a, i in zip(frame["aum"], frame.index))[:20]
     got = cells(page, "The 20 most likely mislabeled")
     assert [r[1] for r in got[1:]] == [w[2] for w in want]
-    assert got[1][1] == "xss" and got[1][3] == "entailment"
-    assert f"premise: {XSS_SCRIPT}" in got[1][2] and f"hypothesis: {XSS_IMG}" in got[1][2]
+    row = next(r for r in got[1:] if r[1] == "xss")
+    assert row[3] == "entailment"
+    assert f"premise: {XSS_SCRIPT}" in row[2] and f"hypothesis: {XSS_IMG}" in row[2]
 
     # training curves table and evaluation tables
     hist = cells(page, "id='training'")
@@ -113,9 +114,11 @@ def test_text_is_escaped(run, tmp_path):
 
 
 def test_most_likely_mislabeled_rule_ties():
+    """Lowest AUM first whatever the region or confidence; ties keep the table's order."""
     t = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "region": ["hard", "hard", "easy", "hard", "hard"],
-                      "confidence": [0.2, 0.1, 0.0, 0.1, 0.1], "correctness": [0.0, 0.5, 0.0, 0.25, 0.25]})
-    assert most_likely_mislabeled(t, 3)["id"].tolist() == ["d", "e", "b"]
+                      "aum": [0.5, -1.0, -2.0, -1.0, 3.0], "confidence": [0.2, 0.1, 0.9, 0.1, 0.1],
+                      "el2n": [0.0] * 5, "forgetfulness": [0.0] * 5})
+    assert most_likely_mislabeled(t, 3)["id"].tolist() == ["c", "b", "d"]
 
 
 def test_minimal_run_draws_its_own_map(tmp_path):

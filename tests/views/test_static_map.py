@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from datamap.views.static import HEXBIN_ABOVE, MARKERS, correctness_colors, correctness_epochs, map_figure, plot_map, write_map_png
 
@@ -98,3 +97,41 @@ def test_png_legend_counts_in_the_epochs_of_metrics_json(tmp_path):
     px = colours_in((write_map_png(run)).read_bytes())
     for c in correctness_colors(4):  # legend entries for 1/4, 2/4, 3/4 too
         assert has_colour(px, c), c
+
+
+def test_png_and_html_maps_draw_the_same_sample_for_one_seed(tmp_path):
+    """--max-points: one sampling rule (core.sampling.sample_positions) for both maps."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from views_helpers import make_run, payload
+
+    from datamap.views.interactive import write_html_map
+
+    run = make_run(tmp_path / "run", n_random=300)
+    metrics = pd.read_parquet(run / "metrics.parquet")
+    html_ids = set(payload(write_html_map(run, out=tmp_path / "m.html", max_points=40, seed=5))["ids"])
+    fig = map_figure(metrics, max_points=40, seed=5)
+    shown = np.concatenate([c.get_offsets() for c in fig.axes[0].collections])
+    key = {(round(v, 9), round(c, 9)): i for i, v, c in zip(metrics["id"], metrics["variability"], metrics["confidence"])}
+    png_ids = {key[(round(x, 9), round(y, 9))] for x, y in shown}
+    assert len(png_ids) == 40 and png_ids == html_ids
+    # a sample, not the first rows; another seed draws other points
+    assert png_ids != set(metrics["id"][:40])
+    other = set(payload(write_html_map(run, out=tmp_path / "o.html", max_points=40, seed=6))["ids"])
+    assert other != html_ids
+
+
+def test_png_region_labels_sit_where_their_regions_are_in_the_one_palette():
+    from datamap.views.static import REGION_COLORS
+    from matplotlib.colors import to_hex
+
+    rng = np.random.default_rng(0)
+    metrics = pd.DataFrame({"confidence": rng.random(50), "variability": rng.random(50) / 2,
+                            "correctness": rng.integers(0, 4, 50) / 3})
+    texts = {t.get_text(): t for t in map_figure(metrics).axes[0].texts}
+    easy, hard, amb = texts["easy-to-learn"], texts["hard-to-learn"], texts["ambiguous"]
+    assert easy.get_position()[1] > 0.9 and hard.get_position()[1] < 0.1  # confidence is the y axis
+    assert amb.get_position()[0] > 0.9  # variability is the x axis
+    assert to_hex(easy.get_color()) == REGION_COLORS["easy"] and to_hex(hard.get_color()) == REGION_COLORS["hard"]

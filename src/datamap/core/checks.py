@@ -15,7 +15,22 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["check_fraction", "check_int", "check_number"]
+
+class InputError(ValueError):
+    """Bad input to a core function (a parameter out of range, arrays that do not fit together).
+
+    The core raises this and no plain ``ValueError`` for bad input, so that the boundary
+    (:func:`datamap.errors.user_errors`, which knows it by ``user_input``) turns it into a one-line
+    user error while any other ``ValueError`` (a NumPy, pandas or scikit-learn bug) keeps its traceback.
+    """
+
+    user_input = True
+
+__all__ = ["InputError", "check_fraction", "check_int", "check_number", "fraction_count"]
+
+
+#: Slack added before rounding down, so that ``0.29 * 100`` (28.999999999999996 in floats) counts 29.
+COUNT_TOL = 1e-9
 
 
 def _interval(low: float | None, high: float | None, low_inclusive: bool, high_inclusive: bool) -> str:
@@ -78,7 +93,7 @@ def check_number(
     if not _is_real(value) or not math.isfinite(float(value)) or not _in_bounds(
         float(value), low, high, low_inclusive, high_inclusive
     ):
-        raise ValueError(f"{name} must be a finite number{' ' + where if where else ''}, got {value!r}")
+        raise InputError(f"{name} must be a finite number{' ' + where if where else ''}, got {value!r}")
     return float(value)
 
 
@@ -116,7 +131,7 @@ def check_fraction(
         ``"{name} must be a fraction in [0, 1], got {value!r}"`` (with the interval asked for).
     """
     if not _is_real(value) or not _in_bounds(float(value), low, high, low_inclusive, high_inclusive):
-        raise ValueError(
+        raise InputError(
             f"{name} must be a fraction {_interval(low, high, low_inclusive, high_inclusive)}, got {value!r}"
         )
     return float(value)
@@ -150,5 +165,16 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
     )
     if isinstance(value, bool) or not integral or not _in_bounds(int(value), low, high, True, True):
         where = _interval(low, high, True, True)
-        raise ValueError(f"{name} must be an integer{' ' + where if where else ''}, got {value!r}")
+        raise InputError(f"{name} must be an integer{' ' + where if where else ''}, got {value!r}")
     return int(value)
+
+
+def fraction_count(fraction: float, n: int) -> int:
+    """How many of ``n`` items a fraction means: ``floor(fraction * n)``, with a 1e-9 slack.
+
+    The one fraction -> count rule of the project (regions, selections, noise rates, cluster
+    budgets, mixup ratios): ``fraction_count(0.29, 100) == 29`` although ``0.29 * 100`` is
+    28.999999999999996 in floats, ``fraction_count(0.25, 10) == 2``. ``fraction`` is not range-checked
+    here (a mixup ratio may exceed 1); check it with :func:`check_fraction` where it must be one.
+    """
+    return int(math.floor(float(fraction) * int(n) + COUNT_TOL))

@@ -37,6 +37,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from datamap.core.checks import COUNT_TOL, InputError, fraction_count
+
 NOISE = -1
 MODES = ("whole", "first-k", "nearest-centroid", "round-robin", "proportional")
 ORDERS = ("largest", "random")
@@ -44,7 +46,7 @@ ORDERS = ("largest", "random")
 RANKS = ("random", "nearest", "ambiguous", "easy", "hard", "top:COLUMN", "bottom:COLUMN")
 #: the columns of the selection table that the cluster part reads
 LABEL_COLUMN, DISTANCE_COLUMN = "cluster", "cluster_distance"
-_TOL = 1e-9
+_TOL = COUNT_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def order_clusters(ids: np.ndarray, sizes: np.ndarray, *, order: str, rng: Any =
         return np.lexsort((np.asarray(ids), -np.asarray(sizes)))
     if order == "random":
         return np.random.default_rng(rng).permutation(len(ids))
-    raise ValueError(f"cluster order {order!r}: choose one of {', '.join(ORDERS)}")
+    raise InputError(f"cluster order {order!r}: choose one of {', '.join(ORDERS)}")
 
 
 def proportional_quotas(sizes: np.ndarray, *, budget: int) -> np.ndarray:
@@ -96,7 +98,7 @@ def proportional_quotas(sizes: np.ndarray, *, budget: int) -> np.ndarray:
     sizes = np.asarray(sizes, dtype=np.int64)
     total = int(sizes.sum())
     if budget > total:
-        raise ValueError(f"budget {budget} is larger than the {total} examples available")
+        raise InputError(f"budget {budget} is larger than the {total} examples available")
     if total == 0:
         return np.zeros_like(sizes)
     exact = sizes * (budget / total)
@@ -129,9 +131,9 @@ def centroid_distances(x: np.ndarray, labels: np.ndarray, centroids: np.ndarray,
     labels = np.asarray(labels)
     centroids = np.asarray(centroids, dtype=np.float32)
     if x.ndim != 2 or labels.shape != (len(x),) or centroids.ndim != 2 or centroids.shape[1] != x.shape[1]:
-        raise ValueError(f"shapes do not agree: x {x.shape}, labels {labels.shape}, centroids {centroids.shape}")
+        raise InputError(f"shapes do not agree: x {x.shape}, labels {labels.shape}, centroids {centroids.shape}")
     if len(labels) and labels.max() >= len(centroids):
-        raise ValueError(f"label {labels.max()} has no centroid ({len(centroids)} centroids)")
+        raise InputError(f"label {labels.max()} has no centroid ({len(centroids)} centroids)")
     out = np.full(len(x), np.nan)
     for start in range(0, len(x), chunk):
         lab = labels[start : start + chunk]
@@ -190,21 +192,21 @@ def cluster_select(
     """
     labels = np.asarray(labels)
     if labels.ndim != 1 or not (np.issubdtype(labels.dtype, np.integer)):
-        raise ValueError(f"cluster labels must be a 1-d integer array, got {labels.dtype} with shape {labels.shape}")
+        raise InputError(f"cluster labels must be a 1-d integer array, got {labels.dtype} with shape {labels.shape}")
     n = len(labels)
     if mode not in MODES:
-        raise ValueError(f"cluster mode {mode!r}: choose one of {', '.join(MODES)}")
+        raise InputError(f"cluster mode {mode!r}: choose one of {', '.join(MODES)}")
     if order not in ORDERS:
-        raise ValueError(f"cluster order {order!r}: choose one of {', '.join(ORDERS)}")
+        raise InputError(f"cluster order {order!r}: choose one of {', '.join(ORDERS)}")
     _check_budget_k(mode, budget, k)
     if within is not None and np.asarray(within).shape != (n,):
-        raise ValueError(f"within-cluster key has shape {np.asarray(within).shape}, expected ({n},)")
+        raise InputError(f"within-cluster key has shape {np.asarray(within).shape}, expected ({n},)")
     if mode == "nearest-centroid" and within is None:
-        raise ValueError("nearest-centroid needs the distances to the centroids")
+        raise InputError("nearest-centroid needs the distances to the centroids")
     rng = np.random.default_rng(rng)
     pool = np.arange(n, dtype=np.int64) if candidates is None else np.unique(np.asarray(candidates, dtype=np.int64))
     if len(pool) and (pool[0] < 0 or pool[-1] >= n):
-        raise ValueError(f"candidates must be row positions in [0, {n})")
+        raise InputError(f"candidates must be row positions in [0, {n})")
 
     noise_group = mode in ("round-robin", "proportional")
     ids, groups = cluster_members(labels, within_order(pool, key=within, rng=rng), include_noise=noise_group)
@@ -212,7 +214,7 @@ def cluster_select(
     available = int(sizes.sum())
     what = "candidates" if noise_group else "candidates in clusters (noise left out)"
     if budget is not None and budget > available:
-        raise ValueError(f"{mode}: asked for {budget} examples but only {available} {what} are left")
+        raise InputError(f"{mode}: asked for {budget} examples but only {available} {what} are left")
 
     if mode == "proportional":
         quotas = proportional_quotas(sizes, budget=int(budget))
@@ -223,7 +225,7 @@ def cluster_select(
             small = np.flatnonzero(sizes < k)
             if len(small):
                 j = small[0]
-                raise ValueError(
+                raise InputError(
                     f"nearest-centroid: cluster {ids[j]} has {sizes[j]} candidates, fewer than k={k}"
                     f" ({len(small)} such clusters); ask for a budget instead (rounds over the clusters)"
                 )
@@ -236,7 +238,7 @@ def cluster_select(
         return _rounds(ordered, int(budget))
     if mode == "first-k":
         if k > len(ordered):
-            raise ValueError(f"first-k: asked for {k} clusters but the candidates fall in {len(ordered)} clusters (noise left out)")
+            raise InputError(f"first-k: asked for {k} clusters but the candidates fall in {len(ordered)} clusters (noise left out)")
         return _cat(ordered[:k])
     # whole: whole clusters while they fit, then fill the remainder from the next one
     picked, left = [], int(budget)
@@ -256,17 +258,17 @@ def _cat(parts: list[np.ndarray]) -> np.ndarray:
 def _check_budget_k(mode: str, budget: Any, k: Any) -> None:
     for name, v in (("budget", budget), ("k", k)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
-            raise ValueError(f"cluster {name} must be a whole number >= 0, got {v!r}")
+            raise InputError(f"cluster {name} must be a whole number >= 0, got {v!r}")
     if k is not None and k < 1:
-        raise ValueError(f"cluster k must be at least 1, got {k}")
+        raise InputError(f"cluster k must be at least 1, got {k}")
     if mode == "first-k":
         if k is None or budget is not None:
-            raise ValueError("first-k takes k (the number of clusters) and no budget")
+            raise InputError("first-k takes k (the number of clusters) and no budget")
     elif mode == "nearest-centroid":
         if (k is None) == (budget is None):
-            raise ValueError("nearest-centroid takes either k (examples per cluster) or a budget (examples in all)")
+            raise InputError("nearest-centroid takes either k (examples per cluster) or a budget (examples in all)")
     elif budget is None or k is not None:
-        raise ValueError(f"{mode} takes a budget (how many examples) and no k")
+        raise InputError(f"{mode} takes a budget (how many examples) and no k")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,25 +310,25 @@ class ClusterSpec:
     def validate(self, *, stratify: bool = False) -> None:
         """Raise ``ValueError`` (one line) if the spec is inconsistent."""
         if self.mode not in MODES:
-            raise ValueError(f"cluster mode {self.mode!r}: choose one of {', '.join(MODES)}")
+            raise InputError(f"cluster mode {self.mode!r}: choose one of {', '.join(MODES)}")
         if self.order not in ORDERS:
-            raise ValueError(f"cluster order {self.order!r}: choose one of {', '.join(ORDERS)}")
+            raise InputError(f"cluster order {self.order!r}: choose one of {', '.join(ORDERS)}")
         budget = self.budget
         if isinstance(budget, (float, np.floating)):
             if not 0.0 <= float(budget) <= 1.0:
-                raise ValueError(f"cluster budget {budget!r}: a fraction must be in [0, 1] (or give a count)")
+                raise InputError(f"cluster budget {budget!r}: a fraction must be in [0, 1] (or give a count)")
             budget = 0
         elif budget is not None and stratify:
-            raise ValueError(f"stratify needs the cluster budget as a fraction, not a count ({budget})")
+            raise InputError(f"stratify needs the cluster budget as a fraction, not a count ({budget})")
         _check_budget_k(self.mode, budget, self.k)
         if stratify and self.k is not None:
-            raise ValueError(f"{self.mode} with k does not combine with stratify; give a budget fraction")
+            raise InputError(f"{self.mode} with k does not combine with stratify; give a budget fraction")
         rank = self.rank_name()
         column = rank.partition(":")[2] if rank.startswith(("top:", "bottom:")) else ""
         if rank not in RANKS[:5] and not column:
-            raise ValueError(f"cluster rank {rank!r}: choose one of {', '.join(RANKS)}")
+            raise InputError(f"cluster rank {rank!r}: choose one of {', '.join(RANKS)}")
         if self.mode == "nearest-centroid" and rank != "nearest":
-            raise ValueError(f"nearest-centroid orders by distance; it takes no rank ({rank!r})")
+            raise InputError(f"nearest-centroid orders by distance; it takes no rank ({rank!r})")
 
     def within_key(self, cols: Mapping[str, np.ndarray]) -> np.ndarray | None:
         """The ascending within-cluster sort key of :attr:`rank` from the table's columns."""
@@ -343,10 +345,10 @@ class ClusterSpec:
             end, _, column = rank.partition(":")
             largest = end == "top"
         if column not in cols:
-            raise ValueError(f"cluster rank {rank!r} needs column {column!r} (known: {', '.join(sorted(cols))})")
+            raise InputError(f"cluster rank {rank!r} needs column {column!r} (known: {', '.join(sorted(cols))})")
         values = np.asarray(cols[column])
         if not np.issubdtype(values.dtype, np.number):
-            raise ValueError(f"cluster rank {rank!r}: column {column!r} is not numeric")
+            raise InputError(f"cluster rank {rank!r}: column {column!r} is not numeric")
         values = values.astype(np.float64)
         return -values if largest else values
 
@@ -360,13 +362,12 @@ def take_cluster_part(
     the nearest ranks); ``group_n`` is the size a budget fraction applies to (the whole table, or
     one gold class with ``stratify``).
     """
-    from datamap.core.selection import fraction_size  # (selection imports this module)
 
     if LABEL_COLUMN not in cols:
-        raise ValueError(f"cluster selection needs a {LABEL_COLUMN!r} column (the labels of a clusters file)")
+        raise InputError(f"cluster selection needs a {LABEL_COLUMN!r} column (the labels of a clusters file)")
     budget = spec.budget
     if isinstance(budget, (float, np.floating)):
-        budget = fraction_size(budget, group_n)
+        budget = fraction_count(budget, group_n)
     return cluster_select(
         np.asarray(cols[LABEL_COLUMN]).astype(np.int64), mode=spec.mode, budget=budget, k=spec.k,
         candidates=candidates, within=spec.within_key(cols), order=spec.order, rng=rng,

@@ -24,6 +24,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from datamap.core.checks import InputError
+
 #: accuracy below majority share + this margin counts as "at or near chance"
 CHANCE_MARGIN = 0.05
 #: fewer recorded epochs than this: variability (and the ambiguous region) is not meaningful
@@ -66,9 +68,9 @@ def imbalance_ratio(counts: Sequence[int]) -> float:
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.ndim != 1 or len(c) == 0:
-        raise ValueError("class counts must be a non-empty 1-D sequence")
+        raise InputError("class counts must be a non-empty 1-D sequence")
     if np.any(c < 0):
-        raise ValueError(f"class counts must be >= 0, got {c.tolist()}")
+        raise InputError(f"class counts must be >= 0, got {c.tolist()}")
     if len(c) == 1:
         return 1.0
     return float("inf") if c.min() == 0 else float(c.max() / c.min())
@@ -97,7 +99,7 @@ def check_chance(accuracy: float, counts: Sequence[int], *, what: str, margin: f
     """
     c = np.asarray(counts, dtype=np.float64)
     if c.sum() <= 0:
-        raise ValueError(f"{what}: no examples to judge the accuracy by")
+        raise InputError(f"{what}: no examples to judge the accuracy by")
     majority = float(c.max() / c.sum())
     limit = round(majority + margin, 9)  # 0.8 + 0.05 is 0.8500000000000001 in floats
     near = bool(accuracy < limit)
@@ -157,7 +159,7 @@ def check_selection(counts: Sequence[int], train_counts: Sequence[int], names: S
         set's (a class the training set has but the selection lacks always warns).
     """
     if len(counts) != len(train_counts):
-        raise ValueError(f"{what}: {len(counts)} class counts but the training set has {len(train_counts)}")
+        raise InputError(f"{what}: {len(counts)} class counts but the training set has {len(train_counts)}")
     present = np.asarray(train_counts) > 0
     sel = np.asarray(counts)[present]
     r, base = imbalance_ratio(sel), imbalance_ratio(np.asarray(train_counts)[present])
@@ -199,7 +201,7 @@ def health_checks(
     gold = np.asarray(gold, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)
     if gold.shape != pred.shape or gold.ndim != 1:
-        raise ValueError(f"gold and pred must be 1-D of the same length, got {gold.shape} and {pred.shape}")
+        raise InputError(f"gold and pred must be 1-D of the same length, got {gold.shape} and {pred.shape}")
     counts = np.bincount(gold, minlength=n_classes)
     found = []
     for name, (acc, ecounts) in (evals or {}).items():

@@ -34,9 +34,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_int, check_number
+from datamap.core.checks import InputError, check_int, check_number
 
 METHODS = ("confidence", "aum", "el2n", "forgetfulness")
+#: The ranking used wherever one "most likely mislabeled" list is shown (``datamap errors``' default,
+#: the report without label_issues.parquet); chosen by measurement in docs/results.md (label errors).
+DEFAULT_METHOD = "aum"
 COMBINED = "rank_mean"
 CLASS_NORMALISED = "class_confidence"
 
@@ -49,9 +52,9 @@ def class_confidence(confidence: np.ndarray, given: np.ndarray) -> np.ndarray:
     conf = np.asarray(confidence, dtype=np.float64)
     given = np.asarray(given)
     if given.shape != conf.shape:
-        raise ValueError(f"given labels have shape {given.shape}, expected {conf.shape}")
+        raise InputError(f"given labels have shape {given.shape}, expected {conf.shape}")
     if len(given) and (not np.issubdtype(given.dtype, np.integer) or given.min() < 0):
-        raise ValueError("given labels must be integers >= 0")
+        raise InputError("given labels must be integers >= 0")
     if len(given) == 0:
         return np.zeros(0)
     sums = np.bincount(given, weights=conf)
@@ -74,7 +77,7 @@ def method_scores(metrics: dict[str, np.ndarray], *, given: np.ndarray | None = 
     """
     missing = [k for k in METHODS if k not in metrics]
     if missing:
-        raise ValueError(f"metrics lack {', '.join(missing)}")
+        raise InputError(f"metrics lack {', '.join(missing)}")
     n = len(np.asarray(metrics["aum"]))
     scores = {
         "confidence": 1.0 - np.asarray(metrics["confidence"], dtype=np.float64),
@@ -84,9 +87,9 @@ def method_scores(metrics: dict[str, np.ndarray], *, given: np.ndarray | None = 
     }
     for name, s in scores.items():
         if s.shape != (n,):
-            raise ValueError(f"{name} has shape {s.shape}, expected ({n},)")
+            raise InputError(f"{name} has shape {s.shape}, expected ({n},)")
         if np.isnan(s).any():
-            raise ValueError(f"{name} is NaN at row {int(np.flatnonzero(np.isnan(s))[0])}")
+            raise InputError(f"{name} is NaN at row {int(np.flatnonzero(np.isnan(s))[0])}")
     scores[COMBINED] = combine_ranks([scores[m] for m in METHODS])
     if given is not None:
         scores[CLASS_NORMALISED] = class_confidence(metrics["confidence"], given)
@@ -109,7 +112,7 @@ def average_ranks(x: np.ndarray) -> np.ndarray:
 def combine_ranks(scores: list[np.ndarray]) -> np.ndarray:
     """Mean over ``scores`` of each example's rank fraction (average rank / N), higher = more suspicious."""
     if not scores:
-        raise ValueError("no scores to combine")
+        raise InputError("no scores to combine")
     n = len(scores[0])
     if n == 0:
         return np.zeros(0)
@@ -132,9 +135,9 @@ def threshold_cut(threshold_aum: np.ndarray, *, percentile: float = 99.0) -> flo
     """
     t = np.asarray(threshold_aum, dtype=np.float64)
     if t.ndim != 1 or len(t) == 0:
-        raise ValueError("need the AUM of at least one threshold sample")
+        raise InputError("need the AUM of at least one threshold sample")
     if not np.isfinite(t).all():
-        raise ValueError("threshold samples' AUM must be finite")
+        raise InputError("threshold samples' AUM must be finite")
     percentile = check_number(percentile, "percentile", low=0, high=100)
     return float(np.percentile(t, percentile))
 
@@ -149,7 +152,7 @@ def _check_truth(score, truth) -> tuple[np.ndarray, np.ndarray]:
     score = np.asarray(score, dtype=np.float64)
     truth = np.asarray(truth, dtype=bool)
     if score.shape != truth.shape or score.ndim != 1:
-        raise ValueError(f"score and truth must be 1-D of the same length, got {score.shape} and {truth.shape}")
+        raise InputError(f"score and truth must be 1-D of the same length, got {score.shape} and {truth.shape}")
     return score, truth
 
 

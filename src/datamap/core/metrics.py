@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_int
+from datamap.core.checks import InputError, check_int
 from datamap.core.probs import log_softmax
 
 METRIC_COLUMNS = (
@@ -49,6 +49,12 @@ METRIC_COLUMNS = (
     "confidence_pred",
 )
 
+#: The columns of ``metrics.parquet`` (``datamap metrics``), what selection filters (``where``) can name;
+#: ``select`` adds ``label_issue`` (with ``label_issues.parquet``) and ``cluster``/``cluster_distance``
+#: (with a clusters file).
+TABLE_COLUMNS = ("id", "gold", "pred", *METRIC_COLUMNS, "region")
+JOINED_COLUMNS = ("label_issue", "cluster", "cluster_distance")
+
 _CHUNK = 1 << 17  # examples per block: keeps temporaries bounded (~30 MB at 20 epochs x 3 classes)
 
 
@@ -56,17 +62,17 @@ def _check(logits: np.ndarray, gold: np.ndarray) -> tuple[np.ndarray, np.ndarray
     logits = np.asarray(logits)
     gold = np.asarray(gold)
     if logits.ndim != 3:
-        raise ValueError(f"logits must have shape (examples, epochs, classes), got {logits.shape}")
+        raise InputError(f"logits must have shape (examples, epochs, classes), got {logits.shape}")
     n, e, c = logits.shape
     if e < 1 or c < 2:
-        raise ValueError(f"need at least 1 epoch and 2 classes, got shape {logits.shape}")
+        raise InputError(f"need at least 1 epoch and 2 classes, got shape {logits.shape}")
     if gold.shape != (n,):
-        raise ValueError(f"gold must have shape ({n},), got {gold.shape}")
+        raise InputError(f"gold must have shape ({n},), got {gold.shape}")
     if not np.issubdtype(gold.dtype, np.integer):
-        raise ValueError(f"gold must hold integer class ids, got dtype {gold.dtype}")
+        raise InputError(f"gold must hold integer class ids, got dtype {gold.dtype}")
     if n and (gold.min() < 0 or gold.max() >= c):
         bad = int(np.flatnonzero((gold < 0) | (gold >= c))[0])
-        raise ValueError(f"gold label {int(gold[bad])} at row {bad} is outside [0, {c})")
+        raise InputError(f"gold label {int(gold[bad])} at row {bad} is outside [0, {c})")
     if not np.issubdtype(logits.dtype, np.floating):
         logits = logits.astype(np.float32)
     return logits, gold.astype(np.int64, copy=False)

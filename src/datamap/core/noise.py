@@ -4,9 +4,9 @@ Pure NumPy. Every function takes the true labels (class ids in ``[0, C)``) and r
 ``(noisy labels, flipped mask)``; the same ``seed`` gives the same result.
 
 ========  ============================================================================================
-uniform   ``round(rate * N)`` examples, drawn uniformly without replacement, each get a class drawn
+uniform   ``floor(rate * N)`` examples, drawn uniformly without replacement, each get a class drawn
           uniformly among the ``C - 1`` other classes (symmetric noise)
-pairs     ``round(rate * N)`` examples, drawn uniformly among those whose class has a partner, each
+pairs     ``floor(rate * N)`` examples, drawn uniformly among those whose class has a partner, each
           get the partner class: ``c -> (c + 1) mod C`` unless a mapping is given (asymmetric noise)
 matrix    a row-stochastic ``C x C`` transition matrix ``T`` (``T[c, d]`` = probability that an
           example of class ``c`` is labelled ``d``): for every class ``c`` with ``n_c`` examples,
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_int
+from datamap.core.checks import InputError, check_fraction, check_int, fraction_count
 
 __all__ = ["flip_labels", "flip_uniform", "flip_pairs", "flip_matrix", "flip_rates", "transition_counts"]
 
@@ -31,23 +31,23 @@ def _check_labels(labels, n_classes: int) -> np.ndarray:
     n_classes = check_int(n_classes, "n_classes", low=2)
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
+        raise InputError(f"labels must be one-dimensional, got shape {labels.shape}")
     if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must hold integer class ids, got dtype {labels.dtype}")
+        raise InputError(f"labels must hold integer class ids, got dtype {labels.dtype}")
     labels = labels.astype(np.int64)
     bad = np.flatnonzero((labels < 0) | (labels >= n_classes))
     if len(bad):
-        raise ValueError(f"label {int(labels[bad[0]])} at row {int(bad[0])} is outside [0, {n_classes})")
+        raise InputError(f"label {int(labels[bad[0]])} at row {int(bad[0])} is outside [0, {n_classes})")
     return labels
 
 
 def _count(rate: float, n: int) -> int:
-    """``round(rate * n)`` with halves rounded up (Python's round would round 0.5 to even)."""
-    return int(np.floor(check_fraction(rate, "rate") * n + 0.5))
+    """``floor(rate * n)``: the project's one fraction -> count rule (:func:`fraction_count`)."""
+    return fraction_count(check_fraction(rate, "rate"), n)
 
 
 def flip_uniform(labels, n_classes: int, *, rate: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Flip exactly ``round(rate * N)`` labels, each to a uniformly drawn other class.
+    """Flip exactly ``floor(rate * N)`` labels, each to a uniformly drawn other class.
 
     Parameters
     ----------
@@ -87,12 +87,12 @@ def partner_map(n_classes: int, mapping=None) -> np.ndarray:
         src = check_int(src, "mapping source class", low=0, high=n_classes - 1)
         partner[src] = check_int(dst, f"partner of class {src}", low=0, high=n_classes - 1)
     if (partner == np.arange(n_classes)).all():
-        raise ValueError("mapping sends every class to itself: nothing can be flipped")
+        raise InputError("mapping sends every class to itself: nothing can be flipped")
     return partner
 
 
 def flip_pairs(labels, n_classes: int, *, rate: float, mapping=None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Flip exactly ``round(rate * N)`` labels to their class's partner (see :func:`partner_map`).
+    """Flip exactly ``floor(rate * N)`` labels to their class's partner (see :func:`partner_map`).
 
     Examples are drawn uniformly among those whose class has a partner other than itself; a
     ``rate`` asking for more flips than there are such examples is refused.
@@ -103,7 +103,7 @@ def flip_pairs(labels, n_classes: int, *, rate: float, mapping=None, seed: int =
     k = _count(rate, len(labels))
     eligible = np.flatnonzero(partner[labels] != labels)
     if k > len(eligible):
-        raise ValueError(f"rate {rate:g} asks for {k} flips but only {len(eligible)} examples have a partner class")
+        raise InputError(f"rate {rate:g} asks for {k} flips but only {len(eligible)} examples have a partner class")
     rows = rng.choice(eligible, size=k, replace=False)
     noisy = labels.copy()
     noisy[rows] = partner[labels[rows]]
@@ -116,14 +116,14 @@ def check_matrix(matrix, n_classes: int) -> np.ndarray:
     """``matrix`` as a float64 ``C x C`` row-stochastic array (rows sum to 1 within 1e-6), else ValueError."""
     t = np.asarray(matrix, dtype=np.float64)
     if t.shape != (n_classes, n_classes):
-        raise ValueError(f"transition matrix must be {n_classes} x {n_classes}, got shape {t.shape}")
+        raise InputError(f"transition matrix must be {n_classes} x {n_classes}, got shape {t.shape}")
     if not np.isfinite(t).all() or (t < 0).any():
         r, c = np.argwhere(~np.isfinite(t) | (t < 0))[0]
-        raise ValueError(f"transition matrix entry [{r}, {c}] = {t[r, c]!r} is not a probability")
+        raise InputError(f"transition matrix entry [{r}, {c}] = {t[r, c]!r} is not a probability")
     sums = t.sum(axis=1)
     bad = np.flatnonzero(np.abs(sums - 1) > 1e-6)
     if len(bad):
-        raise ValueError(f"transition matrix row {int(bad[0])} sums to {sums[bad[0]]:g}, not 1")
+        raise InputError(f"transition matrix row {int(bad[0])} sums to {sums[bad[0]]:g}, not 1")
     return t
 
 
@@ -158,21 +158,21 @@ def flip_labels(labels, n_classes: int, *, kind: str, rate: float | None = None,
                 mapping=None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Dispatch to :func:`flip_uniform`, :func:`flip_pairs` or :func:`flip_matrix` by ``kind``."""
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise InputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "matrix":
         if matrix is None:
-            raise ValueError("kind 'matrix' needs a transition matrix")
+            raise InputError("kind 'matrix' needs a transition matrix")
         if rate is not None:
-            raise ValueError("kind 'matrix' takes its rates from the matrix, not from rate")
+            raise InputError("kind 'matrix' takes its rates from the matrix, not from rate")
         return flip_matrix(labels, n_classes, matrix=matrix, seed=seed)
     if matrix is not None:
-        raise ValueError(f"a transition matrix only applies to kind 'matrix', not {kind!r}")
+        raise InputError(f"a transition matrix only applies to kind 'matrix', not {kind!r}")
     if rate is None:
-        raise ValueError(f"kind {kind!r} needs a rate")
+        raise InputError(f"kind {kind!r} needs a rate")
     if kind == "pairs":
         return flip_pairs(labels, n_classes, rate=rate, mapping=mapping, seed=seed)
     if mapping is not None:
-        raise ValueError("a partner mapping only applies to kind 'pairs'")
+        raise InputError("a partner mapping only applies to kind 'pairs'")
     return flip_uniform(labels, n_classes, rate=rate, seed=seed)
 
 
@@ -181,7 +181,7 @@ def transition_counts(true, noisy, n_classes: int) -> np.ndarray:
     true = _check_labels(true, n_classes)
     noisy = _check_labels(noisy, n_classes)
     if true.shape != noisy.shape:
-        raise ValueError(f"true and noisy labels differ in length: {len(true)} vs {len(noisy)}")
+        raise InputError(f"true and noisy labels differ in length: {len(true)} vs {len(noisy)}")
     return np.bincount(true * n_classes + noisy, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 

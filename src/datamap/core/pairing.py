@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_number
+from datamap.core.checks import InputError, check_fraction, check_number, fraction_count
 from datamap.core.choices import Choice
 
 
@@ -129,10 +129,10 @@ def _check_dynamics(labels, regions, entropy) -> tuple[np.ndarray, np.ndarray, n
     regions = np.asarray(regions, dtype=object)
     entropy = np.asarray(entropy, dtype=np.float64)
     if not (labels.shape == regions.shape == entropy.shape) or labels.ndim != 1:
-        raise ValueError("labels, regions and entropy must be 1-d arrays of the same length")
+        raise InputError("labels, regions and entropy must be 1-d arrays of the same length")
     if np.isnan(entropy).any():
         bad = int(np.flatnonzero(np.isnan(entropy))[0])
-        raise ValueError(f"entropy is missing (NaN) at row {bad}")
+        raise InputError(f"entropy is missing (NaN) at row {bad}")
     return labels, regions, entropy
 
 
@@ -226,7 +226,7 @@ def synthetic_count(seen: int, batch: int, ratio: float) -> int:
     ratio : float
         Synthetic examples per kept original, > 0 (1: one each; 2: two each).
     """
-    return int(math.floor(ratio * (seen + batch) + 1e-9) - math.floor(ratio * seen + 1e-9))
+    return fraction_count(ratio, seen + batch) - fraction_count(ratio, seen)
 
 
 # --------------------------------------------------------------------------- λ samplers
@@ -271,7 +271,7 @@ class LambdaSampler:
         if per == "batch":
             return np.repeat(self.sample(rng, 1), n)
         if per != "example":
-            raise ValueError(f"per must be 'example' or 'batch', got {per!r}")
+            raise InputError(f"per must be 'example' or 'batch', got {per!r}")
         return self.sample(rng, n)
 
 
@@ -296,15 +296,15 @@ def parse_lambda(spec: str) -> LambdaSampler:
     kind, _, rest = str(spec).strip().partition(":")
     kind = kind.strip().lower()
     if kind not in LAMBDA_KINDS:
-        raise ValueError(f"spec {spec!r}: kind must be one of {', '.join(LAMBDA_KINDS)}")
+        raise InputError(f"spec {spec!r}: kind must be one of {', '.join(LAMBDA_KINDS)}")
     try:
         params = tuple(float(p) for p in rest.split(",")) if rest.strip() else ()
     except ValueError:
-        raise ValueError(f"spec {spec!r}: parameters must be numbers") from None
+        raise InputError(f"spec {spec!r}: parameters must be numbers") from None
     want = 2 if kind == "normal" else 1
     if len(params) != want or not all(math.isfinite(p) for p in params):
         form = {"beta": "beta:ALPHA", "beta-folded": "beta-folded:ALPHA", "normal": "normal:MU,SIGMA", "fixed": "fixed:L"}[kind]
-        raise ValueError(f"spec {spec!r}: expected {form} with finite numbers")
+        raise InputError(f"spec {spec!r}: expected {form} with finite numbers")
     if kind in ("beta", "beta-folded"):
         check_number(params[0], f"spec {spec!r}: ALPHA", low=0.0, low_inclusive=False)
     if kind == "normal":

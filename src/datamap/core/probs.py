@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamap.core.checks import InputError
+
 __all__ = ["log_softmax", "logits_from_probabilities", "looks_like_probabilities", "softmax"]
 
 
@@ -86,5 +88,5 @@ def logits_from_probabilities(probs: np.ndarray, *, axis: int = -1, atol: float 
     ``ValueError`` when ``probs`` are not probabilities along ``axis``.
     """
     if not looks_like_probabilities(probs, axis=axis, atol=atol):
-        raise ValueError(f"values are not probabilities (every entry in [0, 1], each row summing to 1 within {atol:g})")
+        raise InputError(f"values are not probabilities (every entry in [0, 1], each row summing to 1 within {atol:g})")
     return np.log(np.maximum(np.asarray(probs, dtype=np.float64), np.finfo(np.float64).tiny))

@@ -1,6 +1,7 @@
 """Data-map regions: easy-to-learn, ambiguous, hard-to-learn.
 
-Default rule (allenai/cartography's ranking): with ``k = int(fraction * N)``,
+Default rule (allenai/cartography's ranking): with ``k = fraction_count(fraction, N)``
+(``floor(fraction * N)``, see :func:`datamap.core.checks.fraction_count`),
 
 * ambiguous = the ``k`` examples of highest variability,
 * hard      = the ``k`` examples of lowest confidence,
@@ -14,9 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamap.core.checks import check_fraction
+from datamap.core.checks import InputError, check_fraction, fraction_count
 
 REGIONS = ("easy", "ambiguous", "hard")
+#: Default size of each region ranking, as a fraction of the examples (allenai/cartography's 0.33).
+REGION_FRACTION = 0.33
 NONE = "none"
 
 
@@ -48,7 +51,7 @@ def top_k(values: np.ndarray, k: int, *, largest: bool = True) -> np.ndarray:
 
 
 def region_indices(
-    confidence: np.ndarray, variability: np.ndarray, *, fraction: float = 0.33
+    confidence: np.ndarray, variability: np.ndarray, *, fraction: float = REGION_FRACTION
 ) -> dict[str, np.ndarray]:
     """The three allenai rankings, which may overlap.
 
@@ -57,7 +60,7 @@ def region_indices(
     confidence, variability : array of float, shape (N,)
         Per-example confidence and variability (see :mod:`datamap.core.metrics`).
     fraction : float, default 0.33
-        Size of each ranking as a fraction of ``N``, in ``[0, 1]``: ``k = int(fraction * N)``.
+        Size of each ranking as a fraction of ``N``, in ``[0, 1]``: ``k = fraction_count(fraction, N)``.
 
     Returns
     -------
@@ -73,8 +76,8 @@ def region_indices(
     confidence = np.asarray(confidence, dtype=np.float64)
     variability = np.asarray(variability, dtype=np.float64)
     if confidence.shape != variability.shape or confidence.ndim != 1:
-        raise ValueError("confidence and variability must be 1-d arrays of the same length")
-    k = int(check_fraction(fraction, "fraction") * len(confidence))
+        raise InputError("confidence and variability must be 1-d arrays of the same length")
+    k = fraction_count(check_fraction(fraction, "fraction"), len(confidence))
     return {
         "easy": top_k(confidence, k, largest=True),
         "ambiguous": top_k(variability, k, largest=True),
@@ -82,7 +85,7 @@ def region_indices(
     }
 
 
-def assign_regions(confidence: np.ndarray, variability: np.ndarray, *, fraction: float = 0.33) -> np.ndarray:
+def assign_regions(confidence: np.ndarray, variability: np.ndarray, *, fraction: float = REGION_FRACTION) -> np.ndarray:
     """One region per example, precedence ambiguous > easy > hard, else ``"none"``.
 
     Parameters

@@ -43,14 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from datamap.core.checks import check_fraction, check_int
+from datamap.core.checks import COUNT_TOL, InputError, check_fraction, check_int, fraction_count
 from datamap.core.clusters import ClusterSpec, take_cluster_part
 from datamap.core.regions import top_k
 
@@ -66,7 +65,7 @@ REGION_RANKINGS = {
 
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 _FILTER_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|==|!=|<|>)\s*(.*?)\s*$")
-_TOL = 1e-9
+_TOL = COUNT_TOL
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +148,7 @@ class Recipe:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise ValueError(f"unknown recipe key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+            raise InputError(f"unknown recipe key {unknown[0]!r} (known: {', '.join(sorted(names))})")
         return cls(**dict(d))
 
     def validate(self) -> None:
@@ -158,40 +157,35 @@ class Recipe:
             check_fraction(getattr(self, name), name)
         total = self.ambiguous + self.easy + self.hard + self.random
         if total > 1.0 + _TOL:
-            raise ValueError(
+            raise InputError(
                 f"region fractions sum to {total:g} > 1 (ambiguous {self.ambiguous:g} + easy {self.easy:g}"
                 f" + hard {self.hard:g} + random {self.random:g})"
             )
         if self.top is not None and self.bottom is not None:
-            raise ValueError("give only one of top / bottom")
+            raise InputError("give only one of top / bottom")
         if self.by is None and (self.top is not None or self.bottom is not None):
-            raise ValueError("top / bottom need a column to rank by (by=...)")
+            raise InputError("top / bottom need a column to rank by (by=...)")
         if self.by is not None and self.top is None and self.bottom is None:
-            raise ValueError(f"by={self.by!r} needs top or bottom (a fraction or a count)")
+            raise InputError(f"by={self.by!r} needs top or bottom (a fraction or a count)")
         for name in ("top", "bottom"):
             v = getattr(self, name)
             if v is None:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                raise ValueError(f"{name} must be a fraction (float) or a count (int), got {v!r}")
+                raise InputError(f"{name} must be a fraction (float) or a count (int), got {v!r}")
             if isinstance(v, (int, np.integer)):
                 check_int(v, f"{name} count", low=0)
                 if self.stratify:
-                    raise ValueError(f"stratify needs {name} as a fraction, not a count ({v})")
+                    raise InputError(f"stratify needs {name} as a fraction, not a count ({v})")
             else:
                 check_fraction(v, name)
         if self.data_pct is not None:
             check_fraction(self.data_pct, "data_pct", low_inclusive=False)
         for w in self.where:
             if not isinstance(w, str):
-                raise ValueError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
+                raise InputError(f"where filters must be strings like 'confidence<0.5', got {w!r}")
         if self.cluster is not None:
             self.cluster.validate(stratify=self.stratify)
-
-
-def fraction_size(fraction: float, n: int) -> int:
-    """``floor(fraction * n)`` with a 1e-9 tolerance (``fraction_size(0.29, 100) == 29``)."""
-    return int(math.floor(float(fraction) * n + _TOL))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,23 +250,23 @@ def as_columns(metrics: Any) -> dict[str, np.ndarray]:
     try:
         keys = list(metrics.keys())
     except AttributeError:
-        raise ValueError("metrics must be a mapping of column name -> array (or a DataFrame)") from None
+        raise InputError("metrics must be a mapping of column name -> array (or a DataFrame)") from None
     cols = {str(k): np.asarray(metrics[k]) for k in keys}
     lengths = {k: (v.shape[0] if v.ndim == 1 else -1) for k, v in cols.items()}
     if not cols:
-        raise ValueError("metrics table has no columns")
+        raise InputError("metrics table has no columns")
     n = next(iter(lengths.values()))
     for k, length in lengths.items():
         if length == -1:
-            raise ValueError(f"metrics column {k!r} is not 1-d")
+            raise InputError(f"metrics column {k!r} is not 1-d")
         if length != n:
-            raise ValueError(f"metrics column {k!r} has {length} rows, expected {n}")
+            raise InputError(f"metrics column {k!r} has {length} rows, expected {n}")
     return cols
 
 
 def _column(cols: Mapping[str, np.ndarray], name: str, what: str = "column") -> np.ndarray:
     if name not in cols:
-        raise ValueError(f"unknown {what} {name!r} (known: {', '.join(sorted(cols))})")
+        raise InputError(f"unknown {what} {name!r} (known: {', '.join(sorted(cols))})")
     return cols[name]
 
 
@@ -280,7 +274,7 @@ def _numeric(cols: Mapping[str, np.ndarray], name: str) -> np.ndarray:
     col = _column(cols, name)
     if not (np.issubdtype(col.dtype, np.number) or col.dtype == np.bool_):
         numeric = sorted(k for k, v in cols.items() if np.issubdtype(v.dtype, np.number))
-        raise ValueError(f"column {name!r} is not numeric (numeric columns: {', '.join(numeric)})")
+        raise InputError(f"column {name!r} is not numeric (numeric columns: {', '.join(numeric)})")
     return col.astype(np.float64)
 
 
@@ -307,7 +301,7 @@ def parse_filter(text: str, *, columns: Iterable[str] | None = None) -> tuple[st
     """
     m = _FILTER_RE.match(text or "")
     if not m or m.group(3) == "":
-        raise ValueError(
+        raise InputError(
             f"cannot parse filter {text!r}: expected COLUMN OP VALUE with OP one of {' '.join(OPERATORS)}"
             " (e.g. 'confidence<0.5')"
         )
@@ -315,7 +309,7 @@ def parse_filter(text: str, *, columns: Iterable[str] | None = None) -> tuple[st
     if columns is not None:
         known = sorted(columns)
         if col not in known:
-            raise ValueError(f"filter {text!r}: unknown column {col!r} (known: {', '.join(known)})")
+            raise InputError(f"filter {text!r}: unknown column {col!r} (known: {', '.join(known)})")
     value: float | str
     try:
         value = float(raw)
@@ -365,21 +359,21 @@ def filter_mask(metrics: Any, filters: Sequence[str], label_names: Sequence[str]
         if is_num and isinstance(value, str) and col in CLASS_COLUMNS and label_names is not None:
             names = [str(n) for n in label_names]
             if value not in names:
-                raise ValueError(f"{text}: no class named {value!r}{_did_you_mean(value, names)}"
+                raise InputError(f"{text}: no class named {value!r}{_did_you_mean(value, names)}"
                                  f" (classes: {', '.join(names)})")
             value = float(names.index(value))
         if is_num:
             if isinstance(value, str):
-                raise ValueError(f"filter {text!r}: column {col!r} is numeric but {value!r} is not a number")
+                raise InputError(f"filter {text!r}: column {col!r} is numeric but {value!r} is not a number")
             data = data.astype(np.float64)
         else:
             if op not in ("==", "!="):
-                raise ValueError(f"filter {text!r}: column {col!r} holds text, only == and != apply")
+                raise InputError(f"filter {text!r}: column {col!r} holds text, only == and != apply")
             data = data.astype(str)
             value = str(value) if not isinstance(value, float) else _num_text(value)
             present = np.unique(data)
             if value not in KNOWN_VALUES.get(col, ()) and not np.any(present == value):
-                raise ValueError(f"{text}: no example has {col} {value!r}"
+                raise InputError(f"{text}: no example has {col} {value!r}"
                                  f"{_did_you_mean(value, [*present.tolist(), *KNOWN_VALUES.get(col, ())])}")
         if op == "<":
             m = data < value
@@ -494,11 +488,11 @@ def select(
             if isinstance(amount, (int, np.integer)) and not isinstance(amount, bool):
                 k = int(amount)
             else:
-                k = fraction_size(amount, group_n)
+                k = fraction_count(amount, group_n)
             candidates = np.flatnonzero(available & gmask)
             if k > len(candidates):
                 where = f" of class {g!r}" if g is not None else ""
-                raise ValueError(
+                raise InputError(
                     f"{name}: asked for {k} examples{where} but only {len(candidates)} are left"
                     " after drop_hard/where filters and earlier parts"
                 )
@@ -519,7 +513,7 @@ def select(
         keep = np.zeros(n, dtype=bool)
         for g, gmask in groups:
             members = selected[gmask[selected]]
-            k = fraction_size(recipe.data_pct, len(members))
+            k = fraction_count(recipe.data_pct, len(members))
             keep[rng.choice(members, size=k, replace=False)] = True
         parts = {name: idx[keep[idx]] for name, idx in parts.items()}
 
@@ -587,7 +581,7 @@ def sweep_part(recipe: Recipe) -> str:
         return "bottom" if recipe.bottom is not None else "top"
     nonzero = [p for p in ("ambiguous", "easy", "hard", "random") if getattr(recipe, p) > 0]
     if len(nonzero) != 1:
-        raise ValueError(
+        raise InputError(
             "sweep needs exactly one part to vary (one of ambiguous/easy/hard/random, or by + top/bottom),"
             f" got {', '.join(nonzero) or 'none'}"
         )
@@ -625,7 +619,7 @@ def sweep(
     """
     part = part or sweep_part(recipe)
     if part not in ("ambiguous", "easy", "hard", "random", "top", "bottom"):
-        raise ValueError(f"cannot sweep part {part!r} (one of ambiguous, easy, hard, random, top, bottom)")
+        raise InputError(f"cannot sweep part {part!r} (one of ambiguous, easy, hard, random, top, bottom)")
     out: dict[float, SelectionResult] = {}
     for i, f in enumerate(fractions):
         f = check_fraction(f, f"fractions[{i}]")

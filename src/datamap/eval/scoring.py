@@ -10,12 +10,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from datamap.core.checks import check_int
-from datamap.core.probs import log_softmax, softmax
+from datamap.core.probs import log_softmax, looks_like_probabilities, softmax
 from datamap.errors import DatamapError, user_errors
-
-
-def _looks_like_probs(x: np.ndarray) -> bool:
-    return bool(np.all(x >= 0) and np.all(x <= 1) and np.allclose(x.sum(axis=1), 1.0, atol=1e-6))
 
 
 def expected_calibration_error(probs: np.ndarray, gold: np.ndarray, n_bins: int = 15) -> float:
@@ -67,7 +63,8 @@ def classification_scores(
     ----------
     logits_or_probs : array, shape (n, k)
         Model outputs. Treated as probabilities when ``probs=True``, or when ``probs=None``
-        (default) and every row is in [0, 1] and sums to 1 (within 1e-6); otherwise as logits
+        (default) and :func:`datamap.core.probs.looks_like_probabilities` says so (every entry in
+        [0, 1], every row summing to 1 within ``PROB_SUM_TOL``); otherwise as logits
         and passed through a softmax.
     gold : array of int, shape (n,)
         Gold class ids in ``0 .. k-1``.
@@ -113,7 +110,7 @@ def classification_scores(
         raise DatamapError(f"non-finite logits at row {i}")
 
     if probs is None:
-        probs = _looks_like_probs(x)
+        probs = looks_like_probabilities(x)
     if probs:
         p = x
         logp = np.log(np.clip(x[np.arange(n), gold], 1e-12, None))

@@ -23,6 +23,8 @@ HANS_COLUMNS = ("heuristic", "subcase")
 #: suffix of an evaluation set that is the training split itself (``datamap train --split validation``
 #: with the default ``--eval-split auto``): its files are ``eval/validation-same-as-train.json``
 SAME_AS_TRAIN = "-same-as-train"
+#: name of the rows ``train --eval-split auto`` holds out of a single-file dataset (``RUN/heldout.parquet``)
+HELDOUT = "heldout"
 
 
 @dataclass

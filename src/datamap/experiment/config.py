@@ -1,6 +1,6 @@
 """The experiment file of ``datamap run``: schema, validation with paths, dotted overrides.
 
-An experiment file (YAML, read with ``safe_load``) names the data, shared training settings, the
+An experiment file (YAML, read with :func:`datamap.io.yamlsafe.load_yaml_file`: safe, no duplicate keys, bounded) names the data, shared training settings, the
 cartography stage, named selections (a list of fractions is a sweep), the experiments that retrain
 on them, the seeds, the evaluation sets and optional ensembles (see ``examples/*.yaml`` and
 docs/experiments.md). :func:`load_config` reads one, applies ``key.path=value`` overrides and
@@ -23,12 +23,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datamap.core.clusters import ClusterSpec
-from datamap.core.selection import Recipe
+from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
+from datamap.core.regions import REGION_FRACTION
+from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
+from datamap.io.yamlsafe import load_yaml, load_yaml_file
 from datamap.io.names import check_name
 from datamap.training.config import TrainConfig, config_error
 
@@ -120,6 +122,7 @@ class SelectionSpec(_Strict):
     cluster: Optional[ClusterPart] = None
     seed: Optional[int] = Field(None, ge=0, description="seed of the random draws (default: the run's seed)")
     random_like: Optional[str] = None
+    drop_errors: bool = Field(False, description="leave out the examples the errors section flags (select --drop-errors)")
 
     @field_validator("ambiguous", "easy", "hard", "random", "data_pct")
     @classmethod
@@ -133,10 +136,19 @@ class SelectionSpec(_Strict):
 
 
 class ExperimentSpec(_Strict):
-    """``experiments[i]``: retrain on a selection (every variant of a sweep), or on all the data."""
+    """``experiments[i]``: retrain on a selection (every variant of a sweep), or on all the data.
+
+    ``dataset``: train on this file instead of ``data.dataset`` (the same rows, other labels: e.g. the
+    clean labels of a noisy copy, the oracle); ``act``: ``relabel`` trains on the cartography run's
+    rows with the flagged labels replaced by its predictions (``datamap relabel``), ``down_weight`` on
+    the data with the flagged examples' loss weighted ``errors.flagged_weight`` (``datamap weights``).
+    ``train.steps_like: cartography`` takes the cartography run's number of optimizer steps.
+    """
 
     name: str
     selection: Optional[str] = None
+    dataset: Optional[str] = None
+    act: Optional[Literal["relabel", "down_weight"]] = None
     train: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -165,17 +177,46 @@ class MetricsSpec(_Strict):
     """``cartography.metrics``: the options of ``datamap metrics``."""
 
     burn_out: Optional[int] = Field(None, ge=1)
-    fraction: float = Field(0.33, gt=0, le=1)
+    fraction: float = Field(REGION_FRACTION, gt=0, le=1)
+    entropy_epoch: Optional[int] = None  # checked against the epochs recorded, as by `datamap metrics --entropy-epoch`
 
 
 class ClustersSpec(_Strict):
     """``cartography.clusters``: ``datamap embed`` then ``datamap cluster`` on the cartography run."""
 
     model: Optional[str] = None
-    pooling: Literal["mean", "cls", "pooler"] = "mean"
+    pooling: Optional[Literal["mean", "cls", "last", "pooler"]] = None  # None: the family's (datamap embed's) default
     method: Literal["minibatch-kmeans", "kmeans", "dbscan"] = "minibatch-kmeans"
     k: Optional[int] = Field(None, ge=1)
     normalize: bool = False
+
+
+class ErrorsSpec(_Strict):
+    """``errors``: ``datamap errors`` on each cartography run, then the relabelled file and the weights
+    the experiments' ``act`` and the selections' ``drop_errors`` use."""
+
+    method: str = "aum"
+    cut: str = "auto"
+    max_class_share: float = Field(0.5, ge=0, le=1)
+    force_flag: bool = False
+    flagged_weight: float = Field(0.5, ge=0, allow_inf_nan=False)
+
+    @field_validator("cut")
+    @classmethod
+    def _cut(cls, v: str) -> str:
+        from datamap.core.cuts import parse_cut
+
+        parse_cut(v)
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str) -> str:
+        from datamap.stages.errors import ALL_METHODS
+
+        if v not in ALL_METHODS:
+            raise ValueError(f"must be one of {', '.join(ALL_METHODS)}, got {v!r}")
+        return v
 
 
 class CartographySpec(_Strict):
@@ -196,6 +237,7 @@ class ExperimentConfig(_Strict):
     data: DataSpec  # type: ignore[valid-type]
     train: dict[str, Any] = Field(default_factory=dict)
     cartography: CartographySpec = Field(default_factory=CartographySpec)
+    errors: Optional[ErrorsSpec] = None
     selections: dict[str, SelectionSpec] = Field(default_factory=dict)
     experiments: list[ExperimentSpec] = Field(default_factory=list)
     seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
@@ -227,7 +269,7 @@ def variants(name: str, spec: SelectionSpec) -> list[tuple[str, Recipe | None, d
     """
     if spec.random_like is not None:
         return [(name, None, {})]
-    fields = spec.model_dump(exclude={"seed", "random_like", "cluster"})
+    fields = spec.model_dump(exclude={"seed", "random_like", "cluster", "drop_errors"})
     cluster = spec.cluster.model_dump() if spec.cluster is not None else None
     axes = [k for k in SWEEPABLE if isinstance(fields.get(k), list)]
     if cluster is not None and isinstance(cluster.get("budget"), list):
@@ -269,7 +311,8 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def train_config(cfg: ExperimentConfig, *, seed: int, out: str, overrides: dict | None = None,
-                 subset: str | None = None, cartography: str | None = None) -> TrainConfig:
+                 subset: str | None = None, cartography: str | None = None, dataset: str | None = None,
+                 own_columns: bool = False) -> TrainConfig:
     """The TrainConfig of one run: ``data`` + shared ``train`` + ``overrides``, with the runner's fields.
 
     Parameters
@@ -286,17 +329,25 @@ def train_config(cfg: ExperimentConfig, *, seed: int, out: str, overrides: dict 
         A selection JSON to train on; the ``data`` limit is then not applied again (the selection
         was drawn from the limited rows).
     cartography : str or None
-        The cartography run of this seed: ``dynamics_from: cartography`` names it.
+        The cartography run of this seed: ``dynamics_from: cartography`` and ``steps_like: cartography`` name it.
+    dataset : str or None
+        Train on this dataset instead of ``data.dataset`` (an experiment's ``dataset`` or ``act: relabel``).
+    own_columns : bool, default False
+        ``dataset`` holds a run's own columns (id, text, label: ``datamap relabel``'s file): none of the
+        ``data`` section's other fields apply to it.
     """
     data = cfg.data.model_dump(exclude_unset=True)
+    if dataset is not None:
+        data = {"dataset": dataset} if own_columns else {**data, "dataset": dataset}
     if subset is not None:
         for key in ("limit", "limit_mode", "limit_seed"):
             data.pop(key, None)
     merged = _merge(_merge(cfg.train, overrides or {}), {**data, "seed": seed, "out": out})
     if subset is not None:
         merged["subset"] = subset
-    if merged.get("dynamics_from") == "cartography":
-        merged["dynamics_from"] = cartography or "cartography"
+    for key in ("dynamics_from", "steps_like"):
+        if merged.get(key) == "cartography":
+            merged[key] = cartography or "cartography"
     return TrainConfig.model_validate(merged)
 
 
@@ -377,6 +428,8 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
             elif cfg.selections[spec.random_like].random_like is not None:
                 problems.append(f"{yaml_path(loc + ('random_like',))}: {spec.random_like!r} is itself random_like")
             continue
+        if spec.drop_errors and cfg.errors is None:
+            problems.append(f"{yaml_path(loc + ('drop_errors',))}: needs the errors section (the flags it drops)")
         if spec.cluster is not None and cfg.cartography.clusters is None:
             problems.append(f"{yaml_path(loc + ('cluster',))}: needs cartography.clusters (the embeddings and "
                             "clusters it draws from)")
@@ -384,6 +437,11 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
             variants(name, spec)
         except (ValueError, TypeError) as exc:
             problems.append(f"{yaml_path(loc)}: {exc}")
+        for j, text in enumerate(spec.where):  # checked now, not after the cartography training
+            try:
+                parse_filter(text, columns=(*TABLE_COLUMNS, *JOINED_COLUMNS))
+            except ValueError as exc:
+                problems.append(f"{yaml_path(loc + ('where', j))}: {exc}")
     if cfg.cartography.clusters is not None and cfg.cartography.clusters.method != "dbscan" \
             and cfg.cartography.clusters.k is None:
         problems.append("cartography.clusters.k: required by the k-means methods")
@@ -398,6 +456,12 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
         seen[exp.name] = yaml_path(loc)
         if exp.name in RESERVED_RUNS:
             problems.append(f"{yaml_path(loc + ('name',))}: {exp.name!r} is a folder of the experiment itself")
+        if exp.act is not None and cfg.errors is None:
+            problems.append(f"{yaml_path(loc + ('act',))}: needs the errors section (the flags it acts on)")
+        if exp.act is not None and exp.dataset is not None:
+            problems.append(f"{yaml_path(loc + ('dataset',))}: not with act")
+        if exp.act == "relabel" and exp.selection is not None:
+            problems.append(f"{yaml_path(loc + ('selection',))}: not with act: relabel (it trains on every row)")
         if exp.selection is not None and exp.selection not in cfg.selections:
             problems.append(f"{yaml_path(loc + ('selection',))}: no selection named {exp.selection!r}"
                             + _suggest(exp.selection, cfg.selections))
@@ -446,10 +510,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         for m in _TOKEN.finditer(key.strip()):
             tok = m.group(0)
             parts.append(int(m.group(1)) if m.group(1) is not None else (int(tok) if tok.isdigit() else tok))
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError as exc:
-            raise DatamapError(f"override {text!r}: the value is not valid YAML ({str(exc).splitlines()[0]})") from None
+        parsed = load_yaml(value, f"override {text!r}: the value")
         if isinstance(parsed, str) and _NUMBER.match(parsed.strip()):
             parsed = float(parsed)  # YAML 1.1 reads 1e-4 (no dot) as a string
         node: Any = raw
@@ -481,12 +542,9 @@ def load_config(path: "str | Path", overrides: list[str] | None = None) -> Exper
         ``key.path=value`` items applied before validation (validated like the file).
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatamapError(f"{path}: not found") from None
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not path.exists():
+        raise DatamapError(f"{path}: not found")
+    raw = load_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,6 +60,35 @@ def collect(runs, eval_sets: list[str]) -> pd.DataFrame:
     return frame.astype({"seed": "int64", "fraction": "float64", "value": "float64"})
 
 
+def chance_runs(runs, eval_sets: list[str]) -> dict[str, list[str]]:
+    """``{run name: ["seed S on SET", ...]}`` for every evaluation at or near chance
+    (:func:`datamap.core.health.check_chance` on the set's own class supports)."""
+    from datamap.core.health import check_chance
+
+    found: dict[str, list[str]] = {}
+    for run in runs:
+        for name in eval_sets:
+            path = run.path / "eval" / f"{name}.json"
+            if not path.exists():
+                continue
+            scores = json.loads(path.read_text(encoding="utf-8"))
+            support = [int(v.get("support", 0)) for v in (scores.get("per_class") or {}).values()]
+            if "accuracy" not in scores or sum(support) == 0:
+                continue
+            if not check_chance(float(scores["accuracy"]), support, what=name).ok:
+                found.setdefault(run.name, []).append(f"seed {run.seed} on {name}")
+    return found
+
+
+def chance_note(chance: dict[str, list[str]]) -> str:
+    """The warning line of summary.md and experiment.html ('' when every run learnt something)."""
+    if not chance:
+        return ""
+    parts = "; ".join(f"{run} ({', '.join(where)})" for run, where in chance.items())
+    return (f"⚠ At or near chance (accuracy below the majority-class share + 0.05): {parts}. These runs learnt "
+            "nothing measurable; their differences mean nothing.\n")
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean, sample std (ddof 1; NaN for one seed) and n of ``value`` per run x eval_set x metric (first-seen order)."""
     keys = ["run", "experiment", "eval_set", "metric"]
@@ -70,8 +98,10 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return out.astype({"n": "int64"})
 
 
-def summary_markdown(summary: pd.DataFrame, metrics: list[str]) -> str:
-    """A Markdown table: one row per run, one column per set x metric, ``mean ± std (n)``."""
+def summary_markdown(summary: pd.DataFrame, metrics: list[str], chance: dict[str, list[str]] | None = None) -> str:
+    """A Markdown table: one row per run, one column per set x metric, ``mean ± std (n)``; a run with an
+    evaluation at chance (``chance``, from :func:`chance_runs`) is marked ``⚠ at chance``."""
+    chance = chance or {}
     part = summary[summary["metric"].isin(metrics)]
     cols = list(dict.fromkeys(zip(part["eval_set"], part["metric"])))
     lines = ["| run | fraction | " + " | ".join(f"{s} {m}" for s, m in cols) + " |",
@@ -81,8 +111,10 @@ def summary_markdown(summary: pd.DataFrame, metrics: list[str]) -> str:
         for s, m in cols:
             hit = rows[(rows["eval_set"] == s) & (rows["metric"] == m)]
             cells.append("-" if hit.empty else _cell(hit.iloc[0]))
-        lines.append(f"| {run} | {rows['fraction'].iloc[0]:.3f} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        mark = " ⚠ at chance" if run in chance else ""
+        lines.append(f"| {run}{mark} | {rows['fraction'].iloc[0]:.3f} | " + " | ".join(cells) + " |")
+    note = chance_note(chance)
+    return "\n".join(lines) + "\n" + (f"\n{note}" if note else "")
 
 
 def _cell(row) -> str:
@@ -174,7 +206,8 @@ def write_results(plan, command: str = "") -> dict:
     paths = {"results": atomic.write_table(out / "results.parquet", results),
              "csv": atomic.write_text(out / "results.csv", results.to_csv(index=False)),
              "summary": atomic.write_text(out / "summary.csv", summary.to_csv(index=False))}
-    md = summary_markdown(summary, cfg.summary_metrics) if len(summary) else "(no evaluation sets)\n"
+    chance = chance_runs(plan.runs, sets)
+    md = summary_markdown(summary, cfg.summary_metrics, chance) if len(summary) else "(no evaluation sets)\n"
     paths["summary_md"] = atomic.write_text(out / "summary.md", md)
     images: list[tuple[str, str, bytes]] = []  # (file, title, png)
     for s in sets:
@@ -189,11 +222,11 @@ def write_results(plan, command: str = "") -> dict:
         images.append(("map.png", f"data map of the cartography run (seed {cfg.seeds[0]})", carto.read_bytes()))
     for name, _, png in images:
         atomic.write_bytes(out / "plots" / name, png)
-    paths["html"] = atomic.write_text(out / "experiment.html", experiment_html(plan, md, images, command))
-    return {**paths, "summary_table": md}
+    paths["html"] = atomic.write_text(out / "experiment.html", experiment_html(plan, md, images, command, chance))
+    return {**paths, "summary_table": md, "chance": chance}
 
 
-def experiment_html(plan, summary_md: str, images, command: str) -> str:
+def experiment_html(plan, summary_md: str, images, command: str, chance: dict[str, list[str]] | None = None) -> str:
     """The self-contained report page (images inlined as base64; every text escaped)."""
     import base64
 
@@ -225,6 +258,7 @@ td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}pre{{backgr
 <p>{len(cfg.seeds)} seed(s): {esc(", ".join(map(str, cfg.seeds)))}; {len(plan.runs) // max(len(cfg.seeds), 1)} runs per seed.</p>
 {f"<p>Command: <code>{esc(command)}</code></p>" if command else ""}
 <h2>Summary (mean ± std over seeds)</h2>
+{f'<p class="warn" id="chance"><b>{esc(chance_note(chance or {}))}</b></p>' if chance else ""}
 {table or "<p>No evaluation sets.</p>"}
 <h2>Plots</h2>
 {figs}

@@ -9,6 +9,7 @@ the command line, and writes an ordinary run directory under the experiment fold
     OUT/evalsets/NAME.parquet         evaluation sets drawn with a limit
     OUT/seed{S}/cartography/          train (+ dynamics) -> metrics -> map.png/map.html [-> embeddings, clusters]
                     selections/NAME.json   one per selection variant
+                    label_issues.parquet, relabeled.parquet, weights.parquet   the errors section's stage
     OUT/seed{S}/RUN/                  a retraining run (train --subset), its eval/SET.json
     OUT/seed{S}/ENSEMBLE/             eval/SET.json of an ensemble of runs
 
@@ -41,7 +42,9 @@ from datamap.io import atomic
 log = logging.getLogger(__name__)
 
 MARKERS = "stages.json"
-KINDS = ("evalset", "cartography", "metrics", "clusters", "select", "train", "evaluate", "ensemble")
+KINDS = ("evalset", "cartography", "metrics", "clusters", "errors", "select", "train", "evaluate", "ensemble")
+#: files the errors stage writes into the cartography run (``act: relabel`` / ``act: down_weight`` train on them)
+RELABELED, WEIGHTS = "relabeled.parquet", "weights.parquet"
 
 
 @dataclass
@@ -215,11 +218,12 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                             action=_sample_action(dataset, ev.split, ev.limit, ev.limit_seed, target), outputs=[target]))
         evalsets[ev.name] = (str(target), "validation", columns, sid)
 
-    def evaluate_stages(seed_dir: Path, run_name: str, after: str) -> None:
+    def evaluate_stages(seed_dir: Path, run_name: str, after: str, tc) -> None:
+        """Score run ``run_name`` (trained with ``tc``) on every evaluation set, with its own max_length."""
         run = seed_dir / run_name
         for name, (dataset, split, columns, set_stage) in evalsets.items():
             params = {"dataset": dataset, "split": split, "columns": columns,
-                      "max_length": _train_field(cfg, "max_length"), "batch_size": _train_field(cfg, "eval_batch_size")}
+                      "max_length": tc.max_length, "batch_size": tc.eval_batch_size}
             stages.append(Stage(f"{seed_dir.name}/{run_name}/eval/{name}", "evaluate", run, params,
                                 [after] + ([set_stage] if set_stage else []),
                                 action=_evaluate_action(run, name, params),
@@ -242,12 +246,17 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             clid = f"{cid}/clusters"
             cl = cfg.cartography.clusters.model_dump()
             stages.append(Stage(clid, "clusters", carto, {**cl, "seed": seed}, [cid],
-                                action=_clusters_action(carto, cl, seed, _train_field(cfg, "max_length")),
+                                action=_clusters_action(carto, cl, seed, tc.max_length),
                                 outputs=[carto / "embeddings.parquet", carto / "clusters.parquet"]))
         if cfg.cartography.evaluate:
-            evaluate_stages(sd, "cartography", cid)
+            evaluate_stages(sd, "cartography", cid, tc)
             runs.append(RunInfo(seed, "cartography", "cartography", None, carto))
 
+        eid = None
+        if cfg.errors is not None:  # datamap errors, relabel, weights on the cartography run
+            eid = f"{cid}/errors"
+            stages.append(Stage(eid, "errors", carto, cfg.errors.model_dump(), [cid], action=_errors_action(carto, cfg.errors),
+                                outputs=[carto / "label_issues.parquet", carto / RELABELED, carto / WEIGHTS]))
         select_ids: dict[str, str] = {}
         for sname, spec in cfg.selections.items():
             if spec.random_like is not None:
@@ -255,9 +264,11 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             for vname, recipe, _ in variants(sname, spec):
                 sid = f"{sd.name}/select/{vname}"
                 sseed = spec.seed if spec.seed is not None else seed
-                after = [mid] + ([clid] if recipe.cluster is not None else [])
-                stages.append(Stage(sid, "select", carto, {"recipe": recipe.to_dict(), "seed": sseed}, after,
-                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None),
+                after = [mid] + ([clid] if recipe.cluster is not None else []) + ([eid] if spec.drop_errors else [])
+                stages.append(Stage(sid, "select", carto, {"recipe": recipe.to_dict(), "seed": sseed,
+                                                           **({"drop_errors": True} if spec.drop_errors else {})}, after,
+                                    action=_select_action(carto, vname, recipe, sseed, recipe.cluster is not None,
+                                                          spec.drop_errors),
                                     outputs=[carto / "selections" / f"{vname}.json"]))
                 select_ids[vname] = sid
         for sname, spec in cfg.selections.items():
@@ -274,42 +285,46 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
                 select_ids[vname] = sid
 
         train_ids: dict[str, str] = {"cartography": cid}
+        train_cfgs = {"cartography": tc}
         for run_name, (exp_name, sel) in names.items():
             exp = next(e for e in cfg.experiments if e.name == exp_name)
             run = sd / run_name
             subset = str((carto / "selections" / f"{sel}.json").resolve()) if sel else None
-            tc = train_config(cfg, seed=seed, out=str(run), overrides=exp.train, subset=subset,
-                              cartography=str(carto))
+            dataset = str((carto / RELABELED).resolve()) if exp.act == "relabel" else exp.dataset
+            overrides = {**exp.train, "weights": str((carto / WEIGHTS).resolve())} if exp.act == "down_weight" else exp.train
+            tc = train_config(cfg, seed=seed, out=str(run), overrides=overrides, subset=subset,
+                              cartography=str(carto), dataset=dataset, own_columns=exp.act == "relabel")
             params = tc.model_dump(mode="json")
             params["subset"] = sel  # the key names the selection, not this machine's path
-            if tc.dynamics_from:
-                params["dynamics_from"] = "cartography"
+            for key in ("dynamics_from", "steps_like"):
+                if getattr(tc, key):
+                    params[key] = "cartography"
+            if exp.act is not None:  # the files of the errors stage, not this machine's paths
+                params.update(act=exp.act, dataset=None if exp.act == "relabel" else params["dataset"],
+                              weights=None)
             after = ([select_ids[sel]] if sel else []) + ([mid] if tc.dynamics_from else [])
+            after += ([cid] if tc.steps_like else []) + ([eid] if exp.act else [])
             rid = f"{sd.name}/{run_name}"
             stages.append(Stage(rid, "train", run, params, after, action=_train_action(tc), clean=_remove(run),
                                 outputs=[run / "config.yaml"]))
             train_ids[run_name] = rid
-            evaluate_stages(sd, run_name, rid)
+            train_cfgs[run_name] = tc
+            evaluate_stages(sd, run_name, rid, tc)
             runs.append(RunInfo(seed, run_name, exp_name, sel, run))
 
         for ens in cfg.ensemble:
             run = sd / ens.name
             members = [str(sd / m) for m in ens.members]
+            first = train_cfgs[ens.members[0]]  # one tokenisation for all members: the first member's
             for name, (dataset, split, columns, set_stage) in evalsets.items():
                 params = {"members": ens.members, "weights": ens.weights, "dataset": dataset, "split": split,
-                          "columns": columns, "max_length": _train_field(cfg, "max_length")}
+                          "columns": columns, "max_length": first.max_length, "batch_size": first.eval_batch_size}
                 stages.append(Stage(f"{sd.name}/{ens.name}/eval/{name}", "ensemble", run, params,
                                     [train_ids[m] for m in ens.members] + ([set_stage] if set_stage else []),
                                     action=_ensemble_action(members, ens.weights, run, name, params),
                                     outputs=[run / "eval" / f"{name}.json", run / "ensemble.json"]))
             runs.append(RunInfo(seed, ens.name, ens.name, None, run))
     return Plan(out, stages, runs, cfg)
-
-
-def _train_field(cfg: ExperimentConfig, name: str):
-    from datamap.training.config import TrainConfig
-
-    return cfg.train.get(name, TrainConfig.model_fields[name].default)
 
 
 # ------------------------------------------------------------------ actions (each calls one stage function)
@@ -335,7 +350,7 @@ def _metrics_action(carto: Path, cfg: ExperimentConfig) -> Callable[[], None]:
         from datamap.stages.measure import measure_run
 
         m = cfg.cartography.metrics
-        measure_run(carto, burn_out=m.burn_out, fraction=m.fraction)
+        measure_run(carto, burn_out=m.burn_out, fraction=m.fraction, entropy_epoch=m.entropy_epoch)
         if "png" in cfg.cartography.maps:
             from datamap.views.static import write_map_png
 
@@ -361,12 +376,24 @@ def _clusters_action(carto: Path, cl: dict, seed: int, max_length: int) -> Calla
     return run
 
 
-def _select_action(carto: Path, name: str, recipe, seed: int, clusters: bool) -> Callable[[], None]:
+def _select_action(carto: Path, name: str, recipe, seed: int, clusters: bool, drop_errors: bool = False) -> Callable[[], None]:
     def run() -> None:
         from datamap.stages.select import select_run
 
         select_run(carto, name, recipe, seed=seed, overwrite=True,
-                   clusters=carto / "clusters.parquet" if clusters else None)
+                   clusters=carto / "clusters.parquet" if clusters else None, drop_errors=drop_errors)
+    return run
+
+
+def _errors_action(carto: Path, spec) -> Callable[[], None]:
+    def run() -> None:
+        from datamap.stages.actions import relabel_run, weights_run
+        from datamap.stages.errors import find_errors
+
+        find_errors(carto, method=spec.method, cut=spec.cut, max_class_share=spec.max_class_share,
+                    force_flag=spec.force_flag, overwrite=True)
+        relabel_run(carto, carto / RELABELED, overwrite=True)
+        weights_run(carto, carto / WEIGHTS, flagged_weight=spec.flagged_weight, overwrite=True)
     return run
 
 
@@ -396,9 +423,8 @@ def _ensemble_action(members: list[str], weights, run: Path, name: str, params: 
     def go() -> None:
         from datamap.stages.evaluate import ensemble
 
-        w = None if weights is None else ",".join(repr(float(x)) for x in weights)
-        ensemble(members, w, params["dataset"], params["split"], out=run, name=name,
-                 max_length=params["max_length"], columns=params["columns"], overwrite=True)
+        ensemble(members, weights, params["dataset"], params["split"], out=run, name=name,
+                 batch_size=params["batch_size"], max_length=params["max_length"], columns=params["columns"], overwrite=True)
     return go
 
 

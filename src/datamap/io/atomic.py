@@ -57,7 +57,13 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         raise
 
 
-def refuse_existing(path: str | os.PathLike, overwrite: bool, flag: str = "") -> None:
+#: files of a run directory that other stages read: no command's output may take their name in a run
+RUN_INPUTS = ("config.yaml", "data.parquet", "labels.json", "dynamics.parquet", "manifest.json", "metrics.parquet",
+              "metrics.json", "three_regions_data_indices.json", "history.json", "heldout.parquet",
+              "threshold_samples.parquet", "stages.json")
+
+
+def refuse_existing(path: str | os.PathLike, overwrite: bool, flag: str = "", inputs=()) -> None:
     """Stop (``DatamapError``) before any work if the output file ``path`` cannot be written.
 
     Parameters
@@ -69,17 +75,39 @@ def refuse_existing(path: str | os.PathLike, overwrite: bool, flag: str = "") ->
     flag : str, default ""
         The option that named ``path`` (``"--out"``), put before it in the message.
 
+    inputs : sequence of paths, default ()
+        The command's input files: ``path`` may not be one of them, even with ``overwrite``.
+
     An existing folder under that name is refused even with ``overwrite`` (a file is replaced,
-    a folder never is); so is an existing file without ``overwrite``.
+    a folder never is); so is an existing file without ``overwrite``, a file of the contract that
+    the stages read (:data:`RUN_INPUTS`) in a run folder, and one of ``inputs``.
     """
     from datamap.errors import DatamapError
 
     path = Path(path)
     where = f"{flag} {path}" if flag else str(path)
+    check_parent(path, where)
     if path.is_dir():
         raise DatamapError(f"{where}: is a directory; give a file name")
+    for src in inputs:
+        if src is not None and Path(src).exists() and path.exists() and os.path.samefile(src, path):
+            raise DatamapError(f"{where}: is this command's input {src}; give another output name")
+    if path.name in RUN_INPUTS and any((path.parent / f).exists() for f in ("manifest.json", "data.parquet", "dynamics.parquet")):
+        raise DatamapError(f"{where}: is the run's own {path.name} in {path.parent}, which other stages read; "
+                           "give another output name")
     if path.exists() and not overwrite:
         raise DatamapError(f"{where}: already exists; pass --overwrite to replace it")
+
+
+def check_parent(path: str | os.PathLike, where: str = "") -> None:
+    """Stop (``DatamapError``) if an existing ancestor of ``path`` is a file (``--out FILE/x``) rather than a folder."""
+    from datamap.errors import DatamapError
+
+    for parent in Path(path).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DatamapError(f"{where or path}: {parent} is a file, not a folder")
+            return
 
 
 def refuse_existing_dir(path: str | os.PathLike, overwrite: bool, flag: str = "") -> None:
@@ -101,6 +129,7 @@ def refuse_existing_dir(path: str | os.PathLike, overwrite: bool, flag: str = ""
 
     path = Path(path)
     where = f"{flag} {path}" if flag else str(path)
+    check_parent(path, where)
     if path.exists() and not path.is_dir():
         raise DatamapError(f"{where}: is a file; give a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:

@@ -8,6 +8,11 @@ A dataset is resolved in this order:
    this is how datamap works offline;
 3. the Hugging Face hub (``datasets.load_dataset(name, config, split=split, revision=revision)``).
 
+Besides names: a folder written by ``datasets``' ``save_to_disk`` (a ``Dataset`` or a ``DatasetDict``),
+and, from Python, a ``datasets.Dataset``/``DatasetDict`` or a ``pandas.DataFrame`` in memory, registered
+under a name by :func:`register_data` (what ``datamap.train(dataset=...)`` does). A lone ``Dataset`` or
+frame is the ``train`` split. The names of a ``datasets.ClassLabel`` label column are the class names.
+
 A ``config`` (``--dataset-config``, e.g. ``glue`` + ``sst2``) selects a hub configuration, or the
 mirror folder ``$DATAMAP_DATA_DIR/<name>/<config>/``; a ``revision`` (``--revision``: a branch, tag or
 commit of the hub repository) applies to the hub only, and is refused for local data.
@@ -117,8 +122,27 @@ def locate(name_or_path: str, split: str, config: str | None = None) -> Path | N
     if mirror and (Path(mirror) / name_or_path).is_dir():
         return _split_file(Path(mirror) / name_or_path, split)
     if p.suffix.lower() in EXTENSIONS:
-        raise DatamapError(f"{name_or_path}: file not found")
+        raise DatamapError(f"{name_or_path}: file not found{did_you_mean(name_or_path)}")
     return None
+
+
+def did_you_mean(name: str) -> str:
+    """`` (did you mean 'X'?)`` for the closest local file beside ``name`` or entry of the mirror, or ""."""
+    import difflib
+
+    p = Path(name)
+    candidates: list[str] = []
+    folder = p.parent if str(p.parent) not in ("", ".") else Path(".")
+    try:
+        candidates += [str(folder / f.name) if str(p.parent) not in ("", ".") else f.name
+                       for f in folder.iterdir() if f.suffix.lower() in EXTENSIONS or f.is_dir()]
+    except OSError:
+        pass
+    mirror = os.environ.get(DATA_DIR_ENV)
+    if mirror and Path(mirror).is_dir():
+        candidates += [f.name for f in Path(mirror).iterdir() if f.is_dir()]
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def same_dataset(a: str, b: str) -> bool:
@@ -127,7 +151,10 @@ def same_dataset(a: str, b: str) -> bool:
 
 
 def split_exists(name_or_path: str, split: str, config: str | None = None) -> bool:
-    """Whether ``split`` exists locally (file, folder or mirror); hub datasets are not probed."""
+    """Whether ``split`` exists locally (file, folder, mirror, in memory); hub datasets are not probed."""
+    data = _saved_dataset(name_or_path)
+    if data is not None:
+        return _split_of(data, name_or_path, split) is not None
     try:
         return locate(name_or_path, split, config) is not None
     except DatamapError:
@@ -140,6 +167,13 @@ def load_table(name_or_path: str, split: str = "train", config: str | None = Non
 
     ``config`` and ``revision`` as in the module's docstring (a revision of local data is an error).
     """
+    data = _saved_dataset(name_or_path)
+    if data is not None:
+        part = _split_of(data, name_or_path, split)
+        if part is None:
+            have = ["train"] if isinstance(data, pd.DataFrame) or type(data).__name__ == "Dataset" else list(data)
+            raise DatamapError(f"{name_or_path}: no '{split}' split (found: {', '.join(have)})")
+        return (part.copy() if isinstance(part, pd.DataFrame) else hf_frame(part)), f"{name_or_path}[{split}]"
     local = locate(name_or_path, split, config)
     if local is not None:
         if revision is not None:
@@ -156,10 +190,56 @@ def load_table(name_or_path: str, split: str = "train", config: str | None = Non
     except Exception as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatamapError(
-            f"dataset '{where}' split '{split}': not a local file or mirror entry "
+            f"dataset '{where}' split '{split}': not a local file or mirror entry{did_you_mean(name_or_path)} "
             f"(set {DATA_DIR_ENV}) and the hub failed: {first}"
         ) from exc
-    return ds.to_pandas(), f"{where}[{split}]"
+    return hf_frame(ds), f"{where}[{split}]"
+
+
+# ----------------------------------------------------------------------------- in memory, save_to_disk
+_MEMORY: dict[str, object] = {}
+
+
+def register_data(data) -> str:
+    """A name under which :func:`load_table` finds ``data`` (a ``datasets.Dataset``/``DatasetDict`` or a
+    ``pandas.DataFrame``) for the rest of this process: ``memory:<Type>:<n>``."""
+    kind = type(data).__name__
+    if not (isinstance(data, pd.DataFrame) or kind in ("Dataset", "DatasetDict")):
+        raise DatamapError(f"dataset: a name, a path, a datasets.Dataset/DatasetDict or a pandas.DataFrame, not {kind}")
+    for name, known in _MEMORY.items():
+        if known is data:
+            return name
+    name = f"memory:{kind}:{len(_MEMORY)}"
+    _MEMORY[name] = data
+    return name
+
+
+def _saved_dataset(name_or_path: str):
+    """The registered object, or the ``load_from_disk`` of a ``save_to_disk`` folder; else None."""
+    if name_or_path in _MEMORY:
+        return _MEMORY[name_or_path]
+    p = Path(name_or_path)
+    if p.is_dir() and ((p / "dataset_dict.json").is_file() or (p / "state.json").is_file()):
+        import datasets
+
+        return datasets.load_from_disk(str(p))
+    return None
+
+
+def _split_of(data, name: str, split: str):
+    """One split of an in-memory or saved dataset (a lone Dataset or frame is ``train``), or None."""
+    if isinstance(data, pd.DataFrame) or type(data).__name__ == "Dataset":
+        return data if split == "train" else None
+    return data[split] if split in data else None
+
+
+def hf_frame(ds) -> pd.DataFrame:
+    """``ds.to_pandas()`` with the names of its ``ClassLabel`` columns in ``frame.attrs["class_names"]``."""
+    frame = ds.to_pandas()
+    names = {col: list(f.names) for col, f in ds.features.items() if getattr(f, "names", None) is not None}
+    if names:
+        frame.attrs["class_names"] = names
+    return frame
 
 
 # ----------------------------------------------------------------------------- columns
@@ -314,7 +394,10 @@ def prepare(
     """
     if len(df) == 0:
         raise DatamapError(f"{source}: no rows")
+    class_names = (df.attrs.get("class_names") or {})
     cols = resolve_columns(df, source, text_column, text_pair_column, label_column, id_column)
+    if label_names is None and class_names.get(cols.label):  # a datasets.ClassLabel column names its classes
+        label_names = [str(n) for n in class_names[cols.label]]
     keep = _check_text(df[cols.text], cols.text, source, drop_empty)
     if cols.text_pair:
         keep &= _check_text(df[cols.text_pair], cols.text_pair, source, drop_empty)

@@ -114,6 +114,11 @@ def read_embeddings(path: str | os.PathLike) -> Vectors:
     emb = read_vectors(path, "id", "embedding")
     emb.keys = emb.keys.astype(str).astype(object)
     _check_unique(emb.keys, path)
+    bad = ~np.isfinite(emb.vectors).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatamapError(f"{path}: non-finite value (NaN or infinite) in the embedding of id '{emb.keys[i]}' "
+                           f"(row {i + 1}; {int(bad.sum())} such rows); recompute it with datamap embed")
     return emb
 
 
@@ -136,21 +141,29 @@ def centroids_path(clusters_path: str | os.PathLike) -> Path:
 def write_clusters(path: str | os.PathLike, ids: Sequence[str], labels: np.ndarray, distances: np.ndarray,
                    centroid_ids: np.ndarray, sizes: np.ndarray, centroids: np.ndarray, metadata: dict[str, Any]) -> tuple[Path, Path]:
     """Write the clusters file and its centroids file (centroids first, the clusters file last)."""
-    import pyarrow as pa
-
     path = Path(path)
     cpath = centroids_path(path)
     meta = {"kind": "clusters", **metadata, "centroids": cpath.name}
     ctable = vector_table("cluster", np.asarray(centroid_ids, dtype=np.int32), "centroid", centroids,
                           {"kind": "centroids", "clusters": path.name}, extra={"size": np.asarray(sizes, dtype=np.int64)})
     write_table(cpath, ctable)
+    try:
+        _write_clusters_table(path, ids, labels, distances, meta)
+    except BaseException:  # no centroids file without its clusters file (it would block the rerun)
+        cpath.unlink(missing_ok=True)
+        raise
+    return path, cpath
+
+
+def _write_clusters_table(path: Path, ids, labels, distances, meta: dict) -> None:
+    import pyarrow as pa
+
     table = pa.table({
         "id": pa.array([str(i) for i in ids]),
         "cluster": pa.array(np.asarray(labels, dtype=np.int32)),
         "distance": pa.array(np.asarray(distances, dtype=np.float32)),
     }).replace_schema_metadata({META_KEY: json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8")})
     write_table(path, table)
-    return path, cpath
 
 
 def read_clusters(path: str | os.PathLike):

@@ -128,6 +128,11 @@ class RunDir:
         return self.root / "threshold_samples.parquet"
 
     @property
+    def heldout(self) -> Path:
+        """``heldout.parquet``: the rows ``train --eval-split auto`` held out of a single-file dataset."""
+        return self.root / "heldout.parquet"
+
+    @property
     def label_issues(self) -> Path:
         """``label_issues.parquet``: ``datamap errors``'s ranking of likely mislabeled examples."""
         return self.root / "label_issues.parquet"
@@ -188,7 +193,7 @@ class RunDir:
         files = [self.manifest, self.config, self.data, self.labels, self.dynamics, self.history, self.metrics,
                  self.metrics_json, self.regions_json, self.map_png, self.map_html, self.report,
                  self.embeddings, self.clusters, self.centroids, self.map_embedding_html,
-                 self.threshold_samples, self.label_issues]
+                 self.threshold_samples, self.label_issues, self.heldout]
         return files, [self.jsonl_dir, self.selections, self.eval_dir, self.model, self.dynamics_dir, self.checkpoint,
                        self.tracking]
 
@@ -202,13 +207,37 @@ class RunDir:
         return self.root / "metrics.json"
 
     def clear(self) -> None:
-        """Remove the files of an earlier run in this folder (everything in the contract)."""
+        """Remove the files of an earlier run in this folder (everything in the contract).
+
+        Refuses a folder holding symbolic links among those paths (removing through them would reach
+        outside the run); ``model/`` and ``checkpoint/`` go only when the manifest says
+        ``datamap train`` wrote them (a user's own ``model/`` folder stays).
+        """
+        self.check_no_links()
+        man = self.read_manifest()
+        ours = isinstance(man, dict) and man.get("stage") == "train"
         self.remove_temporaries()
         files, folders = self.derived_files()
         for path in files:
             path.unlink(missing_ok=True)
         for folder in folders:
+            if folder in (self.model, self.checkpoint) and not ours:
+                continue
             shutil.rmtree(folder, ignore_errors=True)
+
+    def check_no_links(self) -> None:
+        """Stop (one line) if a file or folder of the contract in this run is a symbolic link."""
+        files, folders = self.derived_files()
+        for path in (*files, *folders):
+            if path.is_symlink():
+                raise DatamapError(f"{path}: is a symbolic link; datamap writes only real files and folders inside "
+                                   f"a run (writing through it would reach {os.path.realpath(path)})")
+        for folder in folders:
+            if folder.is_dir():
+                for sub in folder.rglob("*"):
+                    if sub.is_symlink():
+                        raise DatamapError(f"{sub}: is a symbolic link; datamap writes only real files and folders "
+                                           f"inside a run (writing through it would reach {os.path.realpath(sub)})")
 
     def start(self, config: dict, data, label_names: Sequence[str]) -> None:
         """Write a new run's first files: ``config.yaml``, ``data.parquet`` and ``labels.json``.

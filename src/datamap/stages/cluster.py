@@ -193,14 +193,20 @@ def cluster_file(
     overwrite : bool, default False
         Replace existing output files.
     **options
-        :func:`fit_clusters` keyword arguments (``method``, ``k``, ``seed``...).
+        :func:`fit_clusters` keyword arguments (``method``, ``k``, ``seed``...), with its defaults;
+        any other keyword is refused (``TypeError``), as a typed signature would.
 
     Returns ``(clustering, clusters path, centroids path)``.
     """
     from datamap.io.embeddings import centroids_path, read_embeddings, write_clusters
     from datamap.io.atomic import refuse_existing
 
-    check_options(**options)
+    import inspect
+
+    unknown = sorted(set(options) - (set(inspect.signature(fit_clusters).parameters) - {"x"}))
+    if unknown:
+        raise TypeError(f"cluster_file() got an unexpected keyword argument {unknown[0]!r}")
+    check_options(**{"method": inspect.signature(fit_clusters).parameters["method"].default, **options})
     emb_path = Path(embeddings)
     if not emb_path.is_file():
         raise DatamapError(f"{emb_path}: not found (write it with `datamap embed`)")

@@ -12,7 +12,6 @@ with them.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +53,7 @@ def fold_assignment(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
 def load_config(path: "str | os.PathLike") -> dict:
     """The training options of a YAML file (a run's ``config.yaml`` or a hand-written one); given a
     run directory, its ``config.yaml``."""
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     path = Path(path)
     if path.is_dir():
@@ -63,10 +62,7 @@ def load_config(path: "str | os.PathLike") -> dict:
         path = path / "config.yaml"
     if not path.is_file():
         raise DatamapError(f"{path}: configuration file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(path)
     if not isinstance(data, dict):
         raise DatamapError(f"{path}: not a mapping of training options")
     return data
@@ -120,6 +116,11 @@ def crossval(
     train_df, names, _ = load_data(base)
     if len(train_df) < folds:
         raise DatamapError(f"--folds {folds}: more folds than the {len(train_df)} training examples")
+    counts = train_df["label"].value_counts()
+    if int(counts.min()) < folds:  # a fold without some class; and K trainings for nothing (a typo costs hours)
+        small = int(counts.idxmin())
+        raise DatamapError(f"--folds {folds}: class {names[small] if small < len(names) else small!r} has only "
+                           f"{int(counts.min())} examples; use at most that many folds, so that each fold holds every class")
     fold = fold_assignment(train_df["label"].to_numpy(), folds, seed)
 
     rename = {"text": base.text_column or "text", "label": base.label_column}

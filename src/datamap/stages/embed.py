@@ -24,7 +24,7 @@ def embed(
     split: str = "train",
     out: str | os.PathLike | None = None,
     model: str | None = None,
-    pooling: str = "mean",
+    pooling: str | None = None,
     dtype: str = "float32",
     batch_size: int = 128,
     max_length: int = 128,

@@ -5,36 +5,43 @@ forgetfulness, their rank mean, and optionally cleanlab's confident learning
 (``cleanlab.filter.find_label_issues``) on the run's in-sample epoch-averaged probabilities or on
 out-of-sample probabilities from ``datamap crossval`` (``--probs DIR/oof_probs.parquet``).
 
-The flag is a cut, not a top-k: with threshold samples (``train --threshold-samples``) an AUM below
-the 99th percentile of theirs; otherwise a negative AUM; with ``--method cleanlab``, cleanlab's own
-mask. Threshold samples are listed in the file (``threshold_sample`` true, given label = their
-original label) with no rank and no flag: their label was replaced by the fake class in training.
+The flag is a cut (``--cut``, :mod:`datamap.core.cuts`): ``auto`` (default) is the threshold-sample
+cut on a run trained with ``--threshold-samples`` (AUM below the 99th percentile of theirs), else
+``count`` (as many of the top of the ranking as confident learning estimates issues); ``aum0`` is a
+negative AUM, ``top:K`` and ``fraction:F`` the top of the ranking; with ``--method cleanlab`` and
+``auto``, cleanlab's own mask. Every cut is capped at ``max_class_share`` of each given class, and
+flagging is refused (unless ``force_flag``) when the model is at or near chance or the cut would flag
+most of the examples. Threshold samples are listed in the file (``threshold_sample`` true, given
+label = their original label) with no rank and no flag: their label was replaced by the fake class in training.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, METHODS, flag_by_aum, method_scores, rank,
+from datamap.core.cuts import (MAX_CLASS_SHARE, Capped, cap_per_class, estimated_issue_count, parse_cut, rank_cut,
+                               refusal, resolve_cut)
+from datamap.core.health import Finding, check_chance
+from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, DEFAULT_METHOD, METHODS, flag_by_aum, method_scores, rank,
                                       threshold_cut)
 from datamap.core.metrics import compute_metrics
 from datamap.core.probs import softmax
 from datamap.errors import DatamapError, user_errors
+from datamap.eval.sets import SAME_AS_TRAIN
 from datamap.io import atomic
-from datamap.io.readers import check_same_ids, read_parquet
+from datamap.io.readers import check_same_ids, read_parquet, read_scores
 from datamap.io.rundir import RunDir
 from datamap.io.store import read_dynamics
 
 CLEANLAB = "cleanlab"
 #: ranking methods of ``--method``; the default is chosen in docs/results.md (label errors)
 ALL_METHODS = (*METHODS, COMBINED, CLASS_NORMALISED, CLEANLAB)
-DEFAULT_METHOD = "aum"
 
 
 @dataclass
@@ -44,9 +51,12 @@ class LabelIssues:
     path: Path
     table: pd.DataFrame
     method: str
-    cut: str  # "threshold_samples", "negative_aum" or "cleanlab"
+    cut: str  # "threshold_samples", "negative_aum", "cleanlab", "count", "top:K" or "fraction:F"
     cut_value: float | None  # the AUM cut
     n_threshold: int
+    capped: list[Capped] = field(default_factory=list)  # classes where --max-class-share bound
+    estimated: int | None = None  # confident learning's estimated number of issues (cut count)
+    forced: str | None = None  # the refusal overridden by force_flag
 
 
 def mean_probs(logits: np.ndarray, n_classes: int) -> np.ndarray:
@@ -78,9 +88,18 @@ def read_oof_probs(path: "str | os.PathLike", ids: np.ndarray, n_classes: int) -
     if (where < 0).any():
         missing = ids[np.flatnonzero(where < 0)[0]]
         raise DatamapError(f"{path}: no probabilities for id '{missing}' of the run ({int((where < 0).sum())} missing)")
-    probs = np.stack(frame["probs"].to_numpy()[where]).astype(np.float64)
-    if probs.shape[1] != n_classes:
-        raise DatamapError(f"{path}: {probs.shape[1]} probabilities per example, the run has {n_classes} classes")
+    rows = frame["probs"].to_numpy()[where]
+    for i, row in enumerate(rows):  # ragged or scalar rows: name the first
+        if row is None or np.ndim(row) != 1 or len(row) != n_classes:
+            got = "a scalar" if row is not None and np.ndim(row) == 0 else f"{0 if row is None else len(row)} values"
+            raise DatamapError(f"{path}: row of id '{ids[i]}' holds {got}; every row needs {n_classes} probabilities "
+                               "(one per class of the run)")
+    probs = np.stack(rows).astype(np.float64) if len(rows) else np.zeros((0, n_classes))
+    bad = ~np.isfinite(probs).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DatamapError(f"{path}: non-finite probability (NaN or infinite) for id '{ids[i]}' "
+                           f"({int(bad.sum())} such rows)")
     return probs
 
 
@@ -103,6 +122,9 @@ def find_errors(
     method: str = DEFAULT_METHOD,
     probs: "str | os.PathLike | None" = None,
     percentile: float = 99.0,
+    cut: str = "auto",
+    max_class_share: float = MAX_CLASS_SHARE,
+    force_flag: bool = False,
     overwrite: bool = False,
 ) -> LabelIssues:
     """Score, rank and flag every training example of ``run``; write ``RUN/label_issues.parquet``.
@@ -119,9 +141,21 @@ def find_errors(
         None: the run's in-sample epoch-averaged probabilities.
     percentile : float, default 99
         Percentile of the threshold samples' AUM used as the cut (runs with threshold samples).
+    cut : str, default "auto"
+        ``auto``, ``aum0``, ``threshold``, ``count``, ``top:K`` or ``fraction:F`` (:mod:`datamap.core.cuts`).
+    max_class_share : float, default 0.5
+        Never flag more than this share of the examples given one class (the highest-ranked stay).
+    force_flag : bool, default False
+        Flag even when the model is at or near chance or the cut would flag most examples.
     overwrite : bool, default False
         Replace an existing ``label_issues.parquet``.
     """
+    try:
+        cut_spec = parse_cut(cut)
+    except ValueError as exc:
+        raise DatamapError(f"--cut: {exc}") from None
+    if not 0 <= max_class_share <= 1:
+        raise DatamapError(f"--max-class-share: must be in [0, 1], got {max_class_share!r}")
     if method not in ALL_METHODS:
         raise DatamapError(f"--method: must be one of {', '.join(ALL_METHODS)}, got {method!r}")
     if probs is not None and method != CLEANLAB:
@@ -155,17 +189,32 @@ def find_errors(
 
     with user_errors():
         scores = method_scores({k: m[k][keep] for k in METHODS}, given=dyn.gold[keep])
-    if thr_frame is not None:
-        with user_errors(str(rd.threshold_samples)):
-            cut_value = threshold_cut(m["aum"][is_thr], percentile=percentile)
-        cut = "threshold_samples"
-    else:
-        cut_value, cut = 0.0, "negative_aum"
-    flags = flag_by_aum(m["aum"][keep], cut_value)
+    auto = cut_spec.kind == "auto"
+    cut_spec = resolve_cut(cut_spec, has_threshold_samples=thr_frame is not None)
     if method == CLEANLAB:
         p = read_oof_probs(probs, ids[keep], n_real) if probs is not None else avg[keep]
-        flags, scores[CLEANLAB] = cleanlab_scores(given[keep], p)
-        cut, cut_value = CLEANLAB, None
+        cl_flags, scores[CLEANLAB] = cleanlab_scores(given[keep], p)
+    cut_value, estimated = None, None
+    if method == CLEANLAB and auto:
+        flags, cut_name = cl_flags, CLEANLAB
+    elif cut_spec.kind == "threshold":
+        if thr_frame is None:
+            raise DatamapError(f"--cut threshold: {rd.root} was trained without threshold samples "
+                               "(datamap train --threshold-samples)")
+        with user_errors(str(rd.threshold_samples)):
+            cut_value = threshold_cut(m["aum"][is_thr], percentile=percentile)
+        flags, cut_name = flag_by_aum(m["aum"][keep], cut_value), "threshold_samples"
+    elif cut_spec.kind == "aum0":
+        cut_value = 0.0
+        flags, cut_name = flag_by_aum(m["aum"][keep], cut_value), "negative_aum"
+    else:
+        if cut_spec.kind == "count":
+            estimated = estimated_issue_count(avg[keep], dyn.gold[keep])
+        flags, cut_name = rank_cut(cut_spec, scores[method], estimated=estimated), str(cut_spec)
+    why = refusal(chance_findings(rd, dyn, keep, n_real), int(flags.sum()), int(keep.sum()))
+    if why and not force_flag:
+        raise DatamapError(f"errors: refusing to flag: {why}; pass --force-flag to flag anyway")
+    flags, capped = cap_per_class(flags, scores[method], dyn.gold[keep], max_share=max_class_share)
     ranks = rank(scores[method])
 
     n = len(ids)
@@ -190,13 +239,47 @@ def find_errors(
     import pyarrow as pa
 
     arrow = pa.Table.from_pandas(table, preserve_index=False)
+    cut = cut_name
     meta = {"method": method, "cut": cut, "cut_value": cut_value, "percentile": percentile if cut == "threshold_samples" else None,
+            "estimated_issues": estimated, "max_class_share": max_class_share, "forced": why if force_flag else None,
+            "capped": [{"label": names[c.label], "n": c.n, "before": c.before, "after": c.after} for c in capped],
             "probs": str(probs) if probs is not None else ("in-sample" if method == CLEANLAB else None),
             "n_flagged": int(flag_col.sum()), "n_threshold_samples": int(is_thr.sum())}
     arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"datamap": json.dumps(meta).encode()})
     atomic.write_table(rd.label_issues, arrow)
     return LabelIssues(path=rd.label_issues, table=table, method=method, cut=cut, cut_value=cut_value,
-                       n_threshold=int(is_thr.sum()))
+                       n_threshold=int(is_thr.sum()), capped=capped, estimated=estimated,
+                       forced=why if force_flag else None)
+
+
+def chance_findings(rd: RunDir, dyn, keep: np.ndarray, n_real: int) -> list[Finding]:
+    """:func:`datamap.core.health.check_chance` on each held-out ``eval/*.json`` of the run (accuracy and the
+    gold counts of its confusion matrix) and on the training set (the last recorded epoch's predictions)."""
+    found = []
+    for f in sorted(rd.eval_dir.glob("*.json")) if rd.eval_dir.is_dir() else []:
+        if f.stem.endswith(SAME_AS_TRAIN):
+            continue
+        sc = read_scores(f)
+        acc, conf = sc.get("accuracy"), sc.get("confusion")
+        if isinstance(acc, (int, float)) and isinstance(conf, list) and conf:
+            counts = [sum(int(v) for v in row) for row in conf]
+            if sum(counts):
+                found.append(check_chance(float(acc), counts, what=f"evaluation set {f.stem}"))
+    gold = dyn.gold[keep]
+    if len(gold):
+        pred = np.asarray(dyn.logits)[keep, -1, :n_real].argmax(axis=1)
+        found.append(check_chance(float(np.mean(pred == gold)), np.bincount(gold, minlength=n_real),
+                                  what="training set (last epoch's predictions)"))
+    return found
+
+
+def describe_cut(res: LabelIssues, percentile: float = 99.0) -> str:
+    """The cut of ``res`` in words, for the command's summary line."""
+    if res.cut == "threshold_samples":
+        return f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"
+    if res.cut == "count":
+        return f"count: the top {res.estimated} = confident learning's estimated number of issues"
+    return {"negative_aum": "AUM < 0", "cleanlab": "cleanlab find_label_issues"}.get(res.cut, res.cut)
 
 
 def read_label_issues(run: "str | os.PathLike") -> pd.DataFrame:

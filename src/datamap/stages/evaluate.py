@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import logging
 import os
 import re
@@ -29,16 +31,39 @@ def _eval_name(name: str | None, dataset: str, split: str) -> str:
 
 def _training_data(model_or_run: str) -> tuple[str, str] | None:
     """(dataset, split) a run was trained on, from its config.yaml; None for a model or an unreadable config."""
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     cfg = Path(model_or_run) / "config.yaml"
     try:
-        conf = yaml.safe_load(cfg.read_text(encoding="utf-8")) if cfg.is_file() else None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        conf = load_yaml_file(cfg) if cfg.is_file() else None
+    except DatamapError:
         return None
     if not isinstance(conf, dict) or not isinstance(conf.get("dataset"), str):
         return None
     return conf["dataset"], str(conf.get("split") or "train")
+
+
+def _training_rows(model_or_run: str, es: EvalSet, name: str) -> bool:
+    """Whether every row of ``es`` is a training row of the run ``model_or_run`` (by id; warned). Some: warned too."""
+    data = Path(model_or_run) / "data.parquet"
+    if not data.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        trained = set(pq.read_table(data, columns=["id"]).column("id").to_pylist())
+    except Exception:  # an unreadable run: the stages that need it say so
+        return False
+    shared = int(es.frame["id"].astype(str).isin(trained).sum())
+    if shared == len(es.frame) and shared:
+        log.warning("EVALUATING ON THE TRAINING DATA: all %d rows of %s are rows %s was trained on (same ids); "
+                    "its scores (eval/%s%s.json) measure fit, not generalisation", shared, es.source, model_or_run,
+                    name, SAME_AS_TRAIN)
+        return True
+    if shared:
+        log.warning("%d of %d rows of %s are rows %s was trained on (same ids): its scores overstate generalisation",
+                    shared, len(es.frame), es.source, model_or_run)
+    return False
 
 
 def _refuse_existing_scores(run: RunDir, name: str, overwrite: bool, extra: tuple = ()) -> None:
@@ -59,12 +84,13 @@ def model_logits(model_ref: str, es: EvalSet, batch_size: int = 128, max_length:
     from accelerate import Accelerator
 
     from datamap.training.batching import Collator, encode_frame
-    from datamap.training.models import load_model, load_tokenizer, model_label_names
+    from datamap.training.models import check_max_length, load_model, load_tokenizer, model_label_names
     from datamap.training.predict import predict_logits
 
     path, _ = _model_source(model_ref)
     tok = load_tokenizer(path, trust_remote_code)
     model = load_model(path, None, trust_remote_code)
+    check_max_length(model, tok, max_length, str(model_ref))
     acc = Accelerator()
     model = acc.prepare_model(model, evaluation_mode=True)
     enc = encode_frame(es.frame, tok, max_length)
@@ -136,6 +162,9 @@ def evaluate(
     _refuse_existing_scores(run, name, overwrite)
     names = model_label_names_of(model_or_run)
     es = load_eval_set(dataset, split, names, name=name, **(columns or {}))
+    if not name.endswith(SAME_AS_TRAIN) and _training_rows(model_or_run, es, name):
+        es.name = name = name + SAME_AS_TRAIN  # same rows by id, under another name (e.g. a single file's 'validation')
+        _refuse_existing_scores(run, name, overwrite)
     logits, names = model_logits(model_or_run, es, batch_size, max_length)
     run.root.mkdir(parents=True, exist_ok=True)
     return write_eval_set(run, es, logits, names, extra={"model": str(model_or_run)}), run
@@ -143,7 +172,7 @@ def evaluate(
 
 def ensemble(
     runs: list[str],
-    weights: str | None,
+    weights: "Sequence[float] | None",
     dataset: str,
     split: str,
     out: str | os.PathLike,
@@ -159,8 +188,9 @@ def ensemble(
     ----------
     runs : list of str
         Two or more run directories or model folders (same label names).
-    weights : str or None
-        Comma-separated weights summing to 1; ``None``: equal weights.
+    weights : sequence of float or None
+        One weight per run, summing to 1 (the command line parses its comma-separated ``--weights``
+        into this list); ``None``: equal weights.
     dataset, split : str
         The labelled set to score on.
     out : path
@@ -176,14 +206,14 @@ def ensemble(
     """
     from datamap.core.checks import check_int
     from datamap.errors import user_errors
-    from datamap.eval.ensemble import ensemble_logits, parse_weights
+    from datamap.eval.ensemble import check_weights, ensemble_logits, parse_weights
 
     if len(runs) < 2:
         raise DatamapError("an ensemble needs at least two models or runs")
     with user_errors():
         check_int(batch_size, "--batch-size", low=1)
         check_int(max_length, "--max-length", low=1)
-    w = parse_weights(weights, len(runs))
+    w = parse_weights(None, len(runs)) if weights is None else check_weights(weights, len(runs))
     name = _eval_name(name, dataset, split)
     _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).root / "ensemble.json",))
     names = [model_label_names_of(r) for r in runs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import yaml
@@ -56,6 +57,12 @@ def import_dynamics(
         raise DatamapError(f"--out {run.root}: is a file; give a folder")
     if run.root.is_dir() and any(run.root.iterdir()) and not overwrite:
         raise DatamapError(f"--out {run.root}: already holds files; pass --overwrite to replace the run")
+    if run.root.is_dir():  # --overwrite clears the run's files: never the command's own inputs
+        run.check_no_links()
+        for what, value in (("the dynamics folder", folder), ("--dataset", dataset)):
+            if value and Path(value).exists() and Path(value).resolve().is_relative_to(run.root.resolve()):
+                raise DatamapError(f"{what} {value}: lies inside --out {run.root}, which --overwrite clears; "
+                                   "copy it elsewhere first or choose another --out")
     dyn = read_jsonl_dir(folder)
     dyn = as_logits(dyn, probabilities, f"{folder} (dynamics_epoch_*.jsonl)")
     if label_names is not None and len(label_names) != dyn.n_classes:
@@ -120,7 +127,17 @@ def export_dynamics(run: "str | os.PathLike", out: "str | os.PathLike | None" = 
     rd = RunDir(run)
     rd.require(rd.dynamics)
     out = Path(out) if out is not None else rd.jsonl_dir
+    if out.exists() and rd.root.resolve().is_relative_to(out.resolve()):
+        raise DatamapError(f"--out {out}: holds the run {rd.root} itself; replacing it would delete the run "
+                           "(give a new folder, e.g. RUN/training_dynamics)")
     atomic.refuse_existing_dir(out, overwrite, "--out")
+    if out.is_dir():  # --overwrite replaces only a folder of jsonl files an export wrote
+        foreign = sorted(p.name for p in out.iterdir() if not re.fullmatch(r"dynamics_epoch_\d+\.jsonl", p.name)
+                         or not p.is_file())
+        if foreign:
+            raise DatamapError(f"--out {out}: holds files export-dynamics did not write ({', '.join(foreign[:3])}"
+                               f"{', ...' if len(foreign) > 3 else ''}); --overwrite replaces only an earlier export: "
+                               "move them or choose another --out")
     dyn = read_dynamics(rd.dynamics)
     tmp = atomic.temp_dir(out)
     try:

@@ -11,7 +11,7 @@ import pandas as pd
 from datamap.core.checks import check_fraction, check_int
 from datamap.core.health import check_epochs
 from datamap.core.metrics import METRIC_COLUMNS, compute_metrics
-from datamap.core.regions import REGIONS, assign_regions, region_indices
+from datamap.core.regions import REGION_FRACTION, REGIONS, assign_regions, region_indices
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids
@@ -21,10 +21,22 @@ from datamap.io.store import read_dynamics
 log = logging.getLogger(__name__)
 
 
+def metrics_table(dyn, burn_out: int | None = None, entropy_epoch: int | None = None,
+                  fraction: float = 0.33) -> pd.DataFrame:
+    """The ``metrics.parquet`` table of read dynamics (:func:`datamap.io.store.read_dynamics`): ``id``,
+    ``gold``, ``pred``, every metric and ``region``; nothing is written."""
+    m = compute_metrics(dyn.logits, dyn.gold, burn_out=burn_out, entropy_epoch=entropy_epoch)
+    table = pd.DataFrame({"id": dyn.ids, "gold": dyn.gold, "pred": m["pred"]})
+    for col in METRIC_COLUMNS:
+        table[col] = m[col]
+    table["region"] = assign_regions(m["confidence"], m["variability"], fraction=fraction)
+    return table
+
+
 def measure_run(
     run_dir: str | os.PathLike,
     burn_out: int | None = None,
-    fraction: float = 0.33,
+    fraction: float = REGION_FRACTION,
     entropy_epoch: int | None = None,
 ) -> pd.DataFrame:
     """Compute every metric and region for a run and write its metrics files; returns the table.
@@ -35,7 +47,7 @@ def measure_run(
         Run directory holding ``dynamics.parquet`` (and ``labels.json``).
     burn_out : int or None, default None
         Use only the first ``burn_out`` epochs recorded (1 to the number recorded); ``None``: all.
-    fraction : float, default 0.33
+    fraction : float, default REGION_FRACTION (0.33)
         Size of each region ranking as a fraction of the examples, in (0, 1].
     entropy_epoch : int or None, default None
         Epoch (0-based within those used, negative from the end) whose softmax gives
@@ -57,15 +69,11 @@ def measure_run(
         if entropy_epoch is not None:
             check_int(entropy_epoch, "--entropy-epoch", low=-epochs_used, high=epochs_used - 1)
     with user_errors(str(run.dynamics)):
-        m = compute_metrics(dyn.logits, dyn.gold, burn_out=burn_out, entropy_epoch=entropy_epoch)
-    table = pd.DataFrame({"id": dyn.ids, "gold": dyn.gold, "pred": m["pred"]})
-    for col in METRIC_COLUMNS:
-        table[col] = m[col]
-    table["region"] = assign_regions(m["confidence"], m["variability"], fraction=fraction)
+        table = metrics_table(dyn, burn_out=burn_out, entropy_epoch=entropy_epoch, fraction=fraction)
     few = check_epochs(epochs_used)
     if not few.ok:
         log.warning("%s: %s", run.dynamics, few.message)
-    idx = region_indices(m["confidence"], m["variability"], fraction=fraction)
+    idx = region_indices(table["confidence"].to_numpy(), table["variability"].to_numpy(), fraction=fraction)
 
     names = run.label_names() if run.labels.exists() else [str(i) for i in range(dyn.n_classes)]
     if len(names) != dyn.n_classes:

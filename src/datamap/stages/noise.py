@@ -138,8 +138,8 @@ def make_noisy(
     if kind != "matrix" and rate is None:
         raise DatamapError(f"--kind {kind}: needs --rate")
     flips = flipped_path(out)
-    atomic.refuse_existing(out, overwrite, "--out")
-    atomic.refuse_existing(flips, overwrite)
+    atomic.refuse_existing(out, overwrite, "--out", inputs=[dataset])
+    atomic.refuse_existing(flips, overwrite, inputs=[dataset])
     if isinstance(matrix, (str, os.PathLike)):
         matrix = read_matrix(matrix)
 

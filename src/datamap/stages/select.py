@@ -138,6 +138,9 @@ def select_run(
             if fractions is not None:
                 raise DatamapError("fractions only apply to a sweep")
             named = [(name, select_rows(metrics, recipe, seed=seed, label_names=label_names))]
+    if drop_errors:
+        for n, result in named:
+            check_drop_errors(n, result)
     if clusters is not None:
         for _, result in named:
             result.recipe["clusters_file"] = str(clusters)
@@ -200,6 +203,17 @@ def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
     table["cluster"] = frame["cluster"].to_numpy()[pos]
     table["cluster_distance"] = frame["distance"].to_numpy()[pos]
     return table
+
+
+def check_drop_errors(name: str, result) -> None:
+    """Refuse a ``--drop-errors`` selection that is empty or holds a single class (a model trained on it learns nothing)."""
+    present = [k for k, v in result.class_sizes.items() if v > 0]
+    if len(result) == 0:
+        raise DatamapError(f"--drop-errors: selection {name} would be empty (0 of {result.n_total} examples left); "
+                           "check the flags of datamap errors (--cut, --max-class-share)")
+    if result.class_sizes and len(present) < 2:
+        raise DatamapError(f"--drop-errors: selection {name} would hold a single class ({present[0]!r}, {len(result)} of "
+                           f"{result.n_total} examples); check the flags of datamap errors (--cut, --max-class-share)")
 
 
 def with_label_issues(rd: RunDir, table, required: bool):

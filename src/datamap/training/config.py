@@ -28,7 +28,7 @@ from datamap.core.pairing import LambdaPer, Pairing, parse_lambda
 from datamap.errors import DatamapError
 
 __all__ = [
-    "LambdaPer", "LimitMode", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
+    "LambdaPer", "LimitMode", "LoraSpec", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
     "RecordMode", "TrainConfig", "cli_flag", "config_error", "field_path",
 ]
 
@@ -72,12 +72,16 @@ class LimitMode(Choice):
 class Pooling(Choice):
     """``--embed`` / ``datamap embed --pooling``: one vector per example from the encoder's last layer.
 
-    ``cls``: the first token's state; ``mean``: the mean over the attention mask; ``pooler``: the
-    model's pooler output (see :mod:`datamap.training.embed`).
+    ``cls``: the first token's state (not on decoders, whose first token sees nothing else);
+    ``mean``: the mean over the attention mask; ``last``: the last non-pad token's state (what a
+    decoder classifier's head reads); ``pooler``: the model's pooler output (see
+    :mod:`datamap.training.embed`). Left unset, ``datamap embed`` uses the family's default:
+    ``last`` for decoders, ``mean`` otherwise (:func:`datamap.training.embed.default_pooling`).
     """
 
     CLS = "cls"
     MEAN = "mean"
+    LAST = "last"
     POOLER = "pooler"
 
 
@@ -178,6 +182,57 @@ class MixupConfig(BaseModel):
         return _parsed_by(parse_lambda, spec)
 
 
+class LoraSpec(BaseModel):
+    """``--lora r=16,alpha=32,dropout=0.05[,targets=query,value]``: train low-rank adapters (peft) instead
+    of the whole model; the classification head (found from the model) stays fully trainable.
+
+    Parameters
+    ----------
+    r : int, default 16
+        Rank of the adapters (>= 1).
+    alpha : float, default 32
+        LoRA scaling numerator (the update is scaled by ``alpha / r``); > 0.
+    dropout : float, default 0.05
+        Dropout on the adapters' input, in [0, 1).
+    targets : list of str or None, default None
+        Names of the modules that get adapters (``query,value``; ``q_proj,v_proj``; or ``all-linear``);
+        None: peft's default for the family, else every linear layer of the base model.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    r: int = Field(16, ge=1)
+    alpha: float = Field(32.0, gt=0, allow_inf_nan=False)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    targets: Optional[list[str]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        """``"r=8,alpha=16,targets=query,value"`` -> a mapping (a bare word continues the previous list)."""
+        if not isinstance(data, str):
+            return data
+        out: dict[str, Any] = {}
+        key = None
+        for part in (p.strip() for p in data.split(",") if p.strip()):
+            name, eq, value = part.partition("=")
+            if eq:
+                key = name.strip()
+                out[key] = [value.strip()] if key == "targets" else value.strip()
+            elif key == "targets":
+                out[key].append(part)
+            else:
+                raise ValueError(f"expected NAME=VALUE items (r, alpha, dropout, targets), got {part!r}")
+        return out
+
+    @field_validator("targets")
+    @classmethod
+    def _targets(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        if names is not None and (not names or not all(names)):
+            raise ValueError("targets: give module names, e.g. targets=query,value")
+        return names
+
+
 class TrainConfig(BaseModel):
     """Everything a training run needs (every option of ``datamap train``); saved as RUN/config.yaml.
 
@@ -201,7 +256,9 @@ class TrainConfig(BaseModel):
     split : str, default "train"
         ``--split``: the training split.
     eval_split : str or None, default "auto"
-        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists; None: none.
+        ``--eval-split``: in-domain evaluation split; ``"auto"``: validation if it exists, and for a
+        single-file dataset a seeded, class-stratified 10 % of the training rows held out (``heldout``,
+        their ids in RUN/heldout.parquet); None (or ``"none"``, any case): no evaluation.
     eval_datasets : list of str, default []
         ``--eval-dataset``: extra evaluation sets, ``NAME[:SPLIT]`` or files.
     text_column, text_pair_column : str or None, default None
@@ -272,6 +329,13 @@ class TrainConfig(BaseModel):
         ``drop_hard`` or a ``td-entropy``/``easy-ambiguous`` pairing; an error when neither is asked for.
     drop_hard : bool, default False
         ``--drop-hard``: leave the hard-to-learn region of ``dynamics_from`` out of the loss.
+    gradient_checkpointing : bool, default False
+        ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
+        (less memory, roughly a third more time); the same gradients.
+    lora : LoraSpec or None, default None
+        ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
+        package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
+        and the merged model in RUN/model/ (see :class:`LoraSpec`).
     threshold_samples : bool, default False
         ``--threshold-samples``: give a seeded random ``floor(N / (C + 1))`` of the training examples
         an extra fake class ``C`` (AUM threshold samples, Pleiss et al. 2020; the model has ``C + 1``
@@ -280,6 +344,18 @@ class TrainConfig(BaseModel):
         ``--compile``: ``torch.compile`` the training forward pass (inductor on CPU and CUDA), with
         each batch padded up to one of a few bucket lengths so that at most two graphs per bucket
         are compiled (:mod:`datamap.training.compile`); not with ``mixup``.
+    weights : str or None, default None
+        ``--weights``: a table of ``id`` and ``weight`` (:mod:`datamap.io.weights`; ``datamap weights RUN``
+        writes one): each batch's loss is the weighted mean ``sum(w_i * loss_i) / sum(w_i)`` of its
+        examples' losses (weight 0 leaves an example out of the loss; its logits are still recorded).
+        Not with mixup.
+    max_steps : int or None, default None
+        ``--max-steps``: stop after this many optimizer steps (the learning-rate schedule spans them);
+        the epochs run as needed, the last one cut short. None: ``epochs`` full passes.
+    steps_like : str or None, default None
+        ``--steps-like``: an earlier run whose number of optimizer steps (``steps`` in its history)
+        this run takes, as ``max_steps`` would: a subset then trains as long as the full set.
+        Not with ``max_steps``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -327,6 +403,11 @@ class TrainConfig(BaseModel):
     embed: Optional[Pooling] = None
     threshold_samples: bool = False
     compile: bool = False
+    weights: Optional[str] = None
+    max_steps: Optional[int] = Field(None, ge=1)
+    steps_like: Optional[str] = None
+    lora: Optional[LoraSpec] = None
+    gradient_checkpointing: bool = False
 
     @field_validator("report_to")
     @classmethod
@@ -336,6 +417,19 @@ class TrainConfig(BaseModel):
             if name not in known:
                 raise ValueError(f"unknown tracker {name!r} (choose from {', '.join(known)})")
         return names
+
+    @field_validator("eval_split")
+    @classmethod
+    def _no_eval(cls, split: Optional[str]) -> Optional[str]:
+        return None if split is None or split.strip().lower() == "none" else split
+    @field_validator("lora")
+    @classmethod
+    def _peft_installed(cls, spec: Optional[LoraSpec]) -> Optional[LoraSpec]:
+        import importlib.util
+
+        if spec is not None and importlib.util.find_spec("peft") is None:
+            raise ValueError("needs the peft package: pip install 'datamap[lora]'")
+        return spec
 
     @field_validator("loss")
     @classmethod
@@ -366,6 +460,10 @@ class TrainConfig(BaseModel):
                               ("drop_hard",), ("mixup", "pairing"))
         if self.compile and self.mixup is not None:
             raise OptionError(("compile",), "not with {} (its steps hook into the model's submodules)", ("mixup", "site"))
+        if self.weights is not None and self.mixup is not None:
+            raise OptionError(("weights",), "not with {}", ("mixup", "site"))
+        if self.max_steps is not None and self.steps_like is not None:
+            raise OptionError(("steps_like",), "not with {}", ("max_steps",))
         if self.mixup is not None and self.mixup.start_epoch >= self.epochs:
             raise OptionError(("mixup", "start_epoch"), f"must be < {{}} ({self.epochs}), got {self.mixup.start_epoch}",
                               ("epochs",))
@@ -396,6 +494,8 @@ def cli_flag(loc: Loc) -> str:
     names = tuple(p for p in loc if isinstance(p, str))
     if not names:
         return "datamap train"
+    if names[0] == "lora" and len(names) > 1:  # one flag, NAME=VALUE items: "--lora r: must be >= 1"
+        return f"--lora {names[1]}"
     return _FLAGS.get(names) or "--" + "-".join(names).replace("_", "-")
 
 

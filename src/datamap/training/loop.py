@@ -31,22 +31,30 @@ import torch
 from datamap.console import Progress, say
 from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
-from datamap.eval.sets import SAME_AS_TRAIN, load_eval_set, quick_scores, write_eval_set
+from datamap.eval.sets import HELDOUT, SAME_AS_TRAIN, EvalSet, load_eval_set, quick_scores, write_eval_set
 from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
+from datamap.training.embed import check_embed_pooling
+from datamap.io.weights import read_weights
+from datamap.training.budget import budget_of, plan
+from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
 from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
 from datamap.training.config import TrainConfig
-from datamap.training.models import freeze_base, load_model, load_tokenizer, model_label_names, save_model
+from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
+                                     load_model, load_tokenizer, model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
 from datamap.training.recorder import DynamicsRecorder
 from datamap.training.steps import build_step
+from datamap.training.guards import check_out
 from datamap.training.token_cache import encode_cached
 from datamap.training.tracking import RunTracker, check_trackers
 
 log = logging.getLogger(__name__)
+#: share of a single-file dataset's training rows that ``--eval-split auto`` holds out for evaluation
+HOLDOUT_FRACTION = 0.1
 
 def _limit(df: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
     if cfg.limit is None or cfg.limit >= len(df):
@@ -67,6 +75,28 @@ def _eval_name(name: str, dataset: str, split: str, cfg: TrainConfig) -> str:
     log.warning("EVALUATING ON THE TRAINING DATA: evaluation set '%s' is split '%s' of %s, the split trained on; "
                 "its scores (eval/%s%s.json) measure fit, not generalisation", name, split, dataset, name, SAME_AS_TRAIN)
     return name + SAME_AS_TRAIN
+
+
+def _single_file(cfg: TrainConfig) -> bool:
+    """Whether ``--dataset`` is one file (every split of it, ``validation`` too, is the training rows)."""
+    return Path(cfg.dataset).is_file()
+
+
+def _hold_out(train_df: pd.DataFrame, names: list[str], cfg: TrainConfig, source: str):
+    """(training rows, EvalSet) with a seeded, class-stratified :data:`HOLDOUT_FRACTION` of the rows held out."""
+    n = len(train_df)
+    k = max(int(round(HOLDOUT_FRACTION * n)), len(set(train_df["label"].tolist())))
+    if k >= n - 1:
+        raise DatamapError(f"{source}: {n} rows are too few to hold out {HOLDOUT_FRACTION:.0%} for evaluation "
+                           "(--eval-split auto on a single file); pass --eval-split none or --eval-dataset FILE")
+    rows = stratified_sample(train_df["label"].to_numpy(), k, seed=cfg.seed)
+    held = np.zeros(n, dtype=bool)
+    held[rows] = True
+    say(f"evaluation: {source} is a single file; holding out {k} of {n} rows ({HOLDOUT_FRACTION:.0%}, "
+        f"class-stratified, seed {cfg.seed}) as '{HELDOUT}', trained on the other {n - k} "
+        f"(ids in {HELDOUT}.parquet; --eval-split none: no evaluation)", err=True)
+    frame = train_df[held].reset_index(drop=True)
+    return train_df[~held].reset_index(drop=True), EvalSet(HELDOUT, frame, "standard", f"{source} (held out)")
 
 
 def _columns(cfg: TrainConfig) -> dict:
@@ -101,7 +131,11 @@ def load_data(cfg: TrainConfig):
 
     evals = {}
     split = cfg.eval_split
-    if split == "auto":
+    if split == "auto" and _single_file(cfg):  # a lone file is every split: hold out rows, never self-evaluate
+        train_df, held = _hold_out(train_df, names, cfg, source)
+        evals[held.name] = held
+        split = None
+    elif split == "auto":
         split = "validation" if split_exists(cfg.dataset, "validation", cfg.dataset_config) else None
     if split:
         name = _eval_name(split, cfg.dataset, split, cfg)
@@ -131,6 +165,15 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         Continue the interrupted run in ``cfg.out`` from its last finished epoch (``cfg`` must be
         that run's configuration: see :func:`resume_config`); the result equals an uninterrupted run's.
     """
+    from datamap.io.lock import run_lock
+
+    if os.environ.get("RANK", "0") != "0":  # under accelerate launch the main process holds the lock
+        return _train(cfg, progress, resume)
+    with run_lock(cfg.out, "train"):  # one writer per run directory
+        return _train(cfg, progress, resume)
+
+
+def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
@@ -150,11 +193,17 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         from datamap.training.compile import check_compile
 
         check_compile(cfg.mixup is not None)
+    check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
     trackers = check_trackers(cfg.report_to)
+    budget = budget_of(cfg.max_steps, cfg.steps_like)  # --max-steps / --steps-like, checked before any write
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
 
+    needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
+                                        ("--lora", cfg.lora is not None)) if on]
+    if needs_head:  # the head must be found: checked on a meta-device model before any data is read
+        check_head(cfg.model, needs_head[0], cfg.trust_remote_code)
     train_df, names, evals = load_data(cfg)
     threshold = None
     if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
@@ -163,14 +212,23 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code)
+    set_pad_token(model, tokenizer)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    check_max_length(model, tokenizer, cfg.max_length, cfg.model)
     if cfg.freeze_base:
         freeze_base(model)
-    if cfg.embed == "pooler" and getattr(model.base_model, "pooler", None) is None:
-        raise DatamapError(f"--embed pooler: model '{cfg.model}' has no pooler; use cls or mean")
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora)
+        if main:
+            say(trainable_summary(model))
+    if cfg.embed is not None:
+        check_embed_pooling(str(cfg.embed), model, cfg.model)
     collate = Collator(tokenizer)
     train_enc = encode_cached(train_df, tokenizer, cfg.max_length)  # tokenised once per data, tokenizer, length
     dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
-    step_fn = build_step(cfg, train_enc, collate, dynamics)  # checks the earlier run's rows before any write
+    weights = read_weights(cfg.weights, train_df["id"].tolist()) if cfg.weights else None  # --weights
+    step_fn = build_step(cfg, train_enc, collate, dynamics, weights=weights)  # checks the earlier run's rows before any write
     eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
@@ -185,9 +243,15 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         run.start(config, train_df, names)
         if threshold is not None:
             atomic.write_table(run.threshold_samples, threshold)
+        if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
+            atomic.write_table(run.heldout, evals[HELDOUT].frame)
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
     accelerator.wait_for_everyone()
+    if main:
+        from datamap.training.announce import startup_line
+
+        say(startup_line(cfg, train_df, names, evals, accelerator))
 
     sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
     train_collate = collate
@@ -208,7 +272,9 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
     from transformers import get_linear_schedule_with_warmup
 
-    total_steps = len(loader) * cfg.epochs
+    total_steps, epochs = plan(cfg.epochs, len(loader), budget)  # epochs: cfg.epochs unless a step budget
+    if main and epochs != cfg.epochs:
+        run.write_manifest(epochs=epochs)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
     history = []
@@ -224,7 +290,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
-    for epoch in range(start_epoch, cfg.epochs):
+    steps_done = start_epoch * len(loader)  # optimizer steps taken (only a run's last epoch can be cut short)
+    for epoch in range(start_epoch, epochs):
         loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
         sampler.set_epoch(epoch)
         step_fn.on_epoch_start(epoch)
@@ -235,7 +302,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
 
         def rate() -> float:  # examples per second since the epoch began, all processes
             return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-        bar = Progress(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", unit="batches",
+        bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
         for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
@@ -249,6 +316,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            steps_done += 1
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
             if tracker.due(epoch * len(loader) + step + 1):
@@ -256,6 +324,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
                 bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
             bar.update(1)
+            if steps_done >= total_steps:  # a step budget cuts the last epoch short
+                break
         if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
             bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
         bar.close()
@@ -265,9 +335,10 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
         t_rec = time.perf_counter()
-        if cfg.record == "inflight":
+        partial = steps_done < (epoch + 1) * len(loader)  # not every example was seen: record by a pass
+        if cfg.record == "inflight" and not partial:
             index, logits = recorder.collect(accelerator, n_examples=len(train_df))
-        elif cfg.record == "epoch_end":
+        elif cfg.record != "none":
             logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
             index = np.arange(len(train_df))
         if cfg.record != "none":
@@ -275,7 +346,8 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
         record_seconds = time.perf_counter() - t_rec
         kill_point(f"{epoch}:recorded")
 
-        entry = {"epoch": epoch, "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
+        entry = {"epoch": epoch, "steps": steps_done,  # optimizer steps so far
+                 "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
                  "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
         for name, enc in eval_enc.items():
             ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
@@ -303,6 +375,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
             last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
+    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
     if main and cfg.save_model:
         save_model(unwrapped, tokenizer, run.model)
     if main:  # the last epoch's evaluation already used the final weights
@@ -321,7 +394,7 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
     tracker.end()
     if main:
         kill_point("final")
-        run.write_manifest(status="complete", epochs_written=cfg.epochs)
+        run.write_manifest(status="complete", epochs_written=epochs)
         shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
@@ -351,17 +424,13 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     out : path
         The run directory (``datamap train --resume --out OUT``); it replaces the saved ``out``.
     """
-    import yaml
-
+    from datamap.io.yamlsafe import load_yaml_file
     from datamap.training.config import config_error, field_path
 
     run = RunDir(out)
     if not run.config.exists():
         raise DatamapError(f"{run.config}: not found; --resume continues a run started by datamap train")
-    try:
-        data = yaml.safe_load(run.config.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DatamapError(f"{run.config}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    data = load_yaml_file(run.config)
     if not isinstance(data, dict):
         raise DatamapError(f"{run.config}: not a mapping of options")
     data["out"] = str(out)

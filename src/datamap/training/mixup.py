@@ -7,21 +7,27 @@ Sites (``--mixup SITE``):
                 are mixed with the same λ (the mixed token-type embedding is folded into
                 ``inputs_embeds``); RoBERTa-style position ids are the element-wise max of the two
                 rows' ids, i.e. those of the OR-ed mask.
-``pooled``      the input of the final linear layer of the stock head is mixed: BERT/ALBERT the
-                pooler output after the head's dropout, RoBERTa/ELECTRA the [CLS] state after the
-                head's dropout → dense → activation → dropout, DistilBERT after pre_classifier →
-                ReLU → dropout. Each row keeps its own dropout mask as in the normal head.
-``hidden``      the last-layer sequence states are mixed, then the normal head runs (pooler
-                included). The heads read only the first token, so for ALBERT and DistilBERT the
-                first-token state is mixed, which is the same thing.
+``pooled``      the input of the final linear layer of the classification head is mixed (BERT/ALBERT:
+                the pooler output after the head's dropout; RoBERTa/ELECTRA: the [CLS] state after
+                dense → activation → dropout; DistilBERT: after pre_classifier → ReLU → dropout;
+                DeBERTa: after its context pooler; ModernBERT: after its prediction head; decoders:
+                the last non-pad token's state). Each row keeps its own dropout mask.
+``hidden``      the last-layer sequence states are mixed, then the normal head runs: the input of the
+                base model's pooler when it has one (BERT, ALBERT), else the input of the first head
+                module (RoBERTa/ELECTRA/DeBERTa: the whole sequence, of which the head reads the first
+                token; DistilBERT: the first-token state; ModernBERT: its pooled state; decoders: the
+                score layer, so for them ``hidden`` and ``pooled`` are the same site).
 
-The ``pooled`` and ``hidden`` sites are forward pre-hooks on a module of the stock head that append
-the mixed rows to the batch, so one ordinary ``model(**inputs)`` call (through DDP/Accelerate
-wrappers too) yields the clean logits followed by the mixed ones, and evaluation - the same model
-without hooks - never uses a layer that training skipped, nor skips one training used.
-
-Architectures are recognised by ``model.config.model_type``; see
-:data:`datamap.training.models.ARCHITECTURES`.
+The head is found from the model (:func:`datamap.training.models.find_head`): the children of the
+classifier outside ``model.base_model``, the last linear layer with ``num_labels`` outputs among them.
+The ``pooled`` and ``hidden`` sites are forward pre-hooks that append the mixed rows to the batch at
+that module's input; a forward hook on the final linear layer takes the appended rows back off its
+output, so the model's own code after the head (a decoder's pick of the last token, which counts the
+rows of ``input_ids``) sees the batch it expects, and one ordinary ``model(**inputs)`` call (through
+DDP/Accelerate wrappers too) yields the clean and the mixed logits. Where the head scores every token
+(decoders) a mixed row is its first member's states with the read token (the last non-pad one)
+replaced by the mix of both members' read tokens. Evaluation - the same model without hooks - never
+uses a layer that training skipped, nor skips one training used.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from datamap.core.pairing import (
 from datamap.errors import DatamapError, user_errors
 from datamap.training.config import MixupConfig
 from datamap.training.losses import Loss
-from datamap.training.models import architecture, model_inputs, unwrap_model
+from datamap.training.models import Head, _quiet_transformers, find_head, model_inputs, unwrap_model
 from datamap.training.steps import StandardStep, zero_loss
 
 
@@ -65,9 +71,52 @@ def _roberta_positions(input_ids: torch.Tensor, padding_idx: int) -> torch.Tenso
     return torch.cumsum(real, dim=1) * real + padding_idx
 
 
+def _read_positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """The last attended token of each row (right or left padding): what a decoder's head reads."""
+    idx = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+    return (idx * attention_mask.ne(0).long()).argmax(-1)
+
+
+class _HeadTap:
+    """Forward hook on the head's final linear layer: keeps its output, hands back the first ``keep`` rows.
+
+    ``logits(mask)``: the captured output as (rows, classes) logits; where the layer scored every
+    token (decoders) the token read is that of :func:`_read_positions` of ``mask``.
+    """
+
+    def __init__(self, module: torch.nn.Module, keep: int | None = None):
+        self.keep, self.out = keep, None
+        self.handle = module.register_forward_hook(self._hook)
+
+    def _hook(self, _module, _args, output):
+        self.out = output
+        if self.keep is not None and output.shape[0] > self.keep:
+            return output[: self.keep]
+        return None
+
+    def logits(self, mask: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+        out = self.out[rows]
+        if out.dim() == 3:
+            pos = _read_positions(mask)
+            out = out[torch.arange(out.shape[0], device=out.device), pos]
+        return out
+
+    def __enter__(self) -> "_HeadTap":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
 @contextlib.contextmanager
-def _mix_hook(module: torch.nn.Module, rows: int, a: torch.Tensor, b: torch.Tensor, lam: torch.Tensor):
-    """Pre-hook on ``module``: append ``lam·x[a] + (1 − lam)·x[b]`` to its first input ``x``."""
+def _mix_hook(module: torch.nn.Module, rows: int, a: torch.Tensor, b: torch.Tensor, lam: torch.Tensor,
+              read: torch.Tensor | None = None):
+    """Pre-hook on ``module``: append ``lam·x[a] + (1 − lam)·x[b]`` to its first input ``x``.
+
+    With ``read`` (one token position per row, decoders' token-wise heads) a 3-D ``x`` is mixed at
+    those tokens only: the mixed row is ``x[a]`` with token ``read[a]`` set to the mix of
+    ``x[a, read[a]]`` and ``x[b, read[b]]``.
+    """
     calls = []
 
     def hook(_module, args, kwargs):
@@ -78,7 +127,12 @@ def _mix_hook(module: torch.nn.Module, rows: int, a: torch.Tensor, b: torch.Tens
         if x.shape[0] != rows:
             raise RuntimeError(f"mixup site expected {rows} rows, got {x.shape[0]}")
         weight = lam.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
-        mixed = weight * x[a] + (1 - weight) * x[b]
+        if read is not None and x.dim() == 3:
+            ar = torch.arange(len(a), device=x.device)
+            mixed = x[a].clone()
+            mixed[ar, read[a]] = weight[:, 0] * x[a, read[a]] + (1 - weight[:, 0]) * x[b, read[b]]
+        else:
+            mixed = weight * x[a] + (1 - weight) * x[b]
         x = torch.cat([x, mixed], dim=0)
         if args:
             return (x, *args[1:]), kwargs
@@ -277,8 +331,8 @@ class MixupStrategy(StandardStep):
 
         Advances this epoch's generator and synthetic-example count like a step does.
         """
-        arch = architecture(model)
         inner = unwrap_model(model)
+        head = find_head(inner)
         inputs = model_inputs(model, batch)
         labels = batch["labels"]
         device = labels.device
@@ -312,45 +366,57 @@ class MixupStrategy(StandardStep):
         b_t = torch.as_tensor(b, device=device)
         lam = torch.as_tensor(self.lam_sampler.draw(self._rng, m, per=self.lam_per), dtype=torch.float32, device=device)
 
+        final = inner.get_submodule(head.final)
         if self.site == "embeddings":
-            clean, mixed = self._embeddings_forward(model, inner, arch, inputs, B, a_t, b_t, lam)
+            clean, mixed = self._embeddings_forward(model, inner, head, inputs, B, a_t, b_t, lam)
         else:
-            site = inner.get_submodule(arch.pooled if self.site == "pooled" else arch.hidden)
-            with _mix_hook(site, rows_total, a_t, b_t, lam):
-                out = model(**inputs).logits
-            clean, mixed = out[:B], out[rows_total:]
+            site = inner.get_submodule(head.final if self.site == "pooled" else head.hidden)
+            mask = inputs["attention_mask"]
+            read = _read_positions(mask) if head.causal else None
+            with _HeadTap(final, keep=rows_total) as tap, _mix_hook(site, rows_total, a_t, b_t, lam, read):
+                model(**inputs)
+            clean = tap.logits(mask[:B], slice(0, B))
+            mixed = tap.logits(mask[a_t], slice(rows_total, None))
         onehot = F.one_hot(all_labels.long(), mixed.shape[-1]).float()
         w = lam.view(-1, 1)
         soft = w * onehot[a_t] + (1 - w) * onehot[b_t]
         partner_index = torch.cat([batch["index"], part["index"].to(device)])[b_t] if self._partner_of is not None else batch["index"][b_t]
         return MixOutput(clean, mixed, soft, batch["index"][a_t], partner_index, lam, rows_t)
 
-    def _embeddings_forward(self, model, inner, arch, inputs, B, a, b, lam):
+    def _embeddings_forward(self, model, inner, head: Head, inputs, B, a, b, lam):
         embed = inner.get_input_embeddings()
         E = embed(inputs["input_ids"])
         w = lam.to(E.dtype).view(-1, 1, 1)
         mixed = w * E[a] + (1 - w) * E[b]
         mask = inputs["attention_mask"]
         feed_mixed = {"attention_mask": torch.maximum(mask[a], mask[b])}
+        base = inner.base_model
         if "token_type_ids" in inputs:
             tt = inputs["token_type_ids"]
-            table = getattr(getattr(inner.get_submodule(arch.base), "embeddings", None), "token_type_embeddings", None)
+            table = getattr(getattr(base, "embeddings", None), "token_type_embeddings", None)
             if table is not None:  # mix token types with the same λ; the model adds table[tt[a]] back
                 Ta, Tb = table(tt[a]), table(tt[b])
                 mixed = mixed + (w * Ta + (1 - w) * Tb - Ta)
             feed_mixed["token_type_ids"] = tt[a]
         feed_clean = {k: v for k, v in inputs.items() if k != "input_ids"}
-        if arch.roberta_positions:
-            pos = _roberta_positions(inputs["input_ids"], inner.get_submodule(arch.base).embeddings.padding_idx)
+        if head.position_padding_idx is not None:  # positions from input_ids, which inputs_embeds lacks
+            pos = _roberta_positions(inputs["input_ids"], head.position_padding_idx)
             feed_mixed["position_ids"] = torch.maximum(pos[a], pos[b])
             feed_clean["position_ids"] = pos
         feed_mixed["inputs_embeds"] = mixed
+        final = inner.get_submodule(head.final)
+        # the model's own last-token pick needs input_ids: read the head's output here instead
+        quiet = _quiet_transformers() if head.causal else contextlib.nullcontext()
         if self.mode == "mixed+original":
             clean_part = {k: v[:B] for k, v in feed_clean.items()}
             clean_part["inputs_embeds"] = E[:B]
             feed = {k: torch.cat([clean_part[k], feed_mixed[k]]) for k in feed_mixed}
-            out = model(**feed).logits
+            with _HeadTap(final) as tap, quiet:
+                model(**feed)
+            out = tap.logits(feed["attention_mask"])
             return out[:B], out[B:]
         with torch.no_grad():
             clean = model(**{k: v[:B] for k, v in inputs.items()}).logits
-        return clean, model(**feed_mixed).logits
+        with _HeadTap(final) as tap, quiet:
+            model(**feed_mixed)
+        return clean, tap.logits(feed_mixed["attention_mask"])

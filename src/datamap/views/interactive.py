@@ -39,11 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from datamap.core.metrics import METRIC_COLUMNS
+from datamap.core.sampling import sample_positions
 from datamap.errors import DatamapError
 from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
-from datamap.views.static import correctness_epochs, epochs_used
+from datamap.views.static import correctness_epochs, epochs_used, region_rgb
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -243,6 +244,7 @@ def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: 
         "color_by": color_by,
         "label_names": names,
         "regions": regions,
+        "region_rgb": region_rgb(),
         "pair": pair,
         "ids": table["id"].tolist(),
         "text": table["text"].tolist(),
@@ -335,12 +337,10 @@ def write_html_map(
         raise DatamapError(f"--color-by '{color_by}': column missing from {rd.metrics}")
     n_total = len(table)
     note = {"sampled": False}
-    if max_points is not None:
-        if n_total > int(max_points):
-            rng = np.random.default_rng(seed)
-            keep = np.sort(rng.choice(n_total, size=int(max_points), replace=False))
-            table = table.iloc[keep].reset_index(drop=True)
-            note = {"sampled": True, "seed": int(seed), "max_points": int(max_points)}
+    keep = sample_positions(n_total, max_points, seed=seed)
+    if keep is not None:
+        table = table.iloc[keep].reset_index(drop=True)
+        note = {"sampled": True, "seed": int(seed), "max_points": int(max_points)}
     if note["sampled"]:
         banner = (
             f"Random sample: {len(table):,} of {n_total:,} points are drawn (max_points={int(max_points)}, "
@@ -370,10 +370,26 @@ def write_html_map(
         css=css,
         banner=html.escape(banner),
         sampled="yes" if note["sampled"] else "no",
+        about=about_html(rd),
         data=script_json(payload),
         js=js,
     )
     return write_text(target, page)
+
+
+def about_html(rd: RunDir) -> str:
+    """The run's description, health warnings and what the regions are, as escaped HTML for the page's head."""
+    from datamap.views.findings import describe_run, regions_note, run_findings, warnings_of
+
+    desc = describe_run(rd)
+    warn = warnings_of(run_findings(rd))
+    parts = [f"<p id='dm-run'>Run: {html.escape(desc)}</p>"] if desc else []
+    if warn:
+        items = "".join(f"<li>⚠ <b>{html.escape(f.check)}</b>: {html.escape(f.message)}</li>" for f in warn)
+        parts.append(f"<div id='dm-health' class='warn'><b>Read before the map: {len(warn)} health "
+                     f"check{'s' if len(warn) != 1 else ''} warn.</b><ul>{items}</ul></div>")
+    parts.append(f"<p id='dm-regions' class='note'>{html.escape(regions_note(rd))}</p>")
+    return "\n".join(parts)
 
 
 def embedding_view(rd: RunDir, table, embeddings, clusters, projection: str, seed: int):
@@ -427,6 +443,7 @@ _PAGE = """<!DOCTYPE html>
 <body>
 <h1>{title}</h1>
 <p id="dm-note" data-sampled="{sampled}">{banner}</p>
+{about}
 <div id="dm-controls">
   <label>Colour by <select id="dm-color"></select></label>
   <label>Search <input id="dm-search" type="search" placeholder="substring in text (any case)" size="28"></label>

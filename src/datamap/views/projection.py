@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from datamap.core.checks import InputError
 from datamap.errors import DatamapError
 
 PROJECTIONS = ("pca", "umap")
@@ -17,7 +18,7 @@ def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"need a non-empty 2-d array, got shape {x.shape}")
+        raise InputError(f"need a non-empty 2-d array, got shape {x.shape}")
     mean = x.mean(axis=0, dtype=np.float64)
     xc = x - mean.astype(np.float32)
     cov = (xc.T.astype(np.float64) @ xc.astype(np.float64)) / max(len(x) - 1, 1)

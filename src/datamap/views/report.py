@@ -22,15 +22,18 @@ from datamap.core.health import (
 )
 from datamap.errors import DatamapError, user_errors
 from datamap.eval.sets import SAME_AS_TRAIN
+from datamap.core.label_errors import DEFAULT_METHOD, METHODS, method_scores, rank
 from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_scores
 from datamap.io.rundir import RunDir
 from datamap.views.interactive import REGION_ORDER, load_run_table
+from datamap.views.static import REGION_COLORS
 
 N_MISLABELED = 20
 MISLABELED_RULE = (
-    "Most likely mislabeled = the hard-to-learn examples (region 'hard') with the lowest confidence; "
-    "ties are broken by the lowest correctness, then by id."
+    f"Most likely mislabeled = ranked as `datamap errors` ranks by default ({DEFAULT_METHOD}: the lowest area under "
+    "the margin first, i.e. the given label's logit furthest below another class's over training; ties keep the "
+    "examples' order). Run `datamap errors RUN` to flag a cut, pick another method, and show its list here."
 )
 EVAL_KEYS = ("n", "accuracy", "precision_macro", "recall_macro", "f1_macro", "ece")
 
@@ -38,9 +41,12 @@ esc = html.escape
 
 
 def most_likely_mislabeled(table, k: int = N_MISLABELED):
-    """The ``k`` hard-to-learn rows of lowest confidence (ties: lowest correctness, then id)."""
-    hard = table[table["region"].astype(str) == "hard"]
-    return hard.sort_values(["confidence", "correctness", "id"], kind="stable").head(k)
+    """The ``k`` rows ranked first by ``datamap errors``' default method (ties keep the table's order)."""
+    import numpy as np
+
+    cols = {c: table[c].to_numpy(np.float64) for c in METHODS}
+    order = np.argsort(rank(method_scores(cols)[DEFAULT_METHOD]), kind="stable")
+    return table.iloc[order[:k]]
 
 
 def _num(v) -> str:
@@ -81,12 +87,11 @@ def _draw_map(table) -> bytes:
 
     fig = Figure(figsize=(7, 5.5))
     ax = fig.add_subplot()
-    colours = {"easy": "#1a9850", "ambiguous": "#fd8d3c", "hard": "#d7301f", "none": "#969696"}
     size = 2 if len(table) > 50_000 else 6
     for reg in REGION_ORDER:
         part = table[table["region"] == reg]
         if len(part):
-            ax.scatter(part["variability"], part["confidence"], s=size, c=colours[reg], label=f"{reg} ({len(part):,})",
+            ax.scatter(part["variability"], part["confidence"], s=size, c=REGION_COLORS[reg], label=f"{reg} ({len(part):,})",
                        alpha=0.6, linewidths=0, rasterized=True)
     ax.set_xlabel("variability")
     ax.set_ylabel("confidence")
@@ -109,7 +114,9 @@ def _maps(rd: RunDir, table) -> str:
     return "\n".join(out)
 
 
-def _regions(table, names: list[str], findings: list[Finding] = ()) -> str:
+def _regions(table, names: list[str], rd: RunDir | None = None) -> str:
+    from datamap.views.findings import regions_note
+
     regions = list(REGION_ORDER) + sorted(set(table["region"].astype(str)) - set(REGION_ORDER))
     counts = table.groupby([table["region"].astype(str), table["gold"].astype(int)]).size()
     rows = []
@@ -121,26 +128,35 @@ def _regions(table, names: list[str], findings: list[Finding] = ()) -> str:
     rows.append(["<b>all</b>", *(_num(v) for v in tot), _num(len(table)), "100.0%"])
     out = ["<h2 id='regions'>Region summary</h2>",
            "<p>Examples per region (rows) and gold class (columns).</p>",
+           f"<p class='note'>{esc(regions_note(rd))}</p>" if rd is not None else "",
            _table(["region", *names, "total", "share"], rows, "num")]
+    return "\n".join(out)
 
+
+def _mislabeled(rd: RunDir, table, names: list[str], findings: list[Finding] = ()) -> str:
+    """The one "most likely mislabeled" list: RUN/label_issues.parquet when `datamap errors` wrote it,
+    else the default ranking of `datamap errors` computed from the metrics."""
+    out = []
+    doubts = [f for f in findings if not f.ok and f.check in ("chance", "epochs")]
+    warn = ("<p class='warn'>⚠ This list means little here: " + "; ".join(esc(f.message) for f in doubts)
+            + ". A model that has not learned the task (or too few epochs) makes every example look hard.</p>") if doubts else ""
+    if rd.label_issues.exists():
+        return _label_issues(rd, table) + warn
     worst = most_likely_mislabeled(table)
     out.append(f"<h3 id='mislabeled'>The {N_MISLABELED} most likely mislabeled examples</h3>")
     out.append(f"<p class='rule'>{esc(MISLABELED_RULE)} {len(worst)} shown.</p>")
-    doubts = [f for f in findings if not f.ok and f.check in ("chance", "epochs")]
-    if doubts:
-        out.append("<p class='warn'>⚠ This list means little here: " + "; ".join(esc(f.message) for f in doubts)
-                   + ". A model that has not learned the task (or too few epochs) makes every example look hard.</p>")
+    out.append(warn)
     pair = "text_pair" in table.columns
     rows = []
-    for rank, (_, r) in enumerate(worst.iterrows(), 1):
+    for rank_, (_, r) in enumerate(worst.iterrows(), 1):
         text = f"<div>{esc(r['text'])}</div>"
         if pair:
             text = f"<div><span class='k'>premise:</span> {esc(r['text'])}</div><div><span class='k'>hypothesis:</span> {esc(r['text_pair'])}</div>"
         label = lambda c: esc(names[int(c)]) if 0 <= int(c) < len(names) else _num(int(c))  # noqa: E731
-        rows.append([str(rank), esc(str(r["id"])), text, label(r["gold"]), label(r["pred"]),
-                     _num(r["confidence"]), _num(r["variability"]), _num(r["correctness"])])
-    out.append(_table(["#", "id", "text", "gold", "predicted", "confidence", "variability", "correctness"], rows, "records")
-               if rows else "<p>No hard-to-learn examples.</p>")
+        rows.append([str(rank_), esc(str(r["id"])), text, label(r["gold"]), label(r["pred"]),
+                     _num(r["aum"]), _num(r["confidence"]), _num(r["variability"]), _num(r["correctness"])])
+    out.append(_table(["#", "id", "text", "gold", "predicted", "aum", "confidence", "variability", "correctness"],
+                      rows, "records") if rows else "<p>No examples.</p>")
     return "\n".join(out)
 
 
@@ -162,7 +178,7 @@ def _label_issues(rd: RunDir, table) -> str:
              _num(r.get(f"score_{method}"))] for _, r in ranked.iterrows()]
     n_thr = int(issues["threshold_sample"].sum())
     return "\n".join([
-        f"<h3 id='label-issues'>Ranked label issues (datamap errors, {esc(method)})</h3>",
+        f"<h3 id='mislabeled'>The {len(rows)} most likely mislabeled examples (datamap errors, {esc(method)})</h3>",
         f"<p class='rule'>{int(issues['flag'].sum()):,} of {len(issues) - n_thr:,} examples flagged "
         f"(cut: {esc(str(meta.get('cut')))}); the first {len(rows)} by rank"
         + (f"; {n_thr:,} threshold samples listed in label_issues.parquet, not ranked" if n_thr else "") + ".</p>",
@@ -395,7 +411,7 @@ def retrained_runs(run_dir: str | os.PathLike) -> list[Path]:
     config.yaml; any string value there that points into ``RUN/selections/`` marks it as retrained
     from this run. Unreadable configs are skipped.
     """
-    import yaml
+    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(run_dir)
     root = rd.root.resolve()
@@ -406,8 +422,8 @@ def retrained_runs(run_dir: str | os.PathLike) -> list[Path]:
         if not cfg.is_file():
             continue
         try:
-            conf = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            conf = load_yaml_file(cfg)
+        except DatamapError:
             continue
         for s in _strings(conf):
             if not s.endswith(".json"):
@@ -455,16 +471,19 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
         evals.append("<p class='note'>No retrained runs found beside this one (sibling folders whose "
                       "config.yaml names a file of this run's selections/).</p>")
     findings = run_health(rd, table, names)
+    from datamap.views.findings import describe_run
+
     body = "\n".join([
         f"<h1>datamap report: {esc(name)}</h1>",
         f"<p>{len(table):,} examples, {len(names)} classes ({esc(', '.join(names))}).</p>",
+        f"<p id='run-about'>Run: {esc(describe_run(rd))}</p>" if describe_run(rd) else "",
         "<nav><a href='#health'>health</a> · <a href='#maps'>maps</a> · <a href='#regions'>regions</a> · "
         "<a href='#mislabeled'>mislabeled</a> · <a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · "
         "<a href='#selections'>selections</a></nav>",
         _health(findings),
         _maps(rd, table),
-        _regions(table, names, findings),
-        _label_issues(rd, table),
+        _regions(table, names, rd),
+        _mislabeled(rd, table, names, findings),
         _history(rd),
         "\n".join(evals),
         sel_html,

@@ -17,10 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from datamap.core.sampling import sample_positions
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
+
+#: The colour of each region on every page (PNG labels, report map, interactive map via its payload).
+REGION_COLORS = {"easy": "#1a9850", "ambiguous": "#fd8d3c", "hard": "#d7301f", "none": "#969696"}
+
+
+def region_rgb() -> dict[str, list[int]]:
+    """:data:`REGION_COLORS` as ``{region: [r, g, b]}`` (0-255), what the interactive map's script reads."""
+    return {r: [int(c[i:i + 2], 16) for i in (1, 3, 5)] for r, c in REGION_COLORS.items()}
 
 HEXBIN_ABOVE = 20_000  # points; above this the scatter becomes a hexagon map of modal correctness
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
@@ -57,16 +66,20 @@ def _mode(values) -> int:
 
 
 def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
-             epochs: int | None = None) -> bytes:
+             epochs: int | None = None, subtitle: str = "") -> bytes:
     """Render the data map of a metrics table to PNG bytes.
 
     ``max_points`` draws a seeded random sample in the scatter only (histograms use every
     example) and says so in the title; by default every point is drawn. ``epochs`` is the number
     of epochs correctness counts in (metrics.json ``epochs_used``); found from the values if None.
     """
+    return figure_png(map_figure(metrics, title, max_points, seed, epochs, subtitle))
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib figure (tight bounding box); the figure is closed."""
     import matplotlib.pyplot as plt
 
-    fig = map_figure(metrics, title, max_points, seed, epochs)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -74,8 +87,8 @@ def plot_map(metrics: pd.DataFrame, title: str = "Data map", max_points: int | N
 
 
 def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
-               epochs: int | None = None):
-    """The matplotlib figure of :func:`plot_map` (its first axes is the map)."""
+               epochs: int | None = None, subtitle: str = ""):
+    """The matplotlib figure of :func:`plot_map` (its first axes is the map); ``subtitle``: lines above the axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -87,8 +100,9 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     n = len(metrics)
     shown = metrics
     note = f"{n:,} examples"
-    if max_points is not None and n > max_points:
-        shown = metrics.sample(n=max_points, random_state=seed)
+    keep = sample_positions(n, max_points, seed=seed)  # the same rows as the HTML map's
+    if keep is not None:
+        shown = metrics.iloc[keep]
         note = f"{max_points:,} of {n:,} examples shown (random sample); histograms use all"
     x = shown["variability"].to_numpy()
     y = shown["confidence"].to_numpy()
@@ -132,10 +146,14 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     ax.set_xlim(0, max(xmax * 1.08, 0.02))  # variability <= 0.5; use the room the data needs
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"{title} ({note})")
+    if subtitle:  # the run's description and health warnings, above everything (fig.texts)
+        fig.text(0.06, 0.995, subtitle, ha="left", va="bottom", fontsize=8.5, wrap=True,
+                 color="#b2182b" if "⚠" in subtitle else "0.25")
     box = dict(boxstyle="round,pad=0.3", fc="white", alpha=0.8, ec="0.5")
-    ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color="#1b4f9c")
-    ax.text(0.02, 0.03, "hard-to-learn", transform=ax.transAxes, va="bottom", bbox=box, color="#b2182b")
-    ax.text(0.97, 0.5, "ambiguous", transform=ax.transAxes, ha="right", bbox=box, color="#6a3d9a")
+    # easy = high confidence (top), hard = low confidence (bottom), ambiguous = high variability (right)
+    ax.text(0.02, 0.97, "easy-to-learn", transform=ax.transAxes, va="top", bbox=box, color=REGION_COLORS["easy"])
+    ax.text(0.02, 0.03, "hard-to-learn", transform=ax.transAxes, va="bottom", bbox=box, color=REGION_COLORS["hard"])
+    ax.text(0.97, 0.5, "ambiguous", transform=ax.transAxes, ha="right", bbox=box, color=REGION_COLORS["ambiguous"])
     if "region" in metrics.columns:
         counts = metrics["region"].value_counts()
         text = "\n".join(f"{r}: {int(counts.get(r, 0)):,}" for r in ("easy", "ambiguous", "hard", "none"))
@@ -164,7 +182,7 @@ def _int_ticks(n: int) -> list[int]:
 
 
 def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, max_points: int | None = None,
-                  overwrite: bool = False) -> Path:
+                  overwrite: bool = False, seed: int = 0) -> Path:
     """Draw RUN/metrics.parquet into RUN/map.png (or ``out``).
 
     Parameters
@@ -175,6 +193,8 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
         Output file (default ``RUN/map.png``); a folder is refused.
     max_points : int or None, default None
         Draw a seeded random sample of at most this many points (>= 1); ``None``: all.
+    seed : int, default 0
+        Seed of that sample: the same points as ``write_html_map`` draws with the same seed.
     overwrite : bool, default False
         Replace an existing output file; without it the file is refused before any work.
     """
@@ -188,9 +208,23 @@ def write_map_png(run_dir: str | os.PathLike, out: str | os.PathLike | None = No
     target = Path(out) if out is not None else run.map_png
     atomic.refuse_existing(target, overwrite, "--out" if out is not None else "")
     run.require(run.metrics, hint="run `datamap metrics RUN` first")
+    return atomic.write_bytes(target, figure_png(run_map_figure(run, max_points, seed)))
+
+
+def map_subtitle(run: RunDir) -> str:
+    """The PNG's subtitle: the run's description, then one ``⚠`` line per health warning."""
+    from datamap.views.findings import describe_run, run_findings, warnings_of
+
+    lines = [describe_run(run)]
+    lines += [f"⚠ {f.check}: {f.message}" for f in warnings_of(run_findings(run))]
+    return "\n".join(line for line in lines if line)
+
+
+def run_map_figure(run: RunDir, max_points: int | None = None, seed: int = 0):
+    """The figure ``map.png`` is drawn from (title, map, histograms, subtitle); used by :func:`write_map_png`."""
     metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
-    title = f"Data map of {run.root.name}"
-    return atomic.write_bytes(target, plot_map(metrics, title=title, max_points=max_points, epochs=epochs_used(run)))
+    return map_figure(metrics, title=f"Data map of {run.root.name}", max_points=max_points, seed=seed,
+                      epochs=epochs_used(run), subtitle=map_subtitle(run))
 
 
 def epochs_used(run: RunDir) -> int | None:

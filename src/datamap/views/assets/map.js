@@ -83,7 +83,7 @@
 
   // ---- colours ----
   const PALETTE = [[31,119,180],[255,127,14],[44,160,44],[214,39,40],[148,103,189],[140,86,75],[227,119,194],[127,127,127],[188,189,34],[23,190,207]];
-  const REGION_RGB = { easy: [26,152,80], ambiguous: [253,141,60], hard: [215,48,31], none: [150,150,150] };
+  const REGION_RGB = D.region_rgb || {};  // the one region palette (views/static.py REGION_COLORS)
   const VIRIDIS = [[68,1,84],[59,82,139],[33,145,140],[94,201,98],[253,231,37]];
   function ramp(t) {
     if (!(t >= 0)) t = 0; if (t > 1) t = 1;
