@@ -126,3 +126,41 @@ def test_hub_names_go_through_datasets(monkeypatch):
     monkeypatch.setattr(datasets, "load_dataset", failing)
     with pytest.raises(DatamapError, match="dataset 'someone/x' split 'train': .*the hub failed: offline$"):
         load_dataset("someone/x", "train")
+
+
+def test_a_dataset_the_hub_does_not_have_is_refused_at_once(monkeypatch):
+    """One probe of the hub (short timeout): a definite 404 is one line, datasets (and its retries) never runs."""
+    import datasets
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from datamap.io import data as data_mod
+
+    calls = []
+
+    def missing(self, repo_id, **kw):
+        calls.append((repo_id, kw.get("timeout")))
+        err = RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # (its __init__ wants an HTTP response)
+        Exception.__init__(err, "404 Repository Not Found")
+        raise err
+
+    monkeypatch.setattr(HfApi, "dataset_info", missing)
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: pytest.fail("datasets was asked after a 404"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    with pytest.raises(DatamapError, match=r"dataset 'rotten_tomatos' split 'train': .*the hub has no dataset of that name"):
+        data_mod.load_table("rotten_tomatos", "train")
+    assert calls == [("rotten_tomatos", data_mod.HUB_PROBE_TIMEOUT)]
+
+
+def test_an_unreachable_hub_leaves_it_to_datasets(monkeypatch):
+    import datasets
+    from huggingface_hub import HfApi
+
+    from datamap.io import data as data_mod
+
+    monkeypatch.setattr(HfApi, "dataset_info", lambda self, *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("no net")))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(DatamapError, match="the hub failed: no net"):
+        data_mod.load_table("some/dataset", "train")

@@ -183,6 +183,7 @@ def load_table(name_or_path: str, split: str = "train", config: str | None = Non
     if config is None and mirror and (Path(mirror) / name_or_path).is_dir():
         raise DatamapError(f"{Path(mirror) / name_or_path}: no '{split}' split in the local mirror")
     where = name_or_path + (f"/{config}" if config else "") + (f"@{revision}" if revision else "")
+    probe_hub(name_or_path, revision, split)
     try:
         import datasets
 
@@ -194,6 +195,36 @@ def load_table(name_or_path: str, split: str = "train", config: str | None = Non
             f"(set {DATA_DIR_ENV}) and the hub failed: {first}"
         ) from exc
     return hf_frame(ds), f"{where}[{split}]"
+
+
+#: Seconds the hub gets to say whether a dataset exists, before ``datasets`` (and its retries) is asked.
+HUB_PROBE_TIMEOUT = 10.0
+
+
+def probe_hub(name: str, revision: str | None, split: str) -> None:
+    """Ask the hub once, with a short timeout, whether dataset ``name`` (at ``revision``) exists.
+
+    A definite "no such dataset" or "no such revision" becomes one line at once, instead of a minute of
+    ``datasets``' retries. Anything else (offline, a slow hub, ``HF_HUB_OFFLINE=1``, no ``huggingface_hub``)
+    says nothing here: ``datasets`` then tries as before (its cache included).
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip() not in ("", "0") or \
+            os.environ.get("HF_DATASETS_OFFLINE", "").strip() not in ("", "0"):
+        return
+    try:
+        from huggingface_hub import HfApi
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+    except ImportError:
+        return
+    try:
+        HfApi().dataset_info(name, revision=revision, timeout=HUB_PROBE_TIMEOUT)
+    except RevisionNotFoundError:
+        raise DatamapError(f"--revision {revision}: no such branch, tag or commit of hub dataset '{name}'") from None
+    except RepositoryNotFoundError:
+        raise DatamapError(f"dataset '{name}' split '{split}': not a local file or mirror entry{did_you_mean(name)} "
+                           f"(set {DATA_DIR_ENV}), and the hub has no dataset of that name (or it is private)") from None
+    except Exception:  # offline, timeout, rate limit...: leave it to datasets
+        return
 
 
 # ----------------------------------------------------------------------------- in memory, save_to_disk
