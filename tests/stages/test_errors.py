@@ -249,3 +249,15 @@ def test_a_cut_that_flags_most_examples_is_refused(tmp_path):
     run, _, _ = make_run(tmp_path)
     with pytest.raises(DatamapError, match="would flag 40 of 60 examples"):
         find_errors(run, cut="top:40", max_class_share=1.0)
+
+
+def test_select_drop_errors_from_the_command_line_without_metrics(tmp_path):
+    """The README's order (errors, then select --drop-errors, no `datamap metrics`): the pool is
+    label_issues.parquet and the health lines have nothing to judge (they used to crash on the missing file)."""
+    run, _, _ = make_run(tmp_path)
+    find_errors(run)
+    assert not (run / "metrics.parquet").exists()
+    out = CliRunner().invoke(app, ["select", str(run), "--out", "clean", "--drop-errors"])
+    assert out.exit_code == 0, out.output
+    ids = set(json.loads((run / "selections" / "clean.json").read_text())["ids"])
+    assert ids == {f"x{i}" for i in range(N)} - FLIPPED

@@ -26,6 +26,8 @@ def run_findings(run: "str | os.PathLike | RunDir") -> list[Finding]:
     from datamap.views.report import run_health
 
     rd = run if isinstance(run, RunDir) else RunDir(run)
+    if not rd.metrics.exists():  # e.g. select --drop-errors straight from label_issues.parquet: nothing to judge
+        return []
     if not {"gold", "pred"} <= set(pq.read_schema(rd.metrics).names):  # metrics of another tool: nothing to judge
         return []
     table = pq.read_table(rd.metrics, columns=["gold", "pred"]).to_pandas()
