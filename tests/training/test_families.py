@@ -236,7 +236,7 @@ def test_family_trains_records_and_embeds(kind, family_dir, tmp_path):
     frame = make_sentiment_frame(16)
     frame.to_csv(data, index=False)
     common = dict(dataset=str(data), model=str(family_dir(kind)), epochs=1, batch_size=8, eval_split=None,
-                  lr=1e-3, checkpoint=False)
+                  lr=1e-3, checkpoint=False, max_length=32)  # the tiny configs take 64 positions
     runs = {
         "inflight": TrainConfig(**common, out=str(tmp_path / "a"), record="inflight", mixup=MixupConfig(site="hidden")),
         "epoch_end": TrainConfig(**common, out=str(tmp_path / "b"), record="epoch_end", freeze_base=True),
@@ -246,12 +246,12 @@ def test_family_trains_records_and_embeds(kind, family_dir, tmp_path):
         dyn = pd.read_parquet(run.dynamics)
         assert len(dyn) == 16 and np.isfinite(np.stack(dyn["logits"].to_numpy())).all(), mode
         assert pd.read_parquet(run.data)["label_name"].tolist() == frame["label_name"].tolist()
-    vectors, info = embed_frame(frame, str(tmp_path / "a" / "model"), progress=False)
+    vectors, info = embed_frame(frame, str(tmp_path / "a" / "model"), max_length=32, progress=False)
     assert info["pooling"] == ("last" if kind in DECODERS else "mean")
     assert vectors.shape[0] == 16 and len(np.unique(vectors.round(5), axis=0)) == 16  # distinct vectors
     if kind in DECODERS:
         with pytest.raises(DatamapError, match="--pooling cls: .*decoder"):
-            embed_frame(frame, str(tmp_path / "a" / "model"), pooling="cls", progress=False)
+            embed_frame(frame, str(tmp_path / "a" / "model"), pooling="cls", max_length=32, progress=False)
 
 
 def test_head_refused_before_any_data_is_read(family_dir, tmp_path, monkeypatch):
