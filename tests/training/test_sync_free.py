@@ -51,14 +51,23 @@ def _run(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch, **kw):
     return run, marks, calls
 
 
-@pytest.mark.parametrize("record", ["inflight", "none"])
+@pytest.mark.parametrize("record", ["inflight", "none", "weights"])
 def test_no_host_sync_per_step(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch, record):
-    run, marks, calls = _run(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch, record=record)
+    kw = {"record": record}
+    if record == "weights":  # --weights: the per-example weights are looked up on the device
+        import pandas as pd
+
+        from datamap.io.data import load_dataset
+
+        ids = load_dataset(str(sentiment_csv))[0]["id"]
+        pd.DataFrame({"id": ids, "weight": np.arange(len(ids)) % 3 * 0.5}).to_parquet(tmp_path / "w.parquet")
+        kw = {"record": "inflight", "weights": str(tmp_path / "w.parquet")}
+    run, marks, calls = _run(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch, **kw)
     steps = [(p, n) for p, n in marks if re.fullmatch(r"\d+:\d+", p)]
     assert len(steps) == 2 * 8  # 60 examples, batches of 8, 2 epochs
     per_step = [b[1] - a[1] for a, b in zip(steps, steps[1:]) if a[0].split(":")[0] == b[0].split(":")[0]]
     assert len(per_step) == 2 * 7 and per_step == [0] * len(per_step), per_step
     assert len(calls) > 0  # the counter works: the epoch's end reads the loss and the logits once
-    if record == "inflight":
+    if record != "none":
         dyn = read_dynamics(run.dynamics)
         assert dyn.n_epochs == 2 and np.isfinite(dyn.logits).all()

@@ -54,6 +54,12 @@ class StandardStep:
         if self.weights is not None and self.keep is not None:
             self.weights, self.keep = self.weights * self.keep, None
         self.fused_ce = bool(fused_ce) and self.keep is None and self.weights is None and self.loss.name == "ce"
+        self._device_weights: torch.Tensor | None = None  # the weights on the batch's device, made once
+
+    def _weights_on(self, device: torch.device) -> torch.Tensor:
+        if self._device_weights is None or self._device_weights.device != device:
+            self._device_weights = torch.as_tensor(self.weights, dtype=torch.float32, device=device)
+        return self._device_weights
 
     def on_epoch_start(self, epoch: int) -> None:
         """Nothing to do for the standard step (kept for the loop's uniform interface)."""
@@ -69,13 +75,11 @@ class StandardStep:
         logits = model(**model_inputs(model, batch)).logits
         if self.fused_ce:
             return F.cross_entropy(logits.float(), batch["labels"]), logits.detach()
-        if self.weights is not None:
-            w = self.weights[batch["index"].cpu().numpy()]
-            if not w.sum() > 0:
-                return zero_loss(logits), logits.detach()
+        if self.weights is not None:  # indexed on the device: no host sync per step
+            w = self._weights_on(logits.device)[batch["index"]]
             per_row = self.loss(logits, batch["labels"], reduction="none").float()
-            wt = torch.as_tensor(w / w.sum(), dtype=per_row.dtype, device=per_row.device)
-            return (per_row * wt).sum(), logits.detach()
+            # sum(w * loss) / sum(w); 0 (still depending on the logits) when every weight of the batch is 0
+            return (per_row * w).sum() / w.sum().clamp_min(torch.finfo(w.dtype).tiny), logits.detach()
         rows = self._kept_rows(batch)
         loss = self.loss(logits[rows], batch["labels"][rows]) if len(rows) else zero_loss(logits)
         return loss, logits.detach()
