@@ -13,6 +13,7 @@ import yaml
 
 from conftest import make_sentiment_frame
 from datamap.training.config import TrainConfig
+from datamap.core.checks import fraction_count
 from datamap.training.loop import HOLDOUT_FRACTION, load_data, train
 
 
@@ -36,7 +37,7 @@ def test_single_file_holds_out_a_stratified_seeded_tenth(unbalanced_csv, tmp_pat
     assert list(evals) == ["heldout"]  # not 'validation' = the training file again
     held = evals["heldout"].frame
     assert "holding out 15 of 150 rows" in capsys.readouterr().err  # announced
-    assert len(held) == round(HOLDOUT_FRACTION * 150) == 15 and len(train_df) == 135
+    assert len(held) == fraction_count(HOLDOUT_FRACTION, 150) == 15 and len(train_df) == 135
     assert set(held["id"]).isdisjoint(train_df["id"])
     assert held["label"].value_counts().sort_index().tolist() == [10, 5]  # the 2:1 class shares
     again, evals2 = _split(unbalanced_csv, tmp_path, seed=5)

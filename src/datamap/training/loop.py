@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from datamap.console import Progress, say
+from datamap.core.checks import fraction_count
 from datamap.core.sampling import stratified_sample
 from datamap.errors import DatamapError
 from datamap.eval.sets import HELDOUT, SAME_AS_TRAIN, EvalSet, load_eval_set, quick_scores, write_eval_set
@@ -82,10 +83,10 @@ def _single_file(cfg: TrainConfig) -> bool:
     return Path(cfg.dataset).is_file()
 
 
-def _hold_out(train_df: pd.DataFrame, names: list[str], cfg: TrainConfig, source: str):
+def _hold_out(train_df: pd.DataFrame, cfg: TrainConfig, source: str):
     """(training rows, EvalSet) with a seeded, class-stratified :data:`HOLDOUT_FRACTION` of the rows held out."""
     n = len(train_df)
-    k = max(int(round(HOLDOUT_FRACTION * n)), len(set(train_df["label"].tolist())))
+    k = max(fraction_count(HOLDOUT_FRACTION, n), len(set(train_df["label"].tolist())))  # every class at least once
     if k >= n - 1:
         raise DatamapError(f"{source}: {n} rows are too few to hold out {HOLDOUT_FRACTION:.0%} for evaluation "
                            "(--eval-split auto on a single file); pass --eval-split none or --eval-dataset FILE")
@@ -132,7 +133,7 @@ def load_data(cfg: TrainConfig):
     evals = {}
     split = cfg.eval_split
     if split == "auto" and _single_file(cfg):  # a lone file is every split: hold out rows, never self-evaluate
-        train_df, held = _hold_out(train_df, names, cfg, source)
+        train_df, held = _hold_out(train_df, cfg, source)
         evals[held.name] = held
         split = None
     elif split == "auto":
