@@ -103,3 +103,15 @@ def test_every_training_option_is_a_flag_with_the_configs_default():
             if flag == name and not field.is_required():
                 want = field.get_default(call_default_factory=True)
                 assert cli[name] == want or (cli[name] is None and want is None), name
+
+
+def test_errors_defaults_equal_the_yaml_section_and_the_api():
+    from datamap import api
+    from datamap.experiment.config import ErrorsSpec
+
+    cli = cli_defaults("errors")
+    spec = ErrorsSpec.model_fields
+    for name in ("method", "cut", "max_class_share", "force_flag"):
+        assert spec[name].default == cli[name], name
+    assert spec["flagged_weight"].default == cli_defaults("weights")["flagged_weight"]
+    assert function_defaults(api.label_issues)["method"] == cli["method"]

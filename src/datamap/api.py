@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from datamap.core.label_errors import DEFAULT_METHOD
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SelectionResult
 from datamap.errors import DatamapError, user_errors
@@ -395,7 +396,7 @@ def plot_map(run: "Run | str | os.PathLike", *, title: str | None = None, max_po
     return map_figure(r.metrics, title or f"Data map: {r.path.name}", max_points)
 
 
-def label_issues(run: "Run | str | os.PathLike", method: str = "aum", **options: Any) -> "pd.DataFrame":
+def label_issues(run: "Run | str | os.PathLike", method: str = DEFAULT_METHOD, **options: Any) -> "pd.DataFrame":
     """Training examples ranked by how likely their label is wrong, as a frame like cleanlab's.
 
     Runs ``datamap errors RUN --method METHOD --overwrite`` (so RUN/label_issues.parquet is written too;

@@ -14,7 +14,8 @@ import typer
 
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SWEEP_FRACTIONS
-from datamap.core.cuts import FLAGGED_WEIGHT, MAX_CLASS_SHARE
+from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
+from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
 from datamap.errors import DatamapError
 from datamap.training.config import (
     LambdaPer,
@@ -893,11 +894,11 @@ def noise(
 @app.command()
 def errors(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet and data.parquet."),
-    method: str = typer.Option("aum", "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean, class_confidence (confidence over its given class's mean) or cleanlab (needs datamap[cleanlab])."),
+    method: str = typer.Option(DEFAULT_METHOD, "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean, class_confidence (confidence over its given class's mean) or cleanlab (needs datamap[cleanlab])."),
     probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
-    percentile: float = typer.Option(99.0, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
+    percentile: float = typer.Option(THRESHOLD_PERCENTILE, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
     top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
-    cut: str = typer.Option("auto", "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
+    cut: str = typer.Option(DEFAULT_CUT, "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
     max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
     force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),

@@ -36,6 +36,8 @@ from datamap.core.checks import InputError, check_fraction, check_int, fraction_
 from datamap.core.health import Finding
 
 CUTS = ("auto", "aum0", "threshold", "count", "top:K", "fraction:F")
+#: ``datamap errors --cut``'s default (CLI, YAML ``errors.cut``, API)
+DEFAULT_CUT = "auto"
 #: never flag more than this share of the examples given one class (``--max-class-share``)
 MAX_CLASS_SHARE = 0.5
 #: the loss weight ``datamap weights`` gives a flagged example by default (every other example weighs 1)

@@ -40,6 +40,8 @@ METHODS = ("confidence", "aum", "el2n", "forgetfulness")
 #: The ranking used wherever one "most likely mislabeled" list is shown (``datamap errors``' default,
 #: the report without label_issues.parquet); chosen by measurement in docs/results.md (label errors).
 DEFAULT_METHOD = "aum"
+#: The threshold-samples cut: flag AUM below this percentile of the threshold samples' AUM (Pleiss et al.)
+THRESHOLD_PERCENTILE = 99.0
 COMBINED = "rank_mean"
 CLASS_NORMALISED = "class_confidence"
 
@@ -128,7 +130,7 @@ def rank(score: np.ndarray) -> np.ndarray:
     return out
 
 
-def threshold_cut(threshold_aum: np.ndarray, *, percentile: float = 99.0) -> float:
+def threshold_cut(threshold_aum: np.ndarray, *, percentile: float = THRESHOLD_PERCENTILE) -> float:
     """The AUM below which an example is flagged: the ``percentile`` of the threshold samples' AUM.
 
     ``np.percentile``'s linear interpolation between the two nearest threshold samples.

@@ -26,6 +26,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from datamap.core.clusters import ClusterSpec
+from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
+from datamap.core.label_errors import DEFAULT_METHOD
 from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import Recipe, parse_filter
@@ -195,11 +197,11 @@ class ErrorsSpec(_Strict):
     """``errors``: ``datamap errors`` on each cartography run, then the relabelled file and the weights
     the experiments' ``act`` and the selections' ``drop_errors`` use."""
 
-    method: str = "aum"
-    cut: str = "auto"
-    max_class_share: float = Field(0.5, ge=0, le=1)
+    method: str = DEFAULT_METHOD
+    cut: str = DEFAULT_CUT
+    max_class_share: float = Field(MAX_CLASS_SHARE, ge=0, le=1)
     force_flag: bool = False
-    flagged_weight: float = Field(0.5, ge=0, allow_inf_nan=False)
+    flagged_weight: float = Field(FLAGGED_WEIGHT, ge=0, allow_inf_nan=False)
 
     @field_validator("cut")
     @classmethod

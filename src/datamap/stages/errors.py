@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from datamap.core.cuts import (MAX_CLASS_SHARE, Capped, cap_per_class, estimated_issue_count, parse_cut, rank_cut,
+from datamap.core.cuts import (DEFAULT_CUT, MAX_CLASS_SHARE, Capped, cap_per_class, estimated_issue_count, parse_cut, rank_cut,
                                refusal, resolve_cut)
 from datamap.core.health import Finding, check_chance
-from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, DEFAULT_METHOD, METHODS, flag_by_aum, method_scores, rank,
+from datamap.core.label_errors import (CLASS_NORMALISED, COMBINED, DEFAULT_METHOD, METHODS, THRESHOLD_PERCENTILE, flag_by_aum, method_scores, rank,
                                       threshold_cut)
 from datamap.core.metrics import compute_metrics
 from datamap.core.probs import softmax
@@ -121,8 +121,8 @@ def find_errors(
     *,
     method: str = DEFAULT_METHOD,
     probs: "str | os.PathLike | None" = None,
-    percentile: float = 99.0,
-    cut: str = "auto",
+    percentile: float = THRESHOLD_PERCENTILE,
+    cut: str = DEFAULT_CUT,
     max_class_share: float = MAX_CLASS_SHARE,
     force_flag: bool = False,
     overwrite: bool = False,
@@ -273,7 +273,7 @@ def chance_findings(rd: RunDir, dyn, keep: np.ndarray, n_real: int) -> list[Find
     return found
 
 
-def describe_cut(res: LabelIssues, percentile: float = 99.0) -> str:
+def describe_cut(res: LabelIssues, percentile: float = THRESHOLD_PERCENTILE) -> str:
     """The cut of ``res`` in words, for the command's summary line."""
     if res.cut == "threshold_samples":
         return f"AUM < {res.cut_value:.4f}, p{percentile:g} of the {res.n_threshold} threshold samples' AUM"

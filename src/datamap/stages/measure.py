@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def metrics_table(dyn, burn_out: int | None = None, entropy_epoch: int | None = None,
-                  fraction: float = 0.33) -> pd.DataFrame:
+                  fraction: float = REGION_FRACTION) -> pd.DataFrame:
     """The ``metrics.parquet`` table of read dynamics (:func:`datamap.io.store.read_dynamics`): ``id``,
     ``gold``, ``pred``, every metric and ``region``; nothing is written."""
     m = compute_metrics(dyn.logits, dyn.gold, burn_out=burn_out, entropy_epoch=entropy_epoch)

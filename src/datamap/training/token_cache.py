@@ -124,7 +124,7 @@ def _load(path: Path, df: pd.DataFrame) -> list[dict] | None:
     ]
 
 
-def encode_cached(df: pd.DataFrame, tokenizer, max_length: int = 128) -> list[dict]:
+def encode_cached(df: pd.DataFrame, tokenizer, max_length: int) -> list[dict]:
     """:func:`datamap.training.batching.encode_frame`, read from the cache when this data was tokenised before.
 
     Parameters

@@ -16,6 +16,7 @@ import json
 import os
 
 from datamap.core.health import Finding
+from datamap.core.regions import REGION_FRACTION
 from datamap.io.rundir import RunDir
 
 
@@ -100,7 +101,7 @@ def describe_run(run: "str | os.PathLike | RunDir") -> str:
 
 def regions_note(run: "str | os.PathLike | RunDir | None" = None) -> str:
     """What the regions mean, with the run's fraction (metrics.json) when known (else the default 0.33)."""
-    frac = 0.33
+    frac = REGION_FRACTION
     if run is not None:
         rd = run if isinstance(run, RunDir) else RunDir(run)
         try:
