@@ -317,6 +317,8 @@ def metrics(
     json_mode(as_json)
     table = measure_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
     rd = RunDir(run)
+    if "gold" not in table.columns:  # an sft run: regions x (count, loss, token accuracy, exact)
+        return _sft_metrics_summary(rd, table, as_json)
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
     counts = summary_counts(table, names)
     from datamap.views.findings import health_json, health_lines, run_findings
@@ -337,6 +339,31 @@ def metrics(
     emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
           "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
           "health": health_json(findings),
+          "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
+    echo(f"wrote {rd.metrics} and {rd.regions_json}")
+
+
+def _sft_metrics_summary(rd, table, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from datamap.stages.measure_sft import sft_region_summary
+
+    summary = sft_region_summary(table)
+
+    def text():
+        t = Table(title=f"{len(table):,} examples (sft): regions by token loss")
+        for col, justify in (("region", "left"), ("count", "right"), ("mean token loss", "right"),
+                             ("token accuracy", "right"), ("exact", "right")):
+            t.add_column(col, justify=justify)
+        for region, row in summary.iterrows():
+            t.add_row(str(region), f"{int(row['count']):,}", f"{row['mean_loss']:.4f}", f"{row['token_accuracy']:.4f}",
+                      f"{row['exact']:.4f}")
+        Console().print(t)
+
+    emit({"run": str(rd.root), "kind": "sft", "n_examples": len(table),
+          "regions": {str(r): {k: (int(v) if k == "count" else float(v)) for k, v in row.items()}
+                      for r, row in summary.iterrows()},
           "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
     echo(f"wrote {rd.metrics} and {rd.regions_json}")
 

@@ -360,6 +360,38 @@ class RunDir:
         return removed
 
 
+TASKS = ("classify", "sft")
+
+
+def run_task(run: "str | os.PathLike") -> str:
+    """``"sft"`` or ``"classify"``: the task of a run directory.
+
+    ``config.yaml``'s ``task`` when it names one, else the kind of its dynamics
+    (:func:`datamap.io.store.dynamics_kind`), else ``"classify"``.
+    """
+    rd = run if isinstance(run, RunDir) else RunDir(run)
+    if rd.config.is_file():
+        from datamap.io.yamlsafe import load_yaml_file
+
+        config = load_yaml_file(rd.config)
+        task = config.get("task") if isinstance(config, dict) else None
+        if task in TASKS:
+            return task
+    source = rd.dynamics_source()
+    if source.exists():
+        from datamap.io.store import dynamics_kind
+
+        return dynamics_kind(source)
+    return "classify"
+
+
+def refuse_sft(run: "str | os.PathLike", what: str) -> None:
+    """Stop (one line) when ``run`` is an sft run: ``what`` (e.g. ``"datamap errors"``) needs classes."""
+    rd = run if isinstance(run, RunDir) else RunDir(run)
+    if rd.root.is_dir() and run_task(rd) == "sft":
+        raise DatamapError(f"{rd.root}: is an sft run (task: sft, token losses, no classes); {what} needs a classifier run")
+
+
 def file_sha256(path: "str | os.PathLike") -> str:
     """Hex sha256 of a file's bytes (read in 1 MiB blocks).
 

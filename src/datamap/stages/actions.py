@@ -28,7 +28,7 @@ from datamap.core.cuts import FLAGGED_WEIGHT
 from datamap.errors import DatamapError
 from datamap.io import atomic
 from datamap.io.readers import read_parquet
-from datamap.io.rundir import RunDir
+from datamap.io.rundir import RunDir, refuse_sft
 from datamap.stages.errors import read_label_issues
 from datamap.stages.noise import OUT_SUFFIXES, write_dataset
 
@@ -64,6 +64,7 @@ def _check_out(out: Path, overwrite: bool) -> None:
 def relabel_run(run: "str | os.PathLike", out: "str | os.PathLike", *, overwrite: bool = False) -> ActionResult:
     """Write ``out``: the run's training rows with the flagged examples relabelled to the model's prediction."""
     rd = RunDir(run)
+    refuse_sft(rd, "datamap relabel")
     out = Path(out)
     _check_out(out, overwrite)
     rd.require(rd.data, rd.label_issues, hint="run `datamap train` and `datamap errors` first")
@@ -90,6 +91,7 @@ def weights_run(run: "str | os.PathLike", out: "str | os.PathLike", *, flagged_w
     if not (np.isfinite(flagged_weight) and flagged_weight >= 0):
         raise DatamapError(f"--flagged-weight: must be a finite number >= 0, got {flagged_weight!r}")
     rd = RunDir(run)
+    refuse_sft(rd, "datamap weights (of flagged label errors)")
     out = Path(out)
     _check_out(out, overwrite)
     rd.require(rd.data, rd.label_issues, hint="run `datamap train` and `datamap errors` first")

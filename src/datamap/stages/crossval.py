@@ -103,6 +103,9 @@ def crossval(
         folds = check_int(folds, "--folds", low=2)
         seed = check_int(seed, "--seed", low=0)
     options = dict(load_config(config)) if not isinstance(config, dict) else dict(config)
+    if options.get("task") == "sft":
+        raise DatamapError(f"{config if not isinstance(config, dict) else 'config'}: task sft; crossval gives "
+                           "out-of-sample class probabilities and needs a classifier (task: classify)")
     out = Path(out)
     oof_path = out / "oof_probs.parquet"
     atomic.refuse_existing(oof_path, overwrite)

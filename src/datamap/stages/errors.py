@@ -36,7 +36,7 @@ from datamap.errors import DatamapError, user_errors
 from datamap.eval.sets import SAME_AS_TRAIN
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids, read_parquet, read_scores
-from datamap.io.rundir import RunDir
+from datamap.io.rundir import RunDir, refuse_sft
 from datamap.io.store import read_dynamics
 
 CLEANLAB = "cleanlab"
@@ -161,6 +161,7 @@ def find_errors(
     if probs is not None and method != CLEANLAB:
         raise DatamapError("--probs: only with --method cleanlab")
     rd = RunDir(run)
+    refuse_sft(rd, "datamap errors (label errors)")
     rd.require(rd.dynamics, rd.data, hint="run `datamap train` first")
     atomic.refuse_existing(rd.label_issues, overwrite)
     dyn = read_dynamics(rd.dynamics)

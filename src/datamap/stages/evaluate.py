@@ -16,7 +16,7 @@ from datamap.eval.sets import SAME_AS_TRAIN, EvalSet, load_eval_set, set_name, w
 from datamap.io import atomic
 from datamap.io.data import same_dataset
 from datamap.io.names import check_name
-from datamap.io.rundir import RunDir
+from datamap.io.rundir import RunDir, refuse_sft
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,8 @@ def evaluate(
     with user_errors():
         check_int(batch_size, "--batch-size", low=1)
         check_int(max_length, "--max-length", low=1)
+    if Path(model_or_run).is_dir():
+        refuse_sft(model_or_run, "datamap evaluate (of a classifier; sft runs are evaluated by train)")
     _, run = _model_source(model_or_run)
     if out is not None:
         run = RunDir(out)
@@ -213,6 +215,9 @@ def ensemble(
     with user_errors():
         check_int(batch_size, "--batch-size", low=1)
         check_int(max_length, "--max-length", low=1)
+    for r in runs:
+        if Path(r).is_dir():
+            refuse_sft(r, "datamap ensemble (a mean of classifier logits)")
     w = parse_weights(None, len(runs)) if weights is None else check_weights(weights, len(runs))
     name = _eval_name(name, dataset, split)
     _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).root / "ensemble.json",))

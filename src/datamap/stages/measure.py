@@ -16,7 +16,7 @@ from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids
 from datamap.io.rundir import RunDir, file_sha256
-from datamap.io.store import read_dynamics
+from datamap.io.store import dynamics_kind, read_dynamics
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ def measure_run(
     run.require(run.dynamics, hint="run `datamap train` or `datamap import-dynamics` first")
     with user_errors():
         fraction = check_fraction(fraction, "--fraction", low_inclusive=False)
+    if dynamics_kind(run.dynamics) == "sft":
+        from datamap.stages.measure_sft import measure_sft_run
+
+        return measure_sft_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
     dyn = read_dynamics(run.dynamics)
     check_same_ids(dyn.ids, run.data, str(run.dynamics))  # dynamics of another dataset than data.parquet
     epochs_used = dyn.n_epochs

@@ -14,7 +14,7 @@ from datamap.errors import DatamapError, user_errors
 from datamap.io.atomic import refuse_existing
 from datamap.io.names import check_name as check_path_name
 from datamap.io.readers import read_parquet
-from datamap.io.rundir import RunDir
+from datamap.io.rundir import RunDir, refuse_sft, run_task
 from datamap.io.selection import check_name, save_selection
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,8 @@ def select_run(
     if dataset is not None:
         check_path_name(dataset, "--dataset")
     rd = RunDir(run)
+    if drop_errors:
+        refuse_sft(rd, "--drop-errors (label errors)")
     if clusters is not None:
         metrics = with_clusters(rd, clusters)
     elif recipe.cluster is not None:
@@ -195,8 +197,11 @@ def with_clusters(rd: RunDir, clusters: "str | os.PathLike"):
     else:
         rd.require(rd.data, hint="run `datamap train` first")
         log.warning("%s not found: only the cluster part and filters on id/gold/cluster can be used", rd.metrics)
-        data = read_parquet(rd.data, columns=["id", "label"])
-        table = pd.DataFrame({"id": data["id"].astype(str), "gold": data["label"].to_numpy()})
+        if run_task(rd) == "sft":  # no labels
+            table = pd.DataFrame({"id": read_parquet(rd.data, columns=["id"])["id"].astype(str)})
+        else:
+            data = read_parquet(rd.data, columns=["id", "label"])
+            table = pd.DataFrame({"id": data["id"].astype(str), "gold": data["label"].to_numpy()})
     frame, _ = read_clusters(clusters)
     pos = positions_by_id(frame["id"], table["id"], clusters, "cluster")
     table = table.copy()
