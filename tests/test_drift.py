@@ -45,7 +45,7 @@ def _stage(command: str):
         "relabel": [actions.relabel_run],
         "weights": [actions.weights_run],
         "crossval": [crossval.crossval],
-        "cluster": [cluster.fit_clusters],
+        "cluster": [cluster.fit_clusters, cluster.cluster_trajectories],
     }.get(command, [])
 
 
@@ -71,7 +71,7 @@ def test_cluster_defaults_equal_the_yaml_section():
 
     cli = cli_defaults("cluster")
     spec = ClustersSpec.model_fields
-    for name in ("method", "k", "normalize"):
+    for name in ("method", "k", "normalize", "on", "standardize"):
         if name in spec and spec[name].default is not None:
             assert cli[name] == spec[name].default or name == "k", name
 

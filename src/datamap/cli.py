@@ -14,6 +14,7 @@ import typer
 
 from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SWEEP_FRACTIONS
+from datamap.core.clusters import MODES as CLUSTER_MODES
 from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
 from datamap.errors import DatamapError
@@ -609,7 +610,7 @@ def select(
     csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
     clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file (datamap cluster): adds columns cluster and cluster_distance (for --cluster-mode and --where)."),
-    cluster_mode: Optional[str] = typer.Option(None, "--cluster-mode", help="Part drawn by cluster: whole, first-k, nearest-centroid, round-robin or proportional."),
+    cluster_mode: Optional[str] = typer.Option(None, "--cluster-mode", help=f"Part drawn by cluster: {', '.join(CLUSTER_MODES)} (s2l: SmallToLarge, smallest clusters first, an equal share each, small ones whole)."),
     cluster_budget: Optional[str] = typer.Option(None, "--cluster-budget", help="Examples taken by cluster: a fraction of the whole set (0.1) or a count (300)."),
     cluster_k: Optional[int] = typer.Option(None, "--cluster-k", help="first-k: number of clusters; nearest-centroid: examples per cluster (instead of a budget)."),
     cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
@@ -752,7 +753,9 @@ def embed(
 
 @app.command()
 def cluster(
-    embeddings: Path = typer.Argument(..., help="Embeddings file (datamap embed), or a run directory holding embeddings.parquet."),
+    embeddings: Path = typer.Argument(..., help="Embeddings file (datamap embed), or a run directory holding embeddings.parquet (with --on trajectories: an sft run directory)."),
+    on: str = typer.Option("embeddings", "--on", help="What to cluster: embeddings, or trajectories (an sft run's per-example token-loss trajectories, one value per record point)."),
+    standardize: bool = typer.Option(False, "--standardize", help="--on trajectories: centre and scale each record point to unit standard deviation first."),
     method: str = typer.Option("minibatch-kmeans", "--method", help="minibatch-kmeans (large sets), kmeans or dbscan."),
     k: Optional[int] = typer.Option(None, "--k", help="Number of clusters (k-means methods)."),
     batch_size: int = typer.Option(4096, "--batch-size", help="Mini-batch size of minibatch-kmeans."),
@@ -776,10 +779,12 @@ def cluster(
         datamap cluster runs/snli --method kmeans --k 20 --seed 1 --out runs/snli/clusters_k20.parquet
 
         datamap cluster runs/snli --method dbscan --eps 0.3 --min-samples 10 --normalize --overwrite
+
+        datamap cluster runs/sft --on trajectories --method kmeans --k 20 --standardize
     """
     import numpy as np
 
-    from datamap.stages.cluster import cluster_file
+    from datamap.stages.cluster import ON, cluster_file, cluster_trajectories
 
     json_mode(as_json)
     check_option(k, "--k", low=1)
@@ -788,9 +793,17 @@ def cluster(
     check_option(min_samples, "--min-samples", low=1)
     check_option(seed, "--seed", low=0)
 
-    path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
-    result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, method=method, k=k, batch_size=batch_size,
-                                            eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
+    options = dict(method=method, k=k, batch_size=batch_size, eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
+    if on not in ON:
+        raise DatamapError(f"--on {on!r}: choose one of {', '.join(ON)}")
+    if on == "trajectories":
+        result, cpath, centroids = cluster_trajectories(embeddings, out=out, overwrite=overwrite, standardize=standardize,
+                                                        **options)
+    elif standardize:
+        raise DatamapError("--standardize applies to --on trajectories (use --normalize for embeddings)")
+    else:
+        path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
+        result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, **options)
     s = result.summary()
     sizes = np.sort(result.sizes)[::-1]
     emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json, lambda: _print_clusters(s, result, sizes, method, cpath, centroids))

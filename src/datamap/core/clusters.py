@@ -18,11 +18,15 @@ ambiguous first"), or a seeded random order when no key is given. Modes:
 * ``proportional``: ``budget`` split over the clusters in proportion to their sizes (largest
   remainder method, so the quotas sum to ``budget`` exactly), each cluster's quota taken in
   within-cluster order (random: a stratified random sample).
+* ``s2l``: SmallToLarge's rule (Yang et al. 2024): clusters visited from the smallest to the
+  largest (ties by cluster id), each taking ``floor(remaining budget / clusters left)`` members in
+  within-cluster order (random: a uniform seeded sample); a cluster smaller than its share is taken
+  whole and what it leaves carries to the larger ones, so exactly ``budget`` are taken.
 
 Sizes are counted among the candidates ("whole" means every candidate of the cluster). Noise
 (label ``-1``) is never merged into a cluster: it is a group of its own in the modes that draw from
 every group (``round-robin``, ``proportional``) and is left out of the modes built on clusters as
-units or on centroids (``whole``, ``first-k``, ``nearest-centroid``). A budget larger than what can
+units or on centroids (``whole``, ``first-k``, ``nearest-centroid``); ``s2l`` treats noise as a group too. A budget larger than what can
 be drawn raises ``ValueError``: the size asked for is the size delivered.
 
 :class:`ClusterSpec` and :func:`take_cluster_part` connect this to
@@ -40,7 +44,7 @@ import numpy as np
 from datamap.core.checks import COUNT_TOL, InputError, fraction_count
 
 NOISE = -1
-MODES = ("whole", "first-k", "nearest-centroid", "round-robin", "proportional")
+MODES = ("whole", "first-k", "nearest-centroid", "round-robin", "proportional", "s2l")
 ORDERS = ("largest", "random")
 #: within-cluster orders by name; the region names rank as in :data:`datamap.core.selection.REGION_RANKINGS`
 RANKS = ("random", "nearest", "ambiguous", "easy", "hard", "top:COLUMN", "bottom:COLUMN")
@@ -111,6 +115,23 @@ def proportional_quotas(sizes: np.ndarray, *, budget: int) -> np.ndarray:
     return quotas
 
 
+def s2l_quotas(sizes: np.ndarray, *, budget: int, ids: np.ndarray | None = None) -> np.ndarray:
+    """Quotas of SmallToLarge (see the module docstring): groups visited by ascending size (ties by
+    ``ids``, default position), each gets ``min(size, floor(left / groups left))``; they sum to
+    ``budget`` (``InputError`` when ``budget`` exceeds the sizes' total)."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if budget > int(sizes.sum()):
+        raise InputError(f"budget {budget} is larger than the {int(sizes.sum())} examples available")
+    ids = np.arange(len(sizes)) if ids is None else np.asarray(ids)
+    quotas = np.zeros_like(sizes)
+    left = int(budget)
+    visit = np.lexsort((ids, sizes))
+    for j, g in enumerate(visit):
+        quotas[g] = min(int(sizes[g]), left // (len(visit) - j))
+        left -= int(quotas[g])
+    return quotas
+
+
 def _rounds(groups: list[np.ndarray], budget: int) -> np.ndarray:
     """Rounds over ``groups`` (in the given order): the first member of each, then the second, ..."""
     if not groups:
@@ -165,7 +186,7 @@ def cluster_select(
     labels : array of int, shape (N,)
         Cluster label per example; ``-1`` is noise.
     mode : str
-        ``"whole"``, ``"first-k"``, ``"nearest-centroid"``, ``"round-robin"`` or ``"proportional"``.
+        ``"whole"``, ``"first-k"``, ``"nearest-centroid"``, ``"round-robin"``, ``"proportional"`` or ``"s2l"``.
     budget : int or None, default None
         How many examples to take (``whole``, ``round-robin``, ``proportional``, and
         ``nearest-centroid`` in rounds). Exactly this many are returned, or ``ValueError``.
@@ -208,7 +229,7 @@ def cluster_select(
     if len(pool) and (pool[0] < 0 or pool[-1] >= n):
         raise InputError(f"candidates must be row positions in [0, {n})")
 
-    noise_group = mode in ("round-robin", "proportional")
+    noise_group = mode in ("round-robin", "proportional", "s2l")
     ids, groups = cluster_members(labels, within_order(pool, key=within, rng=rng), include_noise=noise_group)
     sizes = np.array([len(g) for g in groups], dtype=np.int64)
     available = int(sizes.sum())
@@ -216,6 +237,10 @@ def cluster_select(
     if budget is not None and budget > available:
         raise InputError(f"{mode}: asked for {budget} examples but only {available} {what} are left")
 
+    if mode == "s2l":
+        quotas = s2l_quotas(sizes, budget=int(budget), ids=ids)
+        visit = np.lexsort((ids, sizes))
+        return _cat([groups[j][: quotas[j]] for j in visit])
     if mode == "proportional":
         quotas = proportional_quotas(sizes, budget=int(budget))
         picked = [g[:q] for g, q in zip(groups, quotas)]

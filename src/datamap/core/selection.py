@@ -50,7 +50,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from datamap.core.checks import COUNT_TOL, InputError, check_fraction, check_int, fraction_count
-from datamap.core.clusters import ClusterSpec, take_cluster_part
+from datamap.core.clusters import ClusterSpec, cluster_select, take_cluster_part
 from datamap.core.regions import top_k
 
 #: allenai/cartography's sweep of selection fractions.
@@ -625,3 +625,31 @@ def sweep(
         f = check_fraction(f, f"fractions[{i}]")
         out[f] = select(metrics, dataclasses.replace(recipe, **{part: float(f)}), seed=seed, label_names=label_names)
     return out
+
+
+def s2l_sample(clusters, budget: float | int, seed: int = 0) -> np.ndarray:
+    """SmallToLarge selection (Yang et al. 2024) over cluster labels: sorted row indices.
+
+    Clusters are visited from the smallest to the largest (ties by cluster id); each gets
+    ``floor(remaining budget / clusters left)`` examples sampled uniformly without replacement
+    (``numpy.random.default_rng(seed)``); a cluster smaller than its share is taken whole and the
+    leftover carries to the next ones. Label ``-1`` (DBSCAN noise) is a group of its own.
+
+    Parameters
+    ----------
+    clusters : array of int, shape (N,)
+        Cluster label per example.
+    budget : float or int
+        A ``float`` is a fraction in [0, 1] of N (``floor(f * N)``), an ``int`` a count (<= N).
+    seed : int, default 0
+        Seed of the uniform draws within clusters.
+
+    Returns
+    -------
+    np.ndarray of int64
+        The chosen row positions, ascending; exactly the budget of them.
+    """
+    labels = np.asarray(clusters)
+    if isinstance(budget, (float, np.floating)):
+        budget = fraction_count(check_fraction(float(budget), "budget"), len(labels))
+    return np.sort(cluster_select(labels, mode="s2l", budget=budget, rng=seed))

@@ -30,6 +30,7 @@ from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD
 from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
 from datamap.core.regions import REGION_FRACTION
+from datamap.core.sft_metrics import SFT_TABLE_COLUMNS
 from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
 from datamap.io.yamlsafe import load_yaml, load_yaml_file
@@ -191,6 +192,18 @@ class ClustersSpec(_Strict):
     method: Literal["minibatch-kmeans", "kmeans", "dbscan"] = "minibatch-kmeans"
     k: Optional[int] = Field(None, ge=1)
     normalize: bool = False
+    on: str = Field("embeddings", description="embeddings, or trajectories (an sft run's token-loss trajectories; "
+                                              "datamap cluster --on)")
+    standardize: bool = Field(False, description="on: trajectories: standardise each record point (cluster --standardize)")
+
+    @field_validator("on")
+    @classmethod
+    def _on(cls, v: str) -> str:
+        from datamap.stages.cluster import ON
+
+        if v not in ON:
+            raise ValueError(f"must be one of {', '.join(ON)}, got {v!r}")
+        return v
 
 
 class ErrorsSpec(_Strict):
@@ -439,9 +452,11 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
             variants(name, spec)
         except (ValueError, TypeError) as exc:
             problems.append(f"{yaml_path(loc)}: {exc}")
+        sft = {**cfg.train, **cfg.cartography.train}.get("task") == "sft"
+        table_columns = SFT_TABLE_COLUMNS if sft else TABLE_COLUMNS
         for j, text in enumerate(spec.where):  # checked now, not after the cartography training
             try:
-                parse_filter(text, columns=(*TABLE_COLUMNS, *JOINED_COLUMNS))
+                parse_filter(text, columns=(*table_columns, *JOINED_COLUMNS))
             except ValueError as exc:
                 problems.append(f"{yaml_path(loc + ('where', j))}: {exc}")
     if cfg.cartography.clusters is not None and cfg.cartography.clusters.method != "dbscan" \

@@ -247,7 +247,8 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
             cl = cfg.cartography.clusters.model_dump()
             stages.append(Stage(clid, "clusters", carto, {**cl, "seed": seed}, [cid],
                                 action=_clusters_action(carto, cl, seed, tc.max_length),
-                                outputs=[carto / "embeddings.parquet", carto / "clusters.parquet"]))
+                                outputs=([carto / "embeddings.parquet"] if cl["on"] == "embeddings" else [])
+                                + [carto / "clusters.parquet"]))
         if cfg.cartography.evaluate:
             evaluate_stages(sd, "cartography", cid, tc)
             runs.append(RunInfo(seed, "cartography", "cartography", None, carto))
@@ -364,14 +365,17 @@ def _metrics_action(carto: Path, cfg: ExperimentConfig) -> Callable[[], None]:
 
 def _clusters_action(carto: Path, cl: dict, seed: int, max_length: int) -> Callable[[], None]:
     def run() -> None:
-        from datamap.stages.cluster import cluster_file
+        from datamap.stages.cluster import cluster_file, cluster_trajectories
         from datamap.stages.embed import embed
 
-        path, _, _ = embed(str(carto), model=cl["model"], pooling=cl["pooling"], max_length=max_length,
-                           overwrite=True, progress=False)
         options = {"method": cl["method"], "normalize": cl["normalize"], "seed": seed}
         if cl["k"] is not None:
             options["k"] = cl["k"]
+        if cl["on"] == "trajectories":
+            cluster_trajectories(carto, overwrite=True, standardize=cl["standardize"], **options)
+            return
+        path, _, _ = embed(str(carto), model=cl["model"], pooling=cl["pooling"], max_length=max_length,
+                           overwrite=True, progress=False)
         cluster_file(path, overwrite=True, **options)
     return run
 

@@ -226,3 +226,72 @@ def cluster_file(
     cpath = write_clusters(out, emb.keys, result.labels, result.distances, np.arange(len(result.centroids)),
                            result.sizes, result.centroids, meta)[1]
     return result, out, cpath
+
+
+#: What ``datamap cluster --on`` clusters: embedding vectors, or (sft runs) the token-loss trajectories.
+ON = ("embeddings", "trajectories")
+
+
+def cluster_trajectories(
+    run: str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    standardize: bool = False,
+    **options,
+) -> tuple[Clustering, Path, Path]:
+    """Cluster the token-loss trajectories of an sft run (``datamap cluster RUN --on trajectories``).
+
+    The vectors are ``loss_sum / n_tokens`` per example and record point, shape (N, P)
+    (:func:`datamap.core.sft_metrics.trajectory_matrix`), read from ``RUN/dynamics.parquet``; with
+    ``standardize`` each point is centred and scaled to unit standard deviation first (so the early,
+    large losses do not dominate the distances). Writes ``clusters.parquet`` (default ``RUN/``) and its
+    centroids file in the usual schema; the metadata says ``embeddings: "trajectories"``,
+    ``standardize`` and the number of points.
+
+    Parameters
+    ----------
+    run : path
+        A complete sft run directory.
+    out, overwrite
+        As for :func:`cluster_file` (default ``RUN/clusters.parquet``).
+    standardize : bool, default False
+        Standardise each record point (column) before clustering.
+    **options
+        :func:`fit_clusters` keyword arguments (``method``, ``k``, ``seed``...).
+    """
+    import inspect
+
+    from datamap.core.sft_metrics import trajectory_matrix
+    from datamap.io.atomic import refuse_existing
+    from datamap.io.embeddings import centroids_path, write_clusters
+    from datamap.io.readers import check_same_ids
+    from datamap.io.rundir import RunDir, run_task
+    from datamap.io.store import read_sft_dynamics
+
+    unknown = sorted(set(options) - (set(inspect.signature(fit_clusters).parameters) - {"x"}))
+    if unknown:
+        raise TypeError(f"cluster_trajectories() got an unexpected keyword argument {unknown[0]!r}")
+    check_options(**{"method": inspect.signature(fit_clusters).parameters["method"].default, **options})
+    rd = RunDir(run)
+    if not rd.root.is_dir():
+        raise DatamapError(f"{rd.root}: --on trajectories takes an sft run directory")
+    rd.require(rd.dynamics, hint="run `datamap train --task sft` first")
+    if run_task(rd) != "sft":
+        raise DatamapError(f"{rd.root}: --on trajectories needs an sft run (token-loss trajectories); "
+                           "this is a classifier run: cluster its embeddings (datamap embed, then cluster)")
+    out = Path(out) if out is not None else rd.clusters
+    if out.suffix != ".parquet":
+        raise DatamapError(f"--out {out}: the clusters file must end in .parquet")
+    for path in (out, centroids_path(out)):
+        refuse_existing(path, overwrite)
+    dyn = read_sft_dynamics(rd.dynamics)
+    check_same_ids(dyn.ids, rd.data, str(rd.dynamics))
+    x = trajectory_matrix(dyn.loss_sum, dyn.n_tokens, standardize=standardize).astype(np.float32)
+    result = fit_clusters(x, **options)
+    result.options["standardize"] = bool(standardize)
+    meta = {**result.summary(), "embeddings": "trajectories", "embedding_model": None, "pooling": None,
+            "n_points": int(dyn.n_points)}
+    cpath = write_clusters(out, dyn.ids, result.labels, result.distances, np.arange(len(result.centroids)),
+                           result.sizes, result.centroids, meta)[1]
+    return result, out, cpath
