@@ -230,12 +230,13 @@ def _issues_payload(table, info: dict) -> dict:
     }
 
 
-def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: dict, color_by: str) -> dict:
+def _payload(table, names: list[str], run_name: str, n_total: int, sample_note: dict, color_by: str,
+             optional: tuple = OPTIONAL_METRICS) -> dict:
     regions = list(REGION_ORDER)
     extra = sorted(set(table["region"].astype(str)) - set(regions))
     regions += extra
     code = {r: i for i, r in enumerate(regions)}
-    metric_cols = ["variability", "confidence", "correctness"] + [c for c in OPTIONAL_METRICS if c in table.columns]
+    metric_cols = ["variability", "confidence", "correctness"] + [c for c in optional if c in table.columns]
     pair = "text_pair" in table.columns
     return {
         "run": run_name,
@@ -313,27 +314,33 @@ def write_html_map(
         raise DatamapError(f"--xy {xy!r}: choose one of {', '.join(XY_CHOICES)}")
     if max_points is not None and (isinstance(max_points, bool) or int(max_points) < 1):
         raise DatamapError(f"--max-points must be an integer >= 1, got {max_points!r}")
-    metric_names = {"variability", "confidence", *OPTIONAL_METRICS}
-    if color_by is not None and color_by not in COLOR_CHOICES + ("cluster", LABEL_ISSUE) and color_by not in metric_names:
+    from datamap.views import sft_map
+    from datamap.views.static import metrics_kind
+
+    sft = metrics_kind(rd) == "sft"
+    optional = sft_map.OPTIONAL if sft else OPTIONAL_METRICS
+    color_choices = ("correctness", "region") if sft else COLOR_CHOICES
+    metric_names = {"variability", "confidence", *optional}
+    if color_by is not None and color_by not in color_choices + ("cluster", LABEL_ISSUE) and color_by not in metric_names:
         raise DatamapError(f"--color-by '{color_by}': choose one of "
-                           f"{', '.join(COLOR_CHOICES + ('cluster', LABEL_ISSUE) + tuple(sorted(metric_names)))}")
+                           f"{', '.join(color_choices + ('cluster', LABEL_ISSUE) + tuple(sorted(metric_names)))}")
     if color_by == LABEL_ISSUE and not rd.label_issues.exists():
         raise DatamapError(f"--color-by {LABEL_ISSUE}: {rd.label_issues} not found; run `datamap errors {rd.root}` first")
     target = Path(out) if out is not None else (rd.map_embedding_html if xy == "embedding" else rd.map_html)
     refuse_existing(target, overwrite, "--out" if out is not None else "")
-    table, names = load_run_table(rd.root)
+    table, names = sft_map.sft_run_table(rd) if sft else load_run_table(rd.root)
     view: dict = {}
     if xy == "embedding":
         table, view = embedding_view(rd, table, embeddings, clusters, projection, seed)
     elif embeddings is not None or clusters is not None:
         raise DatamapError("--embeddings and --clusters only apply to the embedding view (--xy embedding)")
     table, issues = join_label_issues(rd, table)
-    choices = COLOR_CHOICES + (("cluster",) if "_cluster" in table.columns else ()) + ((LABEL_ISSUE,) if issues else ())
+    choices = color_choices + (("cluster",) if "_cluster" in table.columns else ()) + ((LABEL_ISSUE,) if issues else ())
     if color_by is None:
         color_by = "correctness" if xy == "map" else ("cluster" if "_cluster" in table.columns else "region")
     if color_by not in choices and color_by not in metric_names:
         raise DatamapError(f"--color-by '{color_by}': choose one of {', '.join(choices + tuple(sorted(metric_names)))}")
-    if color_by in OPTIONAL_METRICS and color_by not in table.columns:
+    if color_by in optional and color_by not in table.columns:
         raise DatamapError(f"--color-by '{color_by}': column missing from {rd.metrics}")
     n_total = len(table)
     note = {"sampled": False}
@@ -349,11 +356,16 @@ def write_html_map(
     else:
         banner = f"All {n_total:,} points are drawn (no sampling)."
 
-    payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by)
-    used = epochs_used(rd)
-    payload["correct_epochs"] = correctness_epochs(table["correctness"].to_numpy(), used)
+    payload = _payload(table, names, rd.root.resolve().name, n_total, note, color_by, optional)
+    if sft:  # token accuracy is continuous (no k/E levels); the chart is per record point
+        used = sft_map.points_used(rd)
+        payload["correct_epochs"] = None
+        payload["sft"] = sft_map.PAGE_TEXT
+    else:
+        used = epochs_used(rd)
+        payload["correct_epochs"] = correctness_epochs(table["correctness"].to_numpy(), used)
     payload["epochs_used"] = used  # < epochs after `datamap metrics --burn-out`: the chart greys the rest
-    pgold, payload["pgold_note"] = gold_probabilities(rd, table["id"])
+    pgold, payload["pgold_note"] = (sft_map.token_probabilities if sft else gold_probabilities)(rd, table["id"])
     if pgold is not None:
         payload["epochs"] = int(pgold.shape[1])
         payload["pgold"] = _b64(quantise_unit(pgold), "u1")  # row-major: example, then epoch

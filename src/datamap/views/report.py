@@ -459,6 +459,14 @@ def write_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     rd = RunDir(run_dir)
     target = Path(out) if out is not None else rd.report
     refuse_existing(target, overwrite, "--out" if out is not None else "")
+    from datamap.views.static import metrics_kind
+
+    if metrics_kind(rd) == "sft":  # no classes: token-level sections (datamap.views.sft_report)
+        from datamap.views.sft_report import sft_report_body
+
+        body = sft_report_body(rd)
+        return write_text(target, _PAGE.replace("{title}", esc(f"datamap report: {rd.root.resolve().name}"))
+                          .replace("{body}", body))
     table, names = load_run_table(rd.root)
     name = rd.root.resolve().name
     train_counts = [int((table["gold"] == c).sum()) for c in range(len(names))]

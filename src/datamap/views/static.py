@@ -86,9 +86,27 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
+#: sft runs: token accuracy (continuous) is shown in this many equal bins, each its own colour and marker.
+SFT_ACCURACY_BINS = 5
+#: The map's axis titles by run kind (``metrics.json`` ``kind``; classifier runs have none).
+AXIS_LABELS = {
+    "classify": ("variability", "confidence"),
+    "sft": ("variability (std over record points of the geometric-mean token probability)",
+            "confidence (mean geometric-mean token probability)"),
+}
+
+
+def accuracy_bins(correctness: np.ndarray, bins: int = SFT_ACCURACY_BINS) -> np.ndarray:
+    """Bin of each token accuracy in [0, 1]: ``floor(acc * bins)``, 1.0 in the last bin."""
+    return np.clip(np.floor(np.asarray(correctness, dtype=np.float64) * bins), 0, bins - 1).astype(np.int64)
+
+
 def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int | None = None, seed: int = 0,
-               epochs: int | None = None, subtitle: str = ""):
-    """The matplotlib figure of :func:`plot_map` (its first axes is the map); ``subtitle``: lines above the axes."""
+               epochs: int | None = None, subtitle: str = "", kind: str = "classify"):
+    """The matplotlib figure of :func:`plot_map` (its first axes is the map); ``subtitle``: lines above the axes.
+
+    ``kind="sft"``: the metrics of an sft run; correctness is token accuracy (continuous), shown in
+    :data:`SFT_ACCURACY_BINS` bins, and the axes name the token-level meanings."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,10 +129,15 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
     fig = plt.figure(figsize=(12.5, 8), dpi=110)
     gs = fig.add_gridspec(3, 2, width_ratios=[3, 1.1], hspace=0.45, wspace=0.32)
     ax = fig.add_subplot(gs[:, 0])
-    n_epochs = correctness_epochs(metrics["correctness"].to_numpy(), epochs)
-    if n_epochs is None:
-        raise DatamapError("metrics table: correctness values are not fractions k/E of an epoch count E <= 200")
-    level = np.round(corr * n_epochs).astype(np.int64)  # correct in `level` of the n_epochs epochs
+    sft = kind == "sft"
+    if sft:  # token accuracy: bins 0..B-1 play the part of "correct in k of E epochs"
+        n_epochs = SFT_ACCURACY_BINS - 1
+        level = accuracy_bins(corr)
+    else:
+        n_epochs = correctness_epochs(metrics["correctness"].to_numpy(), epochs)
+        if n_epochs is None:
+            raise DatamapError("metrics table: correctness values are not fractions k/E of an epoch count E <= 200")
+        level = np.round(corr * n_epochs).astype(np.int64)  # correct in `level` of the n_epochs epochs
     colors = correctness_colors(n_epochs)
     from matplotlib.colors import BoundaryNorm, ListedColormap
     from matplotlib.lines import Line2D
@@ -124,7 +147,8 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
         # hold, so dense and sparse areas stay readable (a scatter would be a blur)
         ax.hexbin(x, y, C=level, reduce_C_function=_mode, gridsize=110, cmap=ListedColormap(colors),
                   norm=BoundaryNorm(np.arange(n_epochs + 2) - 0.5, n_epochs + 1), mincnt=1, linewidths=0)
-        legend_title = "correctness: correct in k of E epochs (hexagons: the most common value inside)"
+        legend_title = ("correctness: token accuracy, mean over record points" if sft else
+                        "correctness: correct in k of E epochs") + " (hexagons: the most common value inside)"
     else:
         size = float(np.clip(40_000 / max(len(shown), 1), 2, 25))
         alpha = float(np.clip(3_000 / max(len(shown), 1), 0.35, 0.9))
@@ -133,15 +157,24 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
             if on.any():
                 ax.scatter(x[on], y[on], color=colors[k], marker=MARKERS[k % len(MARKERS)], s=size, alpha=alpha,
                            linewidths=0, rasterized=True)
-        legend_title = "correctness: correct in k of E epochs"
-    level_counts = np.bincount(np.round(metrics["correctness"].to_numpy() * n_epochs).astype(np.int64),
-                               minlength=n_epochs + 1)
+        legend_title = ("correctness: token accuracy, mean over record points" if sft else
+                        "correctness: correct in k of E epochs")
+    all_levels = (accuracy_bins(metrics["correctness"].to_numpy()) if sft else
+                  np.round(metrics["correctness"].to_numpy() * n_epochs).astype(np.int64))
+    level_counts = np.bincount(all_levels, minlength=n_epochs + 1)
+
+    def level_name(k: int) -> str:
+        if sft:
+            b = SFT_ACCURACY_BINS
+            return f"{k / b:.1f}–{(k + 1) / b:.1f}" + ("]" if k == b - 1 else ")")
+        return f"{k}/{n_epochs} epochs"
+
     handles = [Line2D([], [], linestyle="", marker=MARKERS[k % len(MARKERS)], color=colors[k], markersize=7,
-                      label=f"{k}/{n_epochs} epochs ({int(level_counts[k]):,})") for k in range(n_epochs + 1)]
+                      label=f"{level_name(k)} ({int(level_counts[k]):,})") for k in range(n_epochs + 1)]
     ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, -0.08), fontsize=8,
               title_fontsize=8, frameon=False, ncol=min(n_epochs + 1, 6))
-    ax.set_xlabel("variability")
-    ax.set_ylabel("confidence")
+    ax.set_xlabel(AXIS_LABELS[kind][0])
+    ax.set_ylabel(AXIS_LABELS[kind][1])
     xmax = float(np.nanmax(x)) if len(x) else 0.0
     ax.set_xlim(0, max(xmax * 1.08, 0.02))  # variability <= 0.5; use the room the data needs
     ax.set_ylim(-0.02, 1.02)
@@ -167,10 +200,12 @@ def map_figure(metrics: pd.DataFrame, title: str = "Data map", max_points: int |
         if col == "correctness":  # one bar per value k/E, labelled by the count of correct epochs
             h.bar(np.arange(n_epochs + 1), level_counts, color=colors, width=0.85)
             h.set_xticks(_int_ticks(n_epochs))
-            h.set_xlabel(f"correct in k of {n_epochs} epochs", fontsize=7)
+            if sft:
+                h.set_xticklabels([level_name(k) for k in _int_ticks(n_epochs)], fontsize=6)
+            h.set_xlabel("token accuracy" if sft else f"correct in k of {n_epochs} epochs", fontsize=7)
         else:
             h.hist(vals[np.isfinite(vals)], bins=30, color=color, alpha=0.85)
-        h.set_title(col, fontsize=9)
+        h.set_title(f"{col} (token accuracy)" if sft and col == "correctness" else col, fontsize=9)
         h.tick_params(labelsize=7)
         h.set_ylabel("examples", fontsize=7)
     return fig
@@ -223,8 +258,20 @@ def map_subtitle(run: RunDir) -> str:
 def run_map_figure(run: RunDir, max_points: int | None = None, seed: int = 0):
     """The figure ``map.png`` is drawn from (title, map, histograms, subtitle); used by :func:`write_map_png`."""
     metrics = read_parquet(run.metrics, columns=["confidence", "variability", "correctness", "region"])
-    return map_figure(metrics, title=f"Data map of {run.root.name}", max_points=max_points, seed=seed,
-                      epochs=epochs_used(run), subtitle=map_subtitle(run))
+    kind = metrics_kind(run)
+    return map_figure(metrics, title=f"{'Data map (sft, token level)' if kind == 'sft' else 'Data map'} of {run.root.name}",
+                      max_points=max_points, seed=seed, epochs=epochs_used(run), subtitle=map_subtitle(run), kind=kind)
+
+
+def metrics_kind(run: RunDir) -> str:
+    """``"sft"`` when RUN/metrics.json says ``"kind": "sft"`` (``datamap metrics`` of an sft run), else ``"classify"``."""
+    import json
+
+    try:
+        kind = json.loads(run.metrics_json.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return "classify"
+    return "sft" if kind == "sft" else "classify"
 
 
 def epochs_used(run: RunDir) -> int | None:

@@ -18,7 +18,10 @@
   // the data map (variability x confidence), or a 2-D projection of the embeddings (D.xy)
   const X = D.xy ? new Float32Array(bytes(D.x).buffer) : cols.variability;
   const Y = D.xy ? new Float32Array(bytes(D.y).buffer) : cols.confidence;
-  const XLABEL = D.xy ? D.xy.x : "variability", YLABEL = D.xy ? D.xy.y : "confidence";
+  // an sft run (D.sft): no classes, token-level axes, prompt/completion records, a chart per record point
+  const SFT = D.sft || null;
+  const XLABEL = D.xy ? D.xy.x : SFT ? SFT.axis[0] : "variability", YLABEL = D.xy ? D.xy.y : SFT ? SFT.axis[1] : "confidence";
+  const UNIT = SFT ? SFT.unit : "epoch", PLABEL = SFT ? SFT.p : "p(gold)";
   const cluster = D.cluster ? new Int32Array(bytes(D.cluster).buffer) : null;
   // RUN/label_issues.parquet joined by id (datamap errors): rank 1 = most likely mislabeled, 0 = unranked
   const IS = D.issues || null;
@@ -99,7 +102,8 @@
   }
   const css = (c) => "rgb(" + c.map(Math.round).join(",") + ")";
   const colorSel = $("dm-color");
-  const colorChoices = [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
+  const colorChoices = SFT ? [["correctness", SFT.correctness], ["region", "region"]]
+    : [["correctness", "correctness"], ["region", "region"], ["gold", "gold label"], ["pred", "predicted label"]];
   if (cluster) colorChoices.push(["cluster", "cluster"]);
   if (IS) colorChoices.push(["label_issue", "label issue"]);
   for (const m of D.metrics) if (m !== "correctness") colorChoices.push([m, m]);
@@ -448,6 +452,7 @@
   for (let i = 0; i < N; i++) { rc[region[i]]++; lc[gold[i]]++; }
   checkboxes($("dm-regions"), D.regions, regionOn, rc);
   checkboxes($("dm-labels"), names, labelOn, lc);
+  if (SFT) $("dm-labels").parentElement.hidden = true;  // no classes to filter by
   if (IS) {
     let nf = 0;
     for (let i = 0; i < N; i++) nf += iflag[i];
@@ -510,18 +515,18 @@
     }
     const step = Math.max(1, Math.ceil(E / 10));
     for (let e = 1; e <= E; e += step) s.append(svg("text", { x: ex(e), y: t + h + 11, "text-anchor": "middle", class: "dm-tick dm-etick" }, String(e)));
-    s.append(svg("text", { x: l + w / 2, y: ch - 3, "text-anchor": "middle", class: "dm-tick" }, "epoch"));
+    s.append(svg("text", { x: l + w / 2, y: ch - 3, "text-anchor": "middle", class: "dm-tick" }, UNIT));
     const pts = [];
     for (let e = 1; e <= E; e++) pts.push([ex(e), ey(PG[i * E + e - 1] / 255)]);
     s.append(svg("polyline", { points: pts.map((p) => p[0].toFixed(1) + "," + p[1].toFixed(1)).join(" "), fill: "none", stroke: "#2a5db0", "stroke-width": 1.5 }));
     pts.forEach((p, k) => {
       const v = PG[i * E + k] / 255, counted = k < used;
       const c = svg("circle", { cx: p[0].toFixed(1), cy: p[1].toFixed(1), r: 2.5, fill: counted ? "#2a5db0" : "#aaa", "data-epoch": k + 1, "data-p": v.toFixed(3), "data-counted": counted ? 1 : 0 });
-      c.append(svg("title", {}, "epoch " + (k + 1) + ": p(gold) " + v.toFixed(3) + (counted ? "" : " (after --burn-out: not in the metrics)")));
+      c.append(svg("title", {}, UNIT + " " + (k + 1) + ": " + PLABEL + " " + v.toFixed(3) + (counted ? "" : " (after --burn-out: not in the metrics)")));
       s.append(c);
     });
     const box = el("div", undefined, "dm-chartbox");
-    box.append(el("div", "gold-class probability per epoch" + (used < E ? " (metrics use epochs 1\u2013" + used + ")" : ""), "dm-k"), s);
+    box.append(el("div", (SFT ? SFT.chart : "gold-class probability per epoch") + (used < E ? " (metrics use " + UNIT + "s 1\u2013" + used + ")" : ""), "dm-k"), s);
     return box;
   }
 
@@ -543,11 +548,12 @@
       out.push(d);
     };
     const head = el("div"); head.append(el("span", "id ", "dm-k"), el("span", D.ids[i], "dm-id")); out.push(head);
-    if (D.pair) { txt("premise", D.text[i]); txt("hypothesis", D.text_pair[i]); } else txt("", D.text[i]);
-    out.push(el("div", "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   region: " + D.regions[region[i]]
+    const tl = SFT ? SFT.text_labels : ["premise", "hypothesis"];
+    if (D.pair) { txt(tl[0], D.text[i]); txt(tl[1], D.text_pair[i]); } else txt("", D.text[i]);
+    out.push(el("div", (SFT ? "" : "gold: " + (names[gold[i]] ?? gold[i]) + "   predicted: " + (names[pred[i]] ?? pred[i]) + "   ") + "region: " + D.regions[region[i]]
       + (cluster ? "   cluster: " + (D.cluster_names[cluster[i]] === "noise" ? "noise (-1)" : D.cluster_names[cluster[i]]) : "")));
     if (IS) out.push(el("div", issueText(i), irank[i] && iflag[i] ? "dm-issue dm-flagged" : "dm-issue"));
-    const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? "\u221e (never correct)" : fmt(cols[k][i])));
+    const m = D.metrics.map((k) => k + " " + (k === "forgetfulness" && cols[k][i] === Infinity ? (SFT ? "\u221e (never exact)" : "\u221e (never correct)") : fmt(cols[k][i])));
     out.push(el("div", m.join("   "), "dm-k"));
     if (PG) out.push(epochChart(i));
     else if (full) out.push(el("div", D.pgold_note || "no per-epoch chart", "dm-k"));
