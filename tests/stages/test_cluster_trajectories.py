@@ -84,3 +84,29 @@ def test_yaml_sections_take_on_standardize_and_s2l():
         ClustersSpec(on="logits")
     recipe = variants("s2l30", SelectionSpec(cluster={"mode": "s2l", "budget": 0.3}))[0][1]
     assert recipe.cluster.mode == "s2l" and recipe.cluster.budget == 0.3
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_centroids_live_in_the_clustered_space(tmp_path, standardize):
+    from datamap.io.store import read_sft_dynamics
+
+    run = make_sft_run(tmp_path / "run")
+    _, _, cpath = cluster_trajectories(run, method="kmeans", k=2, seed=0, standardize=standardize)
+    frame = pq.read_table(cpath).to_pandas()
+    weighted = (np.stack(frame["centroid"].to_numpy()) * frame["size"].to_numpy()[:, None]).sum(axis=0) / frame["size"].sum()
+    dyn = read_sft_dynamics(run / "dynamics.parquet")
+    raw_mean = (dyn.loss_sum / dyn.n_tokens).mean(axis=0)
+    # k-means centroids are cluster means: their size-weighted mean is the mean of the clustered vectors
+    assert np.allclose(weighted, 0 if standardize else raw_mean, atol=1e-4)
+
+
+def test_runner_clusters_stage_on_trajectories_needs_no_embeddings(tmp_path):
+    from datamap.experiment.config import ClustersSpec
+    from datamap.experiment.runner import _clusters_action
+
+    run = make_sft_run(tmp_path / "run")
+    cl = ClustersSpec(on="trajectories", standardize=True, method="kmeans", k=2).model_dump()
+    _clusters_action(run, cl, 0, 32)()
+    _, meta = read_clusters(run / "clusters.parquet")
+    assert meta["embeddings"] == "trajectories" and meta["standardize"] is True and meta["k"] == 2
+    assert not (run / "embeddings.parquet").exists()
