@@ -358,18 +358,24 @@ class Run:
         table = _read_frame(self.path / "metrics.parquet")
         if table is None and (self.path / "dynamics.parquet").exists():
             from datamap.stages.measure import metrics_table
+            from datamap.stages.measure_sft import sft_metrics_table
 
+            dyn = self.dynamics_arrays()
             with user_errors(str(self.path / "dynamics.parquet")):
-                table = metrics_table(self.dynamics_arrays())
+                table = metrics_table(dyn) if hasattr(dyn, "logits") else sft_metrics_table(dyn)
         return table
 
     def dynamics_arrays(self):
-        """The dynamics as dense arrays (``.ids``, ``.logits`` (N, E, C), ``.gold``), validated."""
-        from datamap.io.store import read_dynamics
+        """The dynamics as dense arrays, validated: ``.ids``, ``.logits`` (N, E, C), ``.gold`` of a classifier
+        run; of an sft run an :class:`datamap.io.store.SFTDynamics` (``.loss_sum``, ``.n_tokens``, ``.n_correct`` (N, P))."""
+        from datamap.io.store import dynamics_kind, read_dynamics, read_sft_dynamics
 
         from datamap.io.rundir import RunDir
 
-        return read_dynamics(RunDir(self.path).dynamics_source())
+        source = RunDir(self.path).dynamics_source()
+        if source.exists() and dynamics_kind(source) == "sft":
+            return read_sft_dynamics(source)
+        return read_dynamics(source)
 
 
 def _as_run(run: "Run | str | os.PathLike") -> "Run":

@@ -82,3 +82,12 @@ def test_stages_that_need_classes_refuse_an_sft_run(tmp_path, capsys, monkeypatc
     run = make_sft_run(tmp_path / "run")
     assert cli("metrics", run) == 0
     check_refusal({"root": tmp_path, "run": run}, argv, [what, "sft"], capsys, monkeypatch)
+
+
+def test_load_run_of_an_sft_run(run):
+    import datamap
+
+    r = datamap.load_run(run)
+    assert r.dynamics_arrays().loss_sum.shape == (50, 6)
+    assert tuple(r.metrics.columns) == SFT_TABLE_COLUMNS  # computed, not written
+    assert not (run / "metrics.parquet").exists()
