@@ -10,10 +10,11 @@ import pytest
 
 import datamap.core
 from datamap.core import (checks, choices, clusters, cuts, health, label_errors, metrics, noise, pairing, probs,
-                          regions, sampling, selection)
+                          regions, sampling, selection, sft_metrics)
 
 CORE = Path(datamap.core.__file__).parent
-MODULES = (checks, choices, clusters, cuts, health, label_errors, metrics, noise, pairing, probs, regions, sampling, selection)
+MODULES = (checks, choices, clusters, cuts, health, label_errors, metrics, noise, pairing, probs, regions, sampling, selection,
+           sft_metrics)
 FLAG = re.compile(r"(?<![\w-])--[a-z]")  # a command-line option such as --drop-hard
 
 
@@ -65,6 +66,9 @@ KEYWORD_ONLY = {
     cuts.rank_cut: ("estimated",),
     cuts.cap_per_class: ("max_share",),
     cuts.refusal: ("most",),
+    sft_metrics.sft_metrics: ("burn_out",),
+    sft_metrics.trajectory_matrix: ("standardize",),
+    clusters.s2l_quotas: ("budget", "ids"),
 }
 
 
@@ -94,6 +98,8 @@ def test_options_passed_by_position_are_refused():
          r"^burn_out must be an integer in \[1, 3\], got 4$"),
         (lambda: metrics.compute_metrics(np.zeros((2, 3, 2)), np.array([0, 1]), burn_out=2, entropy_epoch=2),
          r"^entropy_epoch must be an integer in \[-2, 1\], got 2$"),
+        (lambda: sft_metrics.sft_metrics(np.ones((2, 3)), np.ones((2, 3)), np.zeros((2, 3)), burn_out=4),
+         r"^burn_out must be an integer in \[1, 3\], got 4$"),
         (lambda: regions.region_indices(np.zeros(3), np.zeros(3), fraction=1.5),
          r"^fraction must be a fraction in \[0, 1\], got 1\.5$"),
         (lambda: selection.sweep({"confidence": np.zeros(3)}, selection.Recipe(easy=0.1), fractions=(0.1, 2.0)),

@@ -65,3 +65,12 @@ def test_trajectory_matrix_standardizes_per_point():
     z = trajectory_matrix(LOSS, TOK, standardize=True)
     assert np.allclose(z.mean(axis=0), 0)
     assert np.allclose(z.std(axis=0), [1, 0, 1])  # point 1 is constant (losses 1 and 1): zeros
+
+
+def test_region_summary_counts_and_means_in_region_order():
+    from datamap.core.sft_metrics import region_summary
+
+    out = region_summary(np.array(["hard", "easy", "hard", "none"]), [2.0, 0.5, 3.0, 1.0], [0.2, 0.9, 0.0, 0.5],
+                         [0.0, 1.0, 0.0, 0.5])
+    assert list(out) == ["easy", "hard", "none"]
+    assert out["hard"] == {"count": 2, "mean_loss": 2.5, "token_accuracy": pytest.approx(0.1), "exact": 0.0}

@@ -71,7 +71,7 @@ def _check(loss_sum, n_tokens, n_correct) -> tuple[np.ndarray, np.ndarray, np.nd
     return loss_sum, n_tokens.astype(np.float64), n_correct.astype(np.float64)
 
 
-def sft_metrics(loss_sum, n_tokens, n_correct, burn_out: int | None = None) -> dict[str, np.ndarray]:
+def sft_metrics(loss_sum, n_tokens, n_correct, *, burn_out: int | None = None) -> dict[str, np.ndarray]:
     """Every metric of the module docstring for each example.
 
     Parameters
@@ -116,11 +116,28 @@ def sft_metrics(loss_sum, n_tokens, n_correct, burn_out: int | None = None) -> d
 
 
 def trajectory_matrix(loss_sum, n_tokens, *, standardize: bool = False) -> np.ndarray:
-    """The (N, P) token-loss trajectories ``loss_sum / n_tokens`` (float64), the vectors ``cluster --on
-    trajectories`` clusters; with ``standardize`` each point (column) is centred and scaled to unit
+    """The (N, P) token-loss trajectories ``loss_sum / n_tokens`` (float64), the vectors a trajectory
+    clustering clusters; with ``standardize`` each point (column) is centred and scaled to unit
     population standard deviation (a constant column becomes 0)."""
     x = np.asarray(loss_sum, dtype=np.float64) / np.asarray(n_tokens, dtype=np.float64)
     if standardize:
         sd = x.std(axis=0)
         x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     return x
+
+
+def region_summary(region, mean_loss, correctness, exact) -> dict[str, dict[str, float]]:
+    """Per region present (order easy, ambiguous, hard, none, then any other name): ``count`` and the means
+    of ``mean_loss``, ``correctness`` (as ``token_accuracy``) and ``exact`` of its examples."""
+    from datamap.core.regions import NONE, REGIONS
+
+    region = np.asarray(region).astype(str)
+    present = set(region.tolist())
+    order = [r for r in (*REGIONS, NONE) if r in present] + sorted(present - {*REGIONS, NONE})
+    cols = {"mean_loss": np.asarray(mean_loss, dtype=np.float64), "token_accuracy": np.asarray(correctness, dtype=np.float64),
+            "exact": np.asarray(exact, dtype=np.float64)}
+    out = {}
+    for r in order:
+        on = region == r
+        out[r] = {"count": int(on.sum()), **{k: float(v[on].mean()) for k, v in cols.items()}}
+    return out

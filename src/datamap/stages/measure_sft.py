@@ -13,8 +13,8 @@ import logging
 
 import pandas as pd
 
-from datamap.core.regions import REGION_FRACTION, REGIONS, assign_regions, region_indices
-from datamap.core.sft_metrics import SFT_METRIC_COLUMNS, sft_metrics
+from datamap.core.regions import REGION_FRACTION, assign_regions, region_indices
+from datamap.core.sft_metrics import SFT_METRIC_COLUMNS, region_summary, sft_metrics
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import check_same_ids
@@ -37,11 +37,10 @@ def sft_metrics_table(dyn, burn_out: int | None = None, fraction: float = REGION
 
 def sft_region_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per region (those present, in the order easy, ambiguous, hard, none): ``count``, mean ``mean_loss``,
-    mean ``correctness`` (token accuracy) and mean ``exact``."""
-    order = [*REGIONS, "none"]
-    grouped = table.groupby("region", sort=False).agg(count=("id", "size"), mean_loss=("mean_loss", "mean"),
-                                                       token_accuracy=("correctness", "mean"), exact=("exact", "mean"))
-    return grouped.reindex([r for r in order if r in grouped.index]).rename_axis("region")
+    mean ``correctness`` (as ``token_accuracy``) and mean ``exact`` (:func:`datamap.core.sft_metrics.region_summary`)."""
+    rows = region_summary(table["region"].to_numpy(), table["mean_loss"].to_numpy(), table["correctness"].to_numpy(),
+                          table["exact"].to_numpy())
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("region")
 
 
 def measure_sft_run(run: RunDir, burn_out: int | None = None, fraction: float = REGION_FRACTION,

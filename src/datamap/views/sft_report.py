@@ -30,12 +30,13 @@ def _cut(text: str, n: int = TEXT_CHARS) -> str:
 
 
 def _regions(table) -> str:
-    from datamap.stages.measure_sft import sft_region_summary
+    from datamap.core.sft_metrics import region_summary
     from datamap.views.findings import regions_note
 
-    summary = sft_region_summary(table)
-    rows = [[f"<b>{esc(str(r))}</b>", _num(int(row["count"])), _num(row["mean_loss"]), _num(row["token_accuracy"]),
-             _num(row["exact"])] for r, row in summary.iterrows()]
+    summary = region_summary(table["region"].to_numpy(), table["mean_loss"].to_numpy(), table["correctness"].to_numpy(),
+                             table["exact"].to_numpy())
+    rows = [[f"<b>{esc(str(r))}</b>", _num(row["count"]), _num(row["mean_loss"]), _num(row["token_accuracy"]),
+             _num(row["exact"])] for r, row in summary.items()]
     rows.append(["<b>all</b>", _num(len(table)), _num(table["mean_loss"].mean()), _num(table["correctness"].mean()),
                  _num(table["exact"].mean())])
     return "\n".join(["<h2 id='regions'>Region summary</h2>",
