@@ -75,6 +75,8 @@ def test_run_task(run, tmp_path):
     (["ensemble", "{run}", "{run}", "--dataset", "{root}/x.csv", "--out", "{root}/ens"], "datamap ensemble"),
     (["crossval", "{run}", "--out", "{root}/cv"], "crossval"),
     (["select", "{run}", "--out", "clean", "--drop-errors"], "--drop-errors"),
+    (["noise", "{run}", "--out", "{root}/noisy.parquet", "--rate", "0.1"], "datamap noise"),
+    (["noise", "{run}/data.parquet", "--out", "{root}/noisy.parquet", "--rate", "0.1"], "datamap noise"),
 ])
 def test_stages_that_need_classes_refuse_an_sft_run(tmp_path, capsys, monkeypatch, argv, what):
     from stages.refusals import check_refusal

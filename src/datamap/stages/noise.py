@@ -21,6 +21,7 @@ import pandas as pd
 from datamap.core.noise import KINDS, flip_labels, flip_rates, transition_counts
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
+from datamap.io.rundir import refuse_sft
 from datamap.io.data import load_table, prepare, resolve_columns
 
 OUT_SUFFIXES = (".parquet", ".csv", ".tsv", ".jsonl")
@@ -129,6 +130,10 @@ def make_noisy(
         Replace existing output files.
     """
     out = Path(out)
+    source = Path(dataset)
+    run_dir = source if source.is_dir() else source.parent if source.name == "data.parquet" else None
+    if run_dir is not None:  # a run folder (or its data.parquet) of an sft run: no labels to flip
+        refuse_sft(run_dir, "datamap noise (label flips)")
     if out.suffix.lower() not in OUT_SUFFIXES:
         raise DatamapError(f"--out {out}: give a file ending in {', '.join(OUT_SUFFIXES)}")
     if kind not in KINDS:
