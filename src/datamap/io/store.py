@@ -599,6 +599,18 @@ def sft_dynamics_from_table(table: pa.Table, meta: dict, source: str) -> SFTDyna
         r = int(np.flatnonzero(bad)[0])
         raise DatamapError(f"{source}: point {point[r]} is recorded at more than one epoch or step (row {r})")
 
+    n_rows = len(point)
+    if n_rows % n_points == 0 and np.array_equal(point, np.repeat(np.arange(n_points), n_rows // n_points)):
+        # fast path: what datamap writes (point by point, the same example order at every point)
+        n = n_rows // n_points
+        first = ids_arr.slice(0, n)
+        if all(ids_arr.slice(q * n, n).equals(first) for q in range(1, n_points)):
+            uniq = np.asarray(first.to_pylist(), dtype=object)
+            if len(set(uniq)) == n:
+                return SFTDynamics(ids=uniq, loss_sum=np.ascontiguousarray(loss.reshape(n_points, n).T),
+                                   n_tokens=np.ascontiguousarray(ntok.reshape(n_points, n).T),
+                                   n_correct=np.ascontiguousarray(ncor.reshape(n_points, n).T),
+                                   epochs=p_epoch, steps=p_step, meta=dict(meta))
     codes_arr = pc.dictionary_encode(ids_arr)
     codes = codes_arr.indices.to_numpy().astype(np.int64)
     uniq = np.asarray(codes_arr.dictionary.to_pylist(), dtype=object)
