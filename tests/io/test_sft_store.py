@@ -94,3 +94,17 @@ def test_ragged_points_are_refused(tmp_path):
     write_sft_epoch_file(folder, 1, dyn.ids, rec[2], 3, 15)  # point 2 missing
     with pytest.raises(DatamapError, match="point 2 is missing"):
         read_sft_dynamics(folder)
+
+
+def test_rows_in_any_order_read_the_same(tmp_path):
+    import pyarrow as pa
+
+    dyn = make_dyn(n=6)
+    path = write_sft_dynamics(tmp_path / "d.parquet", dyn)
+    table = pq.read_table(path)
+    shuffled = table.take(pa.array(np.random.default_rng(1).permutation(table.num_rows)))
+    pq.write_table(shuffled.replace_schema_metadata(table.schema.metadata), tmp_path / "s.parquet")
+    a, b = read_sft_dynamics(path), read_sft_dynamics(tmp_path / "s.parquet")
+    order = [list(b.ids).index(i) for i in a.ids]
+    assert np.array_equal(a.loss_sum, b.loss_sum[order]) and np.array_equal(a.n_correct, b.n_correct[order])
+    assert a.steps.tolist() == b.steps.tolist() and a.ids.tolist() == dyn.ids.tolist()
