@@ -301,6 +301,10 @@ def metrics(
 ):
     """Compute per-example metrics and regions into RUN/metrics.parquet.
 
+    On an sft run (train --task sft) the metrics are those of the token losses per record point (mean,
+    first and last token loss, confidence and variability of the geometric-mean token probability, token
+    accuracy, exact share, forgetfulness) and --burn-out counts record points.
+
     Examples:
 
         datamap metrics runs/rt
