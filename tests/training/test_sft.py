@@ -1,0 +1,134 @@
+"""The building blocks of causal-LM fine-tuning (datamap.training.sft) on tiny GPT-2 and Llama models built here:
+the prompt mask, the per-example records against a separate per-example computation, chat-template rendering,
+greedy generation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from datamap.errors import DatamapError
+from datamap.training.sft import (IGNORE, SFTCollator, SFTStep, encode_sft, exact_matches, generate, sft_frame,
+                                  token_records)
+
+CHAT = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% if not loop.last %}\n{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}\n<|assistant|>{% endif %}")
+
+
+def arithmetic(n: int = 12, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 50, n), rng.integers(0, 50, n)
+    return pd.DataFrame({"prompt": [f"{x}+{y}=" for x, y in zip(a, b)], "completion": [str(x + y) for x, y in zip(a, b)]})
+
+
+def make_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [f"{p}{c}" for p, c in arithmetic(200).itertuples(index=False)] + ["<|user|> <|assistant|> what is"] * 5
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<pad>", "</s>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>")
+    fast.chat_template = CHAT
+    return fast
+
+
+def make_model(kind: str, vocab: int):
+    from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig
+
+    torch.manual_seed(0)
+    if kind == "gpt2":
+        config = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=2, n_head=2, n_positions=64, resid_pdrop=0.0,
+                            embd_pdrop=0.0, attn_pdrop=0.0, eos_token_id=1, bos_token_id=1, pad_token_id=0)
+    else:
+        config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                             eos_token_id=1, bos_token_id=1, pad_token_id=0)
+    return AutoModelForCausalLM.from_config(config).eval()
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return make_tokenizer()
+
+
+def test_prompt_mask_counts_completion_tokens_only(tokenizer):
+    frame = sft_frame(arithmetic(3), "t")
+    items = encode_sft(frame, tokenizer, max_length=32)
+    for it, (p, c) in zip(items, frame[["prompt", "completion"]].itertuples(index=False)):
+        n_prompt = len(tokenizer(p)["input_ids"])
+        assert it["labels"][:n_prompt] == [IGNORE] * n_prompt
+        assert it["labels"][n_prompt:] == tokenizer(c, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    # another prompt of the same length leaves the target count alone; another completion changes it
+    changed = frame.copy()
+    changed.loc[0, "prompt"] = "99+99="
+    changed.loc[1, "completion"] = "123456"
+    after = encode_sft(changed, tokenizer, max_length=32)
+    targets = [sum(t != IGNORE for t in it["labels"]) for it in (items[0], after[0], items[1], after[1])]
+    assert targets[0] == targets[1] and targets[2] != targets[3]
+    everything = encode_sft(frame, tokenizer, max_length=32, train_on_prompt=True)
+    assert everything[0]["labels"] == everything[0]["input_ids"]
+
+
+def test_a_row_without_target_tokens_is_refused(tokenizer):
+    frame = sft_frame(pd.DataFrame({"prompt": ["1+2+3+4+5+6+7+8+9="], "completion": ["45"]}), "t")
+    with pytest.raises(DatamapError, match="row 0 .*no completion token within --max-length 4"):
+        encode_sft(frame, tokenizer, max_length=4)
+
+
+@pytest.mark.parametrize("kind", ["gpt2", "llama"])
+def test_batched_records_equal_a_per_example_computation(kind, tokenizer):
+    model = make_model(kind, len(tokenizer))
+    frame = sft_frame(arithmetic(8, seed=3), "t")
+    items = encode_sft(frame, tokenizer, max_length=32)
+    batch = SFTCollator(tokenizer)(items)  # right-padded, several lengths
+    with torch.no_grad():
+        records, loss_sum = token_records(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                                          batch["labels"])
+        for r, it in enumerate(items):  # one example at a time, unpadded: log-softmax by hand
+            ids = torch.tensor([it["input_ids"]])
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            targets = torch.tensor(it["labels"][1:])
+            keep = targets != IGNORE
+            nll = -logp[keep].gather(1, targets[keep, None]).squeeze(1)
+            correct = (logp[keep].argmax(-1) == targets[keep]).sum()
+            assert records[r, 0].item() == pytest.approx(nll.sum().item(), rel=1e-5)
+            assert records[r, 1].item() == int(keep.sum()) and records[r, 2].item() == int(correct)
+    assert loss_sum.item() == pytest.approx(records[:, 0].sum().item(), rel=1e-6)
+    # the training step's loss is the token mean of the same forward pass
+    loss, step_records = SFTStep()(model, batch, 0)
+    assert torch.equal(step_records, records)
+    assert loss.item() == pytest.approx(records[:, 0].sum().item() / records[:, 1].sum().item(), rel=1e-6)
+
+
+def test_messages_rendered_with_the_chat_template(tokenizer):
+    raw = pd.DataFrame({"messages": [[{"role": "user", "content": "what is 2+3"}, {"role": "assistant", "content": "5"}]]})
+    frame = sft_frame(raw, "chat.jsonl", tokenizer)
+    assert frame.loc[0, "prompt"] == "<|user|>what is 2+3<|assistant|>"  # the template environment trims block newlines
+    assert frame.loc[0, "completion"] == "5"
+    bad = pd.DataFrame({"messages": [[{"role": "user", "content": "hi"}]]})
+    with pytest.raises(DatamapError, match="row 0.*last message is 'user'"):
+        sft_frame(bad, "chat.jsonl", tokenizer)
+    with pytest.raises(DatamapError, match="needs 'prompt' and 'completion' columns"):
+        sft_frame(pd.DataFrame({"question": ["x"]}), "q.csv")
+
+
+def test_plain_text_rows_are_all_target(tokenizer):
+    frame = sft_frame(pd.DataFrame({"text": ["1+1=2", "2+2=4"]}), "t")
+    assert frame["prompt"].tolist() == ["", ""]
+    items = encode_sft(frame, tokenizer, max_length=32)
+    assert items[0]["labels"] == items[0]["input_ids"]
+
+
+def test_greedy_generation_and_exact_match(tokenizer):
+    model = make_model("gpt2", len(tokenizer))
+    prompts = ["1+2=", "10+20+30+41+17=", "3+4="]  # lengths differ: padding shows
+    out = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=2)
+    for p, g in zip(prompts, out):  # left-padded batches give what one prompt alone gives
+        assert generate(model, tokenizer, [p], max_new_tokens=4)[0] == g
+    assert exact_matches([" 3 ", "30"], ["3", "31"]).tolist() == [True, False]
