@@ -28,6 +28,7 @@ from datamap.training.config import (
     Pooling,
     Precision,
     RecordMode,
+    Task,
     TrainConfig,
 )
 
@@ -212,6 +213,9 @@ def train(
     weights: Optional[Path] = typer.Option(_default("weights"), "--weights", help="Per-example loss weights: a table of id and weight (datamap weights RUN writes one); each batch's loss is sum(w*loss)/sum(w)."),
     gradient_checkpointing: bool = typer.Option(_default("gradient_checkpointing"), "--gradient-checkpointing", help="Recompute activations in the backward pass instead of keeping them: less memory, about a third more time, the same gradients."),
     lora: Optional[str] = typer.Option(_default("lora"), "--lora", help="Train LoRA adapters (peft: pip install 'datamap[lora]') and the classification head instead of the whole model: r=16,alpha=32,dropout=0.05[,targets=query,value] (items optional; targets default to peft's for the family, else every linear layer). RUN/adapter/ holds the adapter, RUN/model/ the merged model."),
+    task: Task = typer.Option(_default("task"), "--task", help="classify (a sequence classifier) or sft (a causal LM on prompt/completion, messages or text rows; per-example token losses recorded)."),
+    train_on_prompt: bool = typer.Option(_default("train_on_prompt"), "--train-on-prompt", help="sft: loss and records on every token, not only the completion's."),
+    max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help="sft: greedy generation length for the exact match on the evaluation sets."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -242,6 +246,8 @@ def train(
         datamap train --dataset rotten_tomatoes --weights runs/rt/weights.parquet --out runs/rt-weighted
 
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
+
+        datamap train --task sft --dataset qa.jsonl --model runs/tiny-lm --out runs/sft   (prompt/completion rows)
 
         datamap train --resume --out runs/rt
     """

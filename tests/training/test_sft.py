@@ -132,3 +132,63 @@ def test_greedy_generation_and_exact_match(tokenizer):
     for p, g in zip(prompts, out):  # left-padded batches give what one prompt alone gives
         assert generate(model, tokenizer, [p], max_new_tokens=4)[0] == g
     assert exact_matches([" 3 ", "30"], ["3", "31"]).tolist() == [True, False]
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory, tokenizer):
+    folder = tmp_path_factory.mktemp("tiny-gpt2")
+    make_model("gpt2", len(tokenizer)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _records_by_hand(model, tokenizer, frame) -> np.ndarray:
+    items = encode_sft(frame, tokenizer, max_length=32)
+    out = []
+    with torch.no_grad():
+        for it in items:
+            logp = torch.log_softmax(model(input_ids=torch.tensor([it["input_ids"]])).logits[0, :-1].float(), -1)
+            targets = torch.tensor(it["labels"][1:])
+            keep = targets != IGNORE
+            out.append([-logp[keep].gather(1, targets[keep, None]).sum().item(), int(keep.sum()),
+                        int((logp[keep].argmax(-1) == targets[keep]).sum())])
+    return np.array(out)
+
+
+def test_train_task_sft_records_every_example_each_epoch(lm_dir, tokenizer, tmp_path):
+    """datamap train --task sft on a single file: held-out rows, one record per example and epoch; with lr 0
+    the in-flight records equal a separate per-example computation on the same weights; metrics work on the run."""
+    from transformers import AutoModelForCausalLM
+
+    from datamap.io.store import read_sft_dynamics
+    from datamap.stages.measure import measure_run
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    cfg = TrainConfig(task="sft", dataset=str(data), model=str(lm_dir), out=str(tmp_path / "run"), epochs=2,
+                      batch_size=8, lr=1e-12, warmup_ratio=0.0, max_length=32, max_new_tokens=4, checkpoint=False)
+    run = train(cfg, progress=False)
+    dyn = read_sft_dynamics(run.dynamics)
+    frame = pd.read_parquet(run.data)
+    assert len(frame) == 36 and len(pd.read_parquet(run.heldout)) == 4  # 10 % held out, never trained on
+    assert dyn.loss_sum.shape == (36, 2) and list(dyn.ids) == frame["id"].tolist()
+    expected = _records_by_hand(AutoModelForCausalLM.from_pretrained(lm_dir).eval(), tokenizer, frame)
+    for p in range(2):
+        np.testing.assert_allclose(dyn.loss_sum[:, p], expected[:, 0], rtol=1e-4)
+        assert (dyn.n_tokens[:, p] == expected[:, 1]).all() and (dyn.n_correct[:, p] == expected[:, 2]).all()
+    scores = pd.read_json(run.root / "eval" / "heldout.json", typ="series")
+    assert set(scores.index) >= {"loss", "token_accuracy", "exact_match", "n"} and scores["n"] == 4
+    measure_run(run.root)
+    metrics = pd.read_parquet(run.root / "metrics.parquet")
+    np.testing.assert_allclose(metrics["mean_loss"], expected[:, 0] / expected[:, 1], rtol=1e-4)
+
+
+def test_task_sft_refuses_classifier_only_options(lm_dir, tmp_path):
+    from datamap.training.config import TrainConfig
+
+    with pytest.raises(Exception, match="not with (--)?task sft"):
+        TrainConfig(task="sft", dataset="x.csv", threshold_samples=True)
+    with pytest.raises(Exception, match="applies to (--)?task sft only"):
+        TrainConfig(dataset="x.csv", train_on_prompt=True)

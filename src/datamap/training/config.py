@@ -29,10 +29,18 @@ from datamap.errors import DatamapError
 
 __all__ = [
     "LambdaPer", "LimitMode", "LoraSpec", "MixupConfig", "MixupMode", "MixupSite", "OptionError", "Pairing", "Precision",
-    "RecordMode", "TrainConfig", "cli_flag", "config_error", "field_path",
+    "RecordMode", "Task", "TrainConfig", "cli_flag", "config_error", "field_path",
 ]
 
 Loc = tuple  # a field path, e.g. ("mixup", "pairing")
+
+
+class Task(Choice):
+    """``--task``: ``classify`` (a sequence classifier, logits recorded) or ``sft`` (a causal LM fine-tuned on
+    prompt -> completion rows; per-example token losses recorded: :mod:`datamap.training.sft`)."""
+
+    CLASSIFY = "classify"
+    SFT = "sft"
 
 
 class RecordMode(Choice):
@@ -332,6 +340,14 @@ class TrainConfig(BaseModel):
     gradient_checkpointing : bool, default False
         ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
         (less memory, roughly a third more time); the same gradients.
+    task : Task, default "classify"
+        ``--task``: ``classify`` or ``sft`` (a causal LM on ``prompt``/``completion``, ``messages`` or
+        ``text`` rows; not with mixup, threshold samples, --drop-hard, --freeze-base, focal loss, --embed,
+        --weights, --lora, --compile, --subset, a text pair, --export-jsonl or --eval-dataset yet).
+    train_on_prompt : bool, default False
+        ``--train-on-prompt`` (sft): the loss and the records on every token, not the completion's only.
+    max_new_tokens : int, default 32
+        ``--max-new-tokens`` (sft): greedy generation length for the exact match on the evaluation sets.
     lora : LoraSpec or None, default None
         ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
         package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
@@ -408,6 +424,9 @@ class TrainConfig(BaseModel):
     steps_like: Optional[str] = None
     lora: Optional[LoraSpec] = None
     gradient_checkpointing: bool = False
+    task: Task = Task.CLASSIFY
+    train_on_prompt: bool = False
+    max_new_tokens: int = Field(32, ge=1)
 
     @field_validator("report_to")
     @classmethod
@@ -462,6 +481,19 @@ class TrainConfig(BaseModel):
             raise OptionError(("compile",), "not with {} (its steps hook into the model's submodules)", ("mixup", "site"))
         if self.weights is not None and self.mixup is not None:
             raise OptionError(("weights",), "not with {}", ("mixup", "site"))
+        if self.task == Task.SFT:
+            for name, on in (("mixup", self.mixup is not None), ("threshold_samples", self.threshold_samples),
+                             ("drop_hard", self.drop_hard), ("freeze_base", self.freeze_base), ("loss", self.loss != "ce"),
+                             ("embed", self.embed is not None), ("weights", self.weights is not None),
+                             ("lora", self.lora is not None), ("compile", self.compile), ("subset", self.subset is not None),
+                             ("text_pair_column", self.text_pair_column is not None), ("export_jsonl", self.export_jsonl),
+                             ("eval_datasets", bool(self.eval_datasets))):
+                if on:
+                    raise OptionError((name,), "not with {} sft (not built for causal-LM runs yet)", ("task",))
+        else:
+            for name in ("train_on_prompt", "max_new_tokens"):
+                if getattr(self, name) != type(self).model_fields[name].default:
+                    raise OptionError((name,), "applies to {} sft only", ("task",))
         if self.max_steps is not None and self.steps_like is not None:
             raise OptionError(("steps_like",), "not with {}", ("max_steps",))
         if self.mixup is not None and self.mixup.start_epoch >= self.epochs:

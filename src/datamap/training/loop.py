@@ -200,6 +200,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
     main = accelerator.is_main_process
+    if cfg.task == "sft":  # a causal LM on prompt -> completion rows: its own loop, the same run contract
+        from datamap.training.sft_loop import train_sft
+
+        return train_sft(cfg, run, accelerator, progress, resume, budget)
 
     needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
                                         ("--lora", cfg.lora is not None)) if on]
