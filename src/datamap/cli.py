@@ -216,6 +216,7 @@ def train(
     task: Task = typer.Option(_default("task"), "--task", help="classify (a sequence classifier) or sft (a causal LM on prompt/completion, messages or text rows; per-example token losses recorded)."),
     train_on_prompt: bool = typer.Option(_default("train_on_prompt"), "--train-on-prompt", help="sft: loss and records on every token, not only the completion's."),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help="sft: greedy generation length for the exact match on the evaluation sets."),
+    record_every: Optional[int] = typer.Option(_default("record_every"), "--record-every", help="sft: record by a no_grad pass over the training set every N optimizer steps (denser trajectories than one point per epoch; in-flight recording off)."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 

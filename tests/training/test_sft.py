@@ -192,3 +192,27 @@ def test_task_sft_refuses_classifier_only_options(lm_dir, tmp_path):
         TrainConfig(task="sft", dataset="x.csv", threshold_samples=True)
     with pytest.raises(Exception, match="applies to (--)?task sft only"):
         TrainConfig(dataset="x.csv", train_on_prompt=True)
+
+
+def test_record_every_gives_points_at_those_steps(lm_dir, tokenizer, tmp_path):
+    """--record-every 2 over 2 epochs of 5 steps: points after steps 2, 4 (epoch 0), 6, 8, 10 (epoch 1), each a pass
+    over every example; with lr ~0 each equals the per-example computation."""
+    from transformers import AutoModelForCausalLM
+
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.config import TrainConfig
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    cfg = TrainConfig(task="sft", dataset=str(data), model=str(lm_dir), out=str(tmp_path / "run"), epochs=2,
+                      batch_size=8, lr=1e-12, warmup_ratio=0.0, max_length=32, checkpoint=False, record_every=2,
+                      eval_split="none")
+    run = train(cfg, progress=False)
+    dyn = read_sft_dynamics(run.dynamics)
+    assert dyn.steps.tolist() == [2, 4, 6, 8, 10] and dyn.epochs.tolist() == [0, 0, 1, 1, 1]
+    frame = pd.read_parquet(run.data)
+    expected = _records_by_hand(AutoModelForCausalLM.from_pretrained(lm_dir).eval(), tokenizer, frame)
+    np.testing.assert_allclose(dyn.loss_sum, np.repeat(expected[:, :1], 5, axis=1), rtol=1e-4)
+    with pytest.raises(Exception, match="nothing would be recorded"):
+        train(cfg.model_copy(update={"record_every": 50, "out": str(tmp_path / "r2")}), progress=False)

@@ -348,6 +348,9 @@ class TrainConfig(BaseModel):
         ``--train-on-prompt`` (sft): the loss and the records on every token, not the completion's only.
     max_new_tokens : int, default 32
         ``--max-new-tokens`` (sft): greedy generation length for the exact match on the evaluation sets.
+    record_every : int or None, default None
+        ``--record-every N`` (sft): record by a batched, length-sorted ``no_grad`` pass over the training set
+        every N optimizer steps (the trajectory's points; in-flight recording is off then); >= 1.
     lora : LoraSpec or None, default None
         ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
         package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
@@ -427,6 +430,7 @@ class TrainConfig(BaseModel):
     task: Task = Task.CLASSIFY
     train_on_prompt: bool = False
     max_new_tokens: int = Field(32, ge=1)
+    record_every: Optional[int] = Field(None, ge=1)
 
     @field_validator("report_to")
     @classmethod
@@ -482,6 +486,8 @@ class TrainConfig(BaseModel):
         if self.weights is not None and self.mixup is not None:
             raise OptionError(("weights",), "not with {}", ("mixup", "site"))
         if self.task == Task.SFT:
+            if self.record_every is not None and self.record == RecordMode.NONE:
+                raise OptionError(("record_every",), "not with {} none", ("record",))
             for name, on in (("mixup", self.mixup is not None), ("threshold_samples", self.threshold_samples),
                              ("drop_hard", self.drop_hard), ("freeze_base", self.freeze_base), ("loss", self.loss != "ce"),
                              ("embed", self.embed is not None), ("weights", self.weights is not None),
@@ -491,7 +497,7 @@ class TrainConfig(BaseModel):
                 if on:
                     raise OptionError((name,), "not with {} sft (not built for causal-LM runs yet)", ("task",))
         else:
-            for name in ("train_on_prompt", "max_new_tokens"):
+            for name in ("train_on_prompt", "max_new_tokens", "record_every"):
                 if getattr(self, name) != type(self).model_fields[name].default:
                     raise OptionError((name,), "applies to {} sft only", ("task",))
         if self.max_steps is not None and self.steps_like is not None:

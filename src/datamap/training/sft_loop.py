@@ -8,7 +8,7 @@ epoch, [summed token NLL, target tokens, argmax-correct tokens] (see :mod:`datam
     -> model/, eval/<set>.json (+ greedy exact match), history.json; dynamics.parquet; manifest: complete
 
 Called by :func:`datamap.training.loop.train` after its checks (one writer, --overwrite, foreign folders).
-Not yet: --resume, --record-every, LoRA, several evaluation datasets (refused by the config or here).
+Not yet: --resume, LoRA, several evaluation datasets (refused by the config or here).
 """
 
 from __future__ import annotations
@@ -120,25 +120,31 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     total_steps, epochs = plan(cfg.epochs, len(loader), budget)
     if main and epochs != cfg.epochs:
         run.write_manifest(epochs=epochs)
+    if cfg.record_every and total_steps < cfg.record_every:
+        raise DatamapError(f"--record-every {cfg.record_every}: the run takes {total_steps} optimizer steps, "
+                           "so nothing would be recorded; pass a smaller N")
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     step_fn = SFTStep()
     from datamap.training.recorder import EpochRecorder
 
     recorder = EpochRecorder()
     ids = train_df["id"].to_numpy(dtype=object)
-    history, steps_done = [], 0
+    history, steps_done, point = [], 0, 0
+    every = cfg.record_every
     for epoch in range(epochs):
         loader.set_epoch(epoch)
         sampler.set_epoch(epoch)
         model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
+        passes: list[np.ndarray] = []  # --record-every: this epoch's points
+        pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
         for batch in loader:
             with accelerator.autocast():
                 loss, records = step_fn(model, batch, epoch)
-            if cfg.record == "inflight":
+            if cfg.record == "inflight" and not every:
                 recorder.add(batch["index"], records)  # before the optimizer step
             accelerator.backward(loss)
             if cfg.max_grad_norm:
@@ -148,19 +154,30 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             optimizer.zero_grad(set_to_none=True)
             steps_done += 1
             loss_sum += records[:, 0].sum()
+            if every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
+                passes.append(predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator))
+                pass_steps.append(steps_done)
+                model.train()
             bar.update(1)
             if steps_done >= total_steps:
                 break
         bar.close()
         seconds = time.perf_counter() - t0
         partial = steps_done < (epoch + 1) * len(loader)
-        if cfg.record == "inflight" and not partial:
+        if every:
+            if main:  # every point of this epoch (possibly none) in its epoch file
+                k = len(passes)
+                recs = np.stack(passes) if k else np.zeros((0, len(train_df), 3), dtype=np.float32)
+                write_sft_epoch_file(run.dynamics_dir, epoch, ids, recs, np.arange(point, point + k),
+                                     np.asarray(pass_steps, dtype=np.int64), record="every", record_every=every)
+                point += k
+        elif cfg.record == "inflight" and not partial:
             index, recs = recorder.collect(accelerator, n_examples=len(train_df))
         elif cfg.record != "none":
             recorder.collect(accelerator)  # drop a cut-short epoch's partial records
             recs = predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
             index = np.arange(len(train_df))
-        if cfg.record != "none" and main:
+        if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"
             write_sft_epoch_file(run.dynamics_dir, epoch, ids[index], recs, epoch, steps_done, record=mode)
         tokens = float(sum(sum(t != -100 for t in it["labels"][1:]) for it in train_enc))
