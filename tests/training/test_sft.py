@@ -216,3 +216,41 @@ def test_record_every_gives_points_at_those_steps(lm_dir, tokenizer, tmp_path):
     np.testing.assert_allclose(dyn.loss_sum, np.repeat(expected[:, :1], 5, axis=1), rtol=1e-4)
     with pytest.raises(Exception, match="nothing would be recorded"):
         train(cfg.model_copy(update={"record_every": 50, "out": str(tmp_path / "r2")}), progress=False)
+
+
+@pytest.mark.slow
+def test_two_processes_record_every_example_once(lm_dir, tokenizer, tmp_path):
+    """accelerate launch, 2 processes (gloo), 27 rows at batch 4 (even batching repeats rows on one process):
+    every example recorded once per epoch, equal (lr ~0) to one process's records."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from datamap.io.store import read_sft_dynamics
+    import socket
+
+    data = tmp_path / "qa.csv"
+    arithmetic(27, seed=2).to_csv(data, index=False)
+    args = ["train", "--task", "sft", "--dataset", str(data), "--model", str(lm_dir), "--epochs", "2",
+            "--batch-size", "4", "--lr", "1e-12", "--warmup-ratio", "0", "--max-length", "32", "--eval-split", "none",
+            "--no-checkpoint", "--quiet"]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+           "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port(socket)),
+           "-m", "datamap", *args, "--out", str(tmp_path / "two")]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(OMP_NUM_THREADS=1), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    r = subprocess.run([sys.executable, "-m", "datamap", *args, "--out", str(tmp_path / "one")], capture_output=True,
+                       text=True, env=cli_env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    two, one = read_sft_dynamics(tmp_path / "two" / "dynamics.parquet"), read_sft_dynamics(tmp_path / "one" / "dynamics.parquet")
+    assert sorted(two.ids) == sorted(one.ids) and len(set(two.ids)) == 27
+    order = {i: k for k, i in enumerate(one.ids)}
+    rows = [order[i] for i in two.ids]
+    np.testing.assert_allclose(two.loss_sum, one.loss_sum[rows], rtol=1e-4)
+    assert (two.n_tokens == one.n_tokens[rows]).all() and (two.n_correct == one.n_correct[rows]).all()
+
+
+def _free_port(socket) -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
