@@ -178,6 +178,8 @@ def test_train_task_sft_records_every_example_each_epoch(lm_dir, tokenizer, tmp_
     for p in range(2):
         np.testing.assert_allclose(dyn.loss_sum[:, p], expected[:, 0], rtol=1e-4)
         assert (dyn.n_tokens[:, p] == expected[:, 1]).all() and (dyn.n_correct[:, p] == expected[:, 2]).all()
+    history = pd.read_json(run.history, typ="series")["epochs"]  # the token mean over the epoch's batches
+    assert history[0]["train_loss"] == pytest.approx(expected[:, 0].sum() / expected[:, 1].sum(), rel=1e-4)
     scores = pd.read_json(run.root / "eval" / "heldout.json", typ="series")
     assert set(scores.index) >= {"loss", "token_accuracy", "exact_match", "n"} and scores["n"] == 4
     measure_run(run.root)

@@ -24,6 +24,20 @@ def encode_frame(df: pd.DataFrame, tokenizer, max_length: int = 128) -> list[dic
     ]
 
 
+def padded_width(items: list[dict], multiple: int | None = None) -> int:
+    """The longest ``input_ids`` of a batch, rounded up to a multiple of ``multiple`` when given."""
+    longest = max(len(it["input_ids"]) for it in items)
+    return (longest + multiple - 1) // multiple * multiple if multiple else longest
+
+
+def pad_right(seqs: list, width: int, pad: int) -> torch.Tensor:
+    """A (len(seqs), width) LongTensor: each sequence, then ``pad``."""
+    arr = np.full((len(seqs), width), pad, dtype=np.int64)
+    for r, seq in enumerate(seqs):
+        arr[r, : len(seq)] = seq
+    return torch.from_numpy(arr)
+
+
 class Collator:
     """Pad a list of encoded items to the longest in the batch; returns LongTensors."""
 
@@ -32,18 +46,11 @@ class Collator:
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(it["input_ids"]) for it in items)
-        if self.pad_to_multiple_of:
-            m = self.pad_to_multiple_of
-            longest = (longest + m - 1) // m * m
+        longest = padded_width(items, self.pad_to_multiple_of)
         batch: dict[str, torch.Tensor] = {}
         for key, pad in (("input_ids", self.pad_id), ("attention_mask", 0), ("token_type_ids", 0)):
             if key in items[0]:
-                arr = np.full((len(items), longest), pad, dtype=np.int64)
-                for r, it in enumerate(items):
-                    seq = it[key]
-                    arr[r, : len(seq)] = seq
-                batch[key] = torch.from_numpy(arr)
+                batch[key] = pad_right([it[key] for it in items], longest, pad)
         batch["labels"] = torch.tensor([it["labels"] for it in items], dtype=torch.long)
         batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
         return batch

@@ -12,7 +12,6 @@ summed loss is exact in float32 for a few thousand target tokens; the counts are
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -132,14 +131,6 @@ def sft_frame(raw: pd.DataFrame, source: str, tokenizer=None, columns: SFTColumn
     return frame[~bad].reset_index(drop=True) if bad.any() else frame
 
 
-def data_hash(frame: pd.DataFrame) -> str:
-    """sha256 of an sft frame's ids and texts (for caches and checks)."""
-    h = hashlib.sha256()
-    for col in ("id", "prompt", "completion"):
-        h.update("\x1e".join(frame[col].astype(str)).encode("utf-8"))
-    return h.hexdigest()
-
-
 # ----------------------------------------------------------------------------- tokens
 def encode_sft(frame: pd.DataFrame, tokenizer, max_length: int, train_on_prompt: bool = False,
                source: str = "data") -> list[dict]:
@@ -177,16 +168,11 @@ class SFTCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, items: list[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(it["input_ids"]) for it in items)
-        if self.pad_to_multiple_of:
-            m = self.pad_to_multiple_of
-            longest = (longest + m - 1) // m * m
-        batch = {}
-        for key, pad in (("input_ids", self.pad_id), ("attention_mask", 0), ("labels", IGNORE)):
-            arr = np.full((len(items), longest), pad, dtype=np.int64)
-            for r, it in enumerate(items):
-                arr[r, : len(it[key])] = it[key]
-            batch[key] = torch.from_numpy(arr)
+        from datamap.training.batching import pad_right, padded_width
+
+        longest = padded_width(items, self.pad_to_multiple_of)
+        batch = {key: pad_right([it[key] for it in items], longest, pad)
+                 for key, pad in (("input_ids", self.pad_id), ("attention_mask", 0), ("labels", IGNORE))}
         batch["index"] = torch.tensor([it["index"] for it in items], dtype=torch.long)
         return batch
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,15 +24,14 @@ import torch
 from datamap.console import Progress, say
 from datamap.core.checks import fraction_count
 from datamap.errors import DatamapError
+from datamap.eval.sets import HELDOUT
 from datamap.io import atomic
 from datamap.io.data import load_table, split_exists
 from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, write_sft_epoch_file
 from datamap.training.batching import LengthGroupedSampler, make_loader
-from datamap.training.sft import (SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
+from datamap.training.sft import (IGNORE, SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
                                   load_causal_lm, predict_records, record_summary, sft_frame)
-
-HELDOUT = "heldout"
 
 
 def _load(cfg, tokenizer):
@@ -46,8 +46,6 @@ def _load(cfg, tokenizer):
         frame = frame.reset_index(drop=True)
     evals: dict[str, pd.DataFrame] = {}
     split = cfg.eval_split
-    from pathlib import Path
-
     if split == "auto" and Path(cfg.dataset).is_file():  # a lone file: hold out a seeded 10 %, never self-evaluate
         from datamap.training.loop import HOLDOUT_FRACTION
 
@@ -95,6 +93,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     train_enc = encode_sft(train_df, tokenizer, cfg.max_length, cfg.train_on_prompt, source)
     eval_enc = {k: encode_sft(v, tokenizer, cfg.max_length, cfg.train_on_prompt, k) for k, v in evals.items()}
     collate = SFTCollator(tokenizer)
+    targets = sum(sum(t != IGNORE for t in it["labels"][1:]) for it in train_enc)
     config = cfg.model_dump(mode="json")
     if main:
         if cfg.overwrite:
@@ -104,7 +103,6 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             atomic.write_table(run.heldout, evals[HELDOUT])
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
-        targets = sum(sum(t != -100 for t in it["labels"][1:]) for it in train_enc)
         say(f"sft: {len(train_df)} examples ({targets} target tokens), {', '.join(evals) or 'no evaluation'}, "
             f"{accelerator.device}, {accelerator.mixed_precision}")
     accelerator.wait_for_everyone()
@@ -130,6 +128,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     recorder = EpochRecorder()
     ids = train_df["id"].to_numpy(dtype=object)
     history, steps_done, point = [], 0, 0
+    eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every
     for epoch in range(epochs):
         loader.set_epoch(epoch)
@@ -137,6 +136,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
+        token_sum = torch.zeros((), device=accelerator.device)  # the tokens behind loss_sum (a cut-short epoch: fewer)
         passes: list[np.ndarray] = []  # --record-every: this epoch's points
         pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
@@ -154,6 +154,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             optimizer.zero_grad(set_to_none=True)
             steps_done += 1
             loss_sum += records[:, 0].sum()
+            token_sum += records[:, 1].sum()
             if every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
                 passes.append(predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator))
                 pass_steps.append(steps_done)
@@ -180,11 +181,12 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"
             write_sft_epoch_file(run.dynamics_dir, epoch, ids[index], recs, epoch, steps_done, record=mode)
-        tokens = float(sum(sum(t != -100 for t in it["labels"][1:]) for it in train_enc))
-        entry = {"epoch": epoch, "steps": steps_done, "train_loss": accelerator.reduce(loss_sum, "sum").item() / tokens,
+        entry = {"epoch": epoch, "steps": steps_done, "train_loss": accelerator.reduce(loss_sum, "sum").item()
+                 / max(accelerator.reduce(token_sum, "sum").item(), 1.0),
                  "seconds": seconds, "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
         for name, enc in eval_enc.items():
-            scores = record_summary(predict_records(model, enc, collate, cfg.eval_batch_size, accelerator))
+            eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
+            scores = record_summary(eval_records[name])
             entry["eval"][name] = {"loss": scores["loss"], "token_accuracy": scores["token_accuracy"],
                                    "accuracy": scores["token_accuracy"]}
         history.append(entry)
@@ -196,8 +198,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
 
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
-    for name, enc in eval_enc.items():
-        recs = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
+    for name, recs in eval_records.items():
         if main:
             frame = evals[name]
             generated = generate(unwrapped, tokenizer, frame["prompt"].tolist(), cfg.max_new_tokens,
