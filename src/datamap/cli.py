@@ -217,6 +217,7 @@ def train(
     train_on_prompt: bool = typer.Option(_default("train_on_prompt"), "--train-on-prompt", help="sft: loss and records on every token, not only the completion's."),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help="sft: greedy generation length for the exact match on the evaluation sets."),
     record_every: Optional[int] = typer.Option(_default("record_every"), "--record-every", help="sft: record by a no_grad pass over the training set every N optimizer steps (denser trajectories than one point per epoch; in-flight recording off)."),
+    record_sample: Optional[int] = typer.Option(_default("record_sample"), "--record-sample", help="sft, with --record-every: each pass covers the same seeded random K training examples instead of all of them."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
