@@ -369,3 +369,53 @@ def test_killed_and_resumed_sft_run_keeps_the_trajectories(lm_dir, tmp_path, eve
     assert (run / "model" / "model.safetensors").read_bytes() == (ref / "model" / "model.safetensors").read_bytes()
     assert (run / "eval" / "heldout.json").read_text() == (ref / "eval" / "heldout.json").read_text()
     assert not (run / "checkpoint").exists()
+
+
+def test_unigram_baseline_by_hand():
+    from datamap.core.health import check_unigram
+    from datamap.training.sft import target_counts, unigram_loss
+
+    items = [{"labels": [IGNORE, IGNORE, 5, 5]}, {"labels": [IGNORE, 6]}]  # targets after the shift: 5, 5, 6
+    counts = target_counts(items, 8)
+    assert counts.tolist() == [0, 0, 0, 0, 0, 2, 1, 0]
+    assert unigram_loss(items, counts) == pytest.approx(-(2 * np.log(3 / 11) + np.log(2 / 11)) / 3)
+    assert unigram_loss([{"labels": [IGNORE, 7]}], counts) == pytest.approx(-np.log(1 / 11))
+    assert not check_unigram(2.0, 2.0, what="x").ok and not check_unigram(1.91, 2.0, what="x").ok
+    assert check_unigram(1.9, 2.0, what="x").ok and check_unigram(0.5, 2.0, what="x").ok
+
+
+def test_health_says_when_an_sft_model_learnt_nothing(lm_dir, tmp_path):
+    """lr ~0: the training and held-out token losses are at the unigram baseline's level (random weights are worse),
+    and `datamap metrics --json`, the report and the map say so; after real training the training set's check
+    passes."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(60, seed=1).to_csv(data, index=False)
+
+    def health(run):
+        r = subprocess.run([sys.executable, "-m", "datamap", "metrics", str(run), "--json"], capture_output=True,
+                           text=True, env=cli_env(), timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return {f["message"].split(":")[0]: f for f in json.loads(r.stdout)["health"]}
+
+    dead = train(_sft_cfg(data, lm_dir, tmp_path / "dead", epochs=3), progress=False)
+    found = health(dead.root)
+    assert not found["evaluation set heldout"]["ok"] and "learnt (next to) nothing" in found["evaluation set heldout"]["message"]
+    assert not found["training set (token loss at the last record point used)"]["ok"]
+    assert found["3 record points recorded (at least 3 needed for variability)"]["ok"]
+    from datamap.views.report import write_report
+
+    write_report(dead.root)
+    assert "learnt (next to) nothing" in (dead.root / "report.html").read_text()
+    from datamap.views.interactive import write_html_map
+
+    write_html_map(dead.root)
+    assert "learnt (next to) nothing" in (dead.root / "map.html").read_text()
+    live = train(_sft_cfg(data, lm_dir, tmp_path / "live", epochs=12, lr=1e-2, batch_size=8), progress=False)
+    assert health(live.root)["training set (token loss at the last record point used)"]["ok"]

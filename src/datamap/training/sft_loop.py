@@ -33,7 +33,8 @@ from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, write_sft_epoch_file
 from datamap.training.batching import LengthGroupedSampler, make_loader
 from datamap.training.sft import (IGNORE, SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
-                                  load_causal_lm, predict_records, record_summary, sft_frame)
+                                  load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
+                                  unigram_loss)
 
 
 def _load(cfg, tokenizer):
@@ -108,6 +109,9 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     eval_enc = {k: encode_sft(v, tokenizer, cfg.max_length, cfg.train_on_prompt, k) for k, v in evals.items()}
     collate = SFTCollator(tokenizer)
     targets = sum(sum(t != IGNORE for t in it["labels"][1:]) for it in train_enc)
+    # the health check's reference: every target token predicted by its frequency among the training targets
+    counts = target_counts(train_enc, max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0)))
+    unigram = {"train": unigram_loss(train_enc, counts), **{k: unigram_loss(v, counts) for k, v in eval_enc.items()}}
     config = cfg.model_dump(mode="json")
     if resume:
         from datamap.training.loop import _check_same_data
@@ -176,6 +180,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         loss_sum = torch.zeros((), device=accelerator.device)
         token_sum = torch.zeros((), device=accelerator.device)  # the tokens behind loss_sum (a cut-short epoch: fewer)
         passes: list[np.ndarray] = []  # --record-every: this epoch's points
+        pass_seconds = 0.0  # time in the --record-every passes (inside the epoch's seconds)
         pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
@@ -195,14 +200,17 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             loss_sum += records[:, 0].sum()
             token_sum += records[:, 1].sum()
             if every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
+                t_pass = time.perf_counter()
                 passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator))
                 pass_steps.append(steps_done)
                 model.train()
+                pass_seconds += time.perf_counter() - t_pass
             bar.update(1)
             if steps_done >= total_steps:
                 break
         bar.close()
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - pass_seconds
+        t_rec = time.perf_counter()
         partial = steps_done < (epoch + 1) * len(loader)
         if every:
             if main:  # every point of this epoch (possibly none) in its epoch file
@@ -221,10 +229,11 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"
             write_sft_epoch_file(run.dynamics_dir, epoch, ids[index], recs, epoch, steps_done, record=mode)
+        record_seconds = pass_seconds + time.perf_counter() - t_rec
         kill_point(f"{epoch}:recorded")
         entry = {"epoch": epoch, "steps": steps_done, "train_loss": accelerator.reduce(loss_sum, "sum").item()
                  / max(accelerator.reduce(token_sum, "sum").item(), 1.0),
-                 "seconds": seconds, "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
+                 "seconds": seconds, "record_seconds": record_seconds, "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
         for name, enc in eval_enc.items():
             eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
             scores = record_summary(eval_records[name])
@@ -234,7 +243,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         if main:
             evs = " ".join(f"{k} loss {v['loss']:.4f} token acc {v['token_accuracy']:.4f}" for k, v in entry["eval"].items())
             say(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
-            atomic.write_json(run.history, {"epochs": history})
+            atomic.write_json(run.history, {"epochs": history, "unigram_loss": unigram})
         if cfg.checkpoint:
             save_checkpoint(run, accelerator, model, optimizer, scheduler,
                             {"epoch": epoch, "history": history, "point": point})
@@ -254,7 +263,8 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             generated = generate(unwrapped, tokenizer, frame["prompt"].tolist(), cfg.max_new_tokens,
                                  cfg.eval_batch_size, cfg.max_length, accelerator.device)
             exact = exact_matches(generated, frame["completion"].tolist())
-            scores = {**record_summary(recs), "exact_match": float(exact.mean()) if len(exact) else 0.0}
+            scores = {**record_summary(recs), "exact_match": float(exact.mean()) if len(exact) else 0.0,
+                      "unigram_loss": unigram[name]}
             (run.root / "eval").mkdir(exist_ok=True)
             atomic.write_json(run.root / "eval" / f"{name}.json", scores)
             atomic.write_table(run.root / "eval" / f"{name}.parquet", pd.DataFrame({
