@@ -469,13 +469,10 @@ def load_run(path: "str | os.PathLike") -> Run:
     """
     from datamap.io.rundir import RunDir
     from datamap.io.selection import load_selection_ids
-    from datamap.io.yamlsafe import load_yaml_file
 
     rd = RunDir(path)
     rd.require()
-    config = {}
-    if rd.config.exists():
-        config = load_yaml_file(rd.config) or {}
+    config = rd.read_config()
     names = rd.label_names() if rd.labels.exists() else []
     history = _read_json(rd.history).get("epochs", []) if rd.history.exists() else []
     evaluations = {p.stem: _read_json(p) for p in sorted(rd.eval_dir.glob("*.json"))} if rd.eval_dir.is_dir() else {}

@@ -177,6 +177,22 @@ class RunDir:
             return {}
         return {k: v for k, v in cols.items() if isinstance(v, str)} if isinstance(cols, dict) else {}
 
+    def read_config(self, required: bool = False) -> dict:
+        """``config.yaml`` (the training options) as a dict: ``{}`` when the file is absent (a
+        :class:`DatamapError` when ``required``); a file that is not a YAML mapping is an error naming it."""
+        from datamap.io.yamlsafe import load_yaml_file
+
+        if not self.config.is_file():
+            if required:
+                raise DatamapError(f"{self.config}: not found (a run written by datamap train)")
+            return {}
+        data = load_yaml_file(self.config)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise DatamapError(f"{self.config}: not a mapping of options")
+        return data
+
     def label_names(self) -> list[str]:
         """Class names in id order, from labels.json."""
         self.require(self.labels)
@@ -370,13 +386,9 @@ def run_task(run: "str | os.PathLike") -> str:
     (:func:`datamap.io.store.dynamics_kind`), else ``"classify"``.
     """
     rd = run if isinstance(run, RunDir) else RunDir(run)
-    if rd.config.is_file():
-        from datamap.io.yamlsafe import load_yaml_file
-
-        config = load_yaml_file(rd.config)
-        task = config.get("task") if isinstance(config, dict) else None
-        if task in TASKS:
-            return task
+    task = rd.read_config().get("task")
+    if task in TASKS:
+        return task
     source = rd.dynamics_source()
     if source.exists():
         from datamap.io.store import dynamics_kind

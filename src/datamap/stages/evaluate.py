@@ -31,14 +31,11 @@ def _eval_name(name: str | None, dataset: str, split: str) -> str:
 
 def _training_data(model_or_run: str) -> tuple[str, str] | None:
     """(dataset, split) a run was trained on, from its config.yaml; None for a model or an unreadable config."""
-    from datamap.io.yamlsafe import load_yaml_file
-
-    cfg = Path(model_or_run) / "config.yaml"
     try:
-        conf = load_yaml_file(cfg) if cfg.is_file() else None
+        conf = RunDir(model_or_run).read_config()
     except DatamapError:
         return None
-    if not isinstance(conf, dict) or not isinstance(conf.get("dataset"), str):
+    if not isinstance(conf.get("dataset"), str):
         return None
     return conf["dataset"], str(conf.get("split") or "train")
 

@@ -429,15 +429,12 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
     out : path
         The run directory (``datamap train --resume --out OUT``); it replaces the saved ``out``.
     """
-    from datamap.io.yamlsafe import load_yaml_file
     from datamap.training.config import config_error, field_path
 
     run = RunDir(out)
     if not run.config.exists():
         raise DatamapError(f"{run.config}: not found; --resume continues a run started by datamap train")
-    data = load_yaml_file(run.config)
-    if not isinstance(data, dict):
-        raise DatamapError(f"{run.config}: not a mapping of options")
+    data = run.read_config(required=True)
     data["out"] = str(out)
     if data.get("limit") is None:  # runs saved before the default --limit-mode changed hold limit_mode: first
         data.pop("limit_mode", None)

@@ -93,13 +93,10 @@ def health_json(findings: list[Finding]) -> list[dict]:
 
 
 def _config(rd: RunDir) -> dict:
-    from datamap.io.yamlsafe import load_yaml_file
-
     try:
-        data = load_yaml_file(rd.config) if rd.config.is_file() else None
+        return rd.read_config()
     except Exception:  # an unreadable config: the page just says less
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _rows(path) -> int | None:
