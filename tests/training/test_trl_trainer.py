@@ -1,0 +1,190 @@
+"""DynamicsSFTTrainer (datamap.training.trl_trainer): TRL's SFTTrainer recording an sft run directory, on a
+tiny GPT-2 built from a config (the fixtures of test_sft.py), on the CPU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+pytest.importorskip("trl")
+datasets = pytest.importorskip("datasets")
+
+from training.test_sft import arithmetic, make_model, make_tokenizer  # noqa: E402
+
+from datamap.errors import DatamapError  # noqa: E402
+from datamap.training.sft import IGNORE, token_records  # noqa: E402
+
+N = 24
+LONG_PROMPT = " ".join(["what is"] * 30) + " 1+1="  # no completion token within max_length: TRL drops the row
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return make_tokenizer()
+
+
+def _args(out, **kw):
+    from trl import SFTConfig
+
+    base = dict(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=5, learning_rate=0.0,
+                weight_decay=0.0, max_length=32, report_to="none", use_cpu=True, save_strategy="no",
+                logging_strategy="no", seed=0, disable_tqdm=True)
+    return SFTConfig(**{**base, **kw})
+
+
+def _frame() -> pd.DataFrame:
+    df = arithmetic(N, seed=3)
+    long = pd.DataFrame({"prompt": [LONG_PROMPT], "completion": ["2"]})
+    return pd.concat([df.iloc[:10], long, df.iloc[10:]], ignore_index=True)  # the dropped row in the middle
+
+
+@pytest.fixture(scope="module")
+def trl_run(tmp_path_factory, tokenizer):
+    """2 epochs, lr 0, batches of 5 (the last one short), TRL's shuffled sampler; one row TRL drops."""
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    out = tmp_path_factory.mktemp("trl-run")
+    trainer = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(), args=_args(out),
+                                 train_dataset=datasets.Dataset.from_pandas(_frame()), processing_class=tokenizer)
+    trainer.train()
+    return trainer, out / "datamap"
+
+
+def _by_hand(trainer) -> dict[int, np.ndarray]:
+    """Per source row: token_records of one unpadded, no_grad forward pass over TRL's own input_ids and labels."""
+    model = trainer.model.eval()
+    out = {}
+    with torch.no_grad():
+        for item in trainer.train_dataset:
+            logits = model(input_ids=torch.tensor([item["input_ids"]])).logits
+            out[item["datamap_index"]] = token_records(logits, torch.tensor([item["labels"]]))[0][0].numpy()
+    model.train()
+    return out
+
+
+def test_every_example_recorded_once_per_epoch(trl_run):
+    from datamap.io.store import dynamics_kind, read_sft_dynamics
+    from datamap.io.rundir import run_task
+
+    trainer, run = trl_run
+    data = pd.read_parquet(run / "data.parquet")
+    assert list(data.columns) == ["id", "prompt", "completion"] and len(data) == N
+    assert LONG_PROMPT not in set(data["prompt"])  # the row TRL dropped is not in the run
+    dyn = read_sft_dynamics(run / "dynamics.parquet")
+    assert dynamics_kind(run / "dynamics.parquet") == "sft" and run_task(run) == "sft"
+    assert list(dyn.ids) == data["id"].tolist() and len(set(dyn.ids)) == N
+    assert dyn.n_points == 2 and dyn.epochs.tolist() == [0, 1] and dyn.steps.tolist() == [5, 10]
+    assert dyn.meta["record"] == "inflight"
+    manifest = pd.read_json(run / "manifest.json", typ="series")
+    assert manifest["status"] == "complete" and manifest["epochs_written"] == 2
+
+
+def test_records_equal_a_per_example_no_grad_pass(trl_run, tokenizer):
+    """lr 0: the in-flight records (TRL's fused LM head, padded shuffled batches) equal token_records of a
+    separate batch-1 forward on the same weights, row by row, and data.parquet's rows are those rows."""
+    from datamap.io.store import read_sft_dynamics
+
+    trainer, run = trl_run
+    dyn = read_sft_dynamics(run / "dynamics.parquet")
+    data = pd.read_parquet(run / "data.parquet")
+    expected = _by_hand(trainer)
+    source = _frame()
+    rows = [i for i in range(len(source)) if i != 10]
+    assert sorted(expected) == rows
+    want = np.stack([expected[i] for i in rows])
+    assert data["prompt"].tolist() == source["prompt"].iloc[rows].tolist()
+    for p in range(2):
+        np.testing.assert_allclose(dyn.loss_sum[:, p], want[:, 0], rtol=1e-4)
+        assert (dyn.n_tokens[:, p] == want[:, 1]).all() and (dyn.n_correct[:, p] == want[:, 2]).all()
+
+
+def test_only_the_tokens_trl_trains_on_are_counted(trl_run, tokenizer):
+    """n_tokens = TRL's labels != -100 (after the shift) = the completion's tokens + EOS, never the prompt's."""
+    from datamap.io.store import read_sft_dynamics
+
+    trainer, run = trl_run
+    dyn = read_sft_dynamics(run / "dynamics.parquet")
+    data = pd.read_parquet(run / "data.parquet")
+    prepared = {item["datamap_index"]: item for item in trainer.train_dataset}
+    rows = [i for i in range(N + 1) if i != 10]
+    for k, (prompt, completion) in enumerate(zip(data["prompt"], data["completion"])):
+        item = prepared[rows[k]]
+        trained = sum(t != IGNORE for t in item["labels"][1:])
+        whole = tokenizer(prompt + completion + tokenizer.eos_token)["input_ids"]
+        n_prompt = len(tokenizer(prompt)["input_ids"])
+        assert whole[:n_prompt] == tokenizer(prompt)["input_ids"]
+        assert dyn.n_tokens[k, 0] == trained == len(whole) - n_prompt
+        assert dyn.n_tokens[k, 0] < len(item["input_ids"]) - 1  # the prompt is not counted
+
+
+def test_datamap_metrics_and_trajectory_clusters_read_the_run(trl_run):
+    from datamap.stages.cluster import cluster_trajectories
+    from datamap.stages.measure import measure_run
+
+    trainer, run = trl_run
+    expected = _by_hand(trainer)
+    want = np.stack([expected[i] for i in range(N + 1) if i != 10])
+    measure_run(run)
+    metrics = pd.read_parquet(run / "metrics.parquet")
+    assert len(metrics) == N and pd.read_json(run / "metrics.json", typ="series")["kind"] == "sft"
+    np.testing.assert_allclose(metrics["mean_loss"], want[:, 0] / want[:, 1], rtol=1e-4)
+    result, out, _ = cluster_trajectories(run, k=3, seed=0)
+    assert len(pd.read_parquet(out)) == N
+
+
+def test_completion_only_loss_off_counts_the_prompt(tmp_path, tokenizer):
+    """With completion_only_loss=False TRL trains on every token, and so do the records."""
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    ds = datasets.Dataset.from_pandas(arithmetic(6, seed=4).assign(id=[f"q{i}" for i in range(6)]))
+    trainer = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(),
+                                 args=_args(tmp_path, num_train_epochs=1, completion_only_loss=False),
+                                 train_dataset=ds, processing_class=tokenizer, dynamics_dir=tmp_path / "run")
+    trainer.train()
+    dyn = read_sft_dynamics(tmp_path / "run" / "dynamics.parquet")
+    assert list(dyn.ids) == [f"q{i}" for i in range(6)]  # the dataset's id column keys the records
+    lengths = {item["datamap_index"]: len(item["input_ids"]) for item in trainer.train_dataset}
+    assert dyn.n_tokens[:, 0].tolist() == [lengths[i] - 1 for i in range(6)]
+
+
+def test_refusals(tmp_path, tokenizer):
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    ds = datasets.Dataset.from_pandas(arithmetic(4))
+    model = make_model("gpt2", len(tokenizer))
+    with pytest.raises(DatamapError, match="packing=True"):
+        DynamicsSFTTrainer(model=model, args=_args(tmp_path, packing=True), train_dataset=ds, processing_class=tokenizer)
+    with pytest.raises(DatamapError, match="datasets.Dataset"):
+        DynamicsSFTTrainer(model=model, args=_args(tmp_path), train_dataset=list(ds), processing_class=tokenizer)
+
+
+def test_trl_frame_ids_and_conversations(tokenizer):
+    """Without an id column the ids are those `datamap train --task sft` gives (content hash); conversational
+    prompt/completion rows are rendered with the chat template."""
+    from datamap.training.sft import render_messages, sft_frame
+    from datamap.training.trl_trainer import trl_frame
+
+    df = arithmetic(5)
+    assert trl_frame(datasets.Dataset.from_pandas(df), tokenizer)["id"].tolist() == \
+        sft_frame(df, "x")["id"].tolist()
+    conv = datasets.Dataset.from_dict({
+        "prompt": [[{"role": "user", "content": p}] for p in df["prompt"]],
+        "completion": [[{"role": "assistant", "content": c}] for c in df["completion"]]})
+    frame = trl_frame(conv, tokenizer)
+    first = [{"role": "user", "content": df["prompt"].iat[0]}, {"role": "assistant", "content": df["completion"].iat[0]}]
+    assert (frame["prompt"].iat[0], frame["completion"].iat[0]) == render_messages(first, tokenizer)
+    assert frame["prompt"].iat[0].startswith("<|user|>") and df["completion"].iat[0] in frame["completion"].iat[0]
+
+
+def test_missing_trl_is_one_line(monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.setitem(sys.modules, "trl", None)
+    monkeypatch.delitem(sys.modules, "datamap.training.trl_trainer", raising=False)
+    with pytest.raises(DatamapError, match=r"needs trl: pip install 'datamap\[trl\]'"):
+        importlib.import_module("datamap.training.trl_trainer")
+    monkeypatch.delitem(sys.modules, "datamap.training.trl_trainer", raising=False)
