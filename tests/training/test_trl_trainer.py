@@ -148,6 +148,47 @@ def test_completion_only_loss_off_counts_the_prompt(tmp_path, tokenizer):
     assert list(dyn.ids) == [f"q{i}" for i in range(6)]  # the dataset's id column keys the records
     lengths = {item["datamap_index"]: len(item["input_ids"]) for item in trainer.train_dataset}
     assert dyn.n_tokens[:, 0].tolist() == [lengths[i] - 1 for i in range(6)]
+    expected = _by_hand(trainer)  # lr 0: the prompt tokens' losses are in loss_sum too
+    np.testing.assert_allclose(dyn.loss_sum[:, 0], [expected[i][0] for i in range(6)], rtol=1e-4)
+
+
+def test_full_logits_path_uses_token_records(tmp_path, tokenizer):
+    """Label smoothing makes TRL build full logits (no fused head): the records come from token_records on them."""
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    ds = datasets.Dataset.from_pandas(arithmetic(6, seed=5))
+    trainer = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(),
+                                 args=_args(tmp_path, num_train_epochs=1, label_smoothing_factor=0.1),
+                                 train_dataset=ds, processing_class=tokenizer)
+    trainer.train()
+    dyn = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    expected = np.stack([v for _, v in sorted(_by_hand(trainer).items())])
+    np.testing.assert_allclose(dyn.loss_sum[:, 0], expected[:, 0], rtol=1e-4)
+    assert (dyn.n_tokens[:, 0] == expected[:, 1]).all() and (dyn.n_correct[:, 0] == expected[:, 2]).all()
+
+
+def test_resume_keeps_the_epochs_before_the_checkpoint(tmp_path, tokenizer):
+    """train(resume_from_checkpoint=<epoch 1's>) after a complete run: epoch 0's point is kept as it was,
+    epoch 1's recorded again (lr > 0, so the points differ)."""
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    ds = datasets.Dataset.from_pandas(arithmetic(10, seed=6))
+
+    def trainer():
+        return DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(),
+                                  args=_args(tmp_path, learning_rate=1e-2, save_strategy="epoch"),
+                                  train_dataset=ds, processing_class=tokenizer)
+
+    trainer().train()
+    first = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    assert not np.allclose(first.loss_sum[:, 0], first.loss_sum[:, 1])
+    trainer().train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
+    again = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    assert again.steps.tolist() == [2, 4] and list(again.ids) == list(first.ids)
+    np.testing.assert_array_equal(again.loss_sum[:, 0], first.loss_sum[:, 0])
+    np.testing.assert_allclose(again.loss_sum[:, 1], first.loss_sum[:, 1], rtol=1e-4)
 
 
 def test_refusals(tmp_path, tokenizer):
@@ -188,3 +229,43 @@ def test_missing_trl_is_one_line(monkeypatch):
     with pytest.raises(DatamapError, match=r"needs trl: pip install 'datamap\[trl\]'"):
         importlib.import_module("datamap.training.trl_trainer")
     monkeypatch.delitem(sys.modules, "datamap.training.trl_trainer", raising=False)
+
+
+@pytest.mark.slow
+def test_two_processes_record_every_example_once(tmp_path, tokenizer):
+    """accelerate launch, 2 processes (gloo), 27 rows at batch 4 (even batching repeats a row on one process):
+    every example recorded once, equal (lr 0) to a per-example no_grad pass."""
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+    from conftest import cli_env
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    model_dir = tmp_path / "lm"
+    make_model("gpt2", len(tokenizer)).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    frame = arithmetic(27, seed=2)
+    frame.to_csv(tmp_path / "qa.csv", index=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines",
+           "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+           str(Path(__file__).resolve().parent / "trl_worker.py"), str(model_dir), str(tmp_path / "qa.csv"),
+           str(tmp_path / "two")]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=cli_env(OMP_NUM_THREADS=1), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = tmp_path / "two" / "datamap"
+    dyn = read_sft_dynamics(run / "dynamics.parquet")
+    assert len(set(dyn.ids)) == 27 and dyn.n_points == 1
+    assert yaml.safe_load((run / "config.yaml").read_text())["num_processes"] == 2
+    one = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)), args=_args(tmp_path / "one"),
+                             train_dataset=datasets.Dataset.from_pandas(frame), processing_class=tokenizer)
+    expected = _by_hand(one)
+    want = np.stack([expected[i] for i in range(27)])
+    np.testing.assert_allclose(dyn.loss_sum[:, 0], want[:, 0], rtol=1e-4)
+    assert (dyn.n_tokens[:, 0] == want[:, 1]).all() and (dyn.n_correct[:, 0] == want[:, 2]).all()
