@@ -30,7 +30,7 @@ def _args(out, **kw):
 
     base = dict(output_dir=str(out), num_train_epochs=2, per_device_train_batch_size=5, learning_rate=0.0,
                 weight_decay=0.0, max_length=32, report_to="none", use_cpu=True, save_strategy="no",
-                logging_strategy="no", seed=0, disable_tqdm=True)
+                logging_strategy="no", seed=0, disable_tqdm=True, bf16=False)  # SFTConfig defaults to bf16
     return SFTConfig(**{**base, **kw})
 
 
@@ -43,7 +43,7 @@ def _frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def trl_run(tmp_path_factory, tokenizer):
     """2 epochs, lr 0, batches of 5 (the last one short), TRL's shuffled sampler; one row TRL drops."""
-    from datamap.training.trl_trainer import DynamicsSFTTrainer
+    from datamap.hf import DynamicsSFTTrainer  # the public name
 
     out = tmp_path_factory.mktemp("trl-run")
     trainer = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(), args=_args(out),

@@ -23,7 +23,7 @@ def main(model_dir: str, csv: str, out: str) -> None:
     ds = datasets.Dataset.from_pandas(pd.read_csv(csv, dtype=str, keep_default_na=False))
     args = SFTConfig(output_dir=out, num_train_epochs=1, per_device_train_batch_size=4, learning_rate=0.0,
                      weight_decay=0.0, max_length=32, report_to="none", use_cpu=True, save_strategy="no",
-                     logging_strategy="no", disable_tqdm=True, seed=0)
+                     logging_strategy="no", disable_tqdm=True, seed=0, bf16=False)
     DynamicsSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok).train()
 
 

@@ -162,7 +162,7 @@ class DynamicsSFTTrainer(SFTTrainer):
         else:
             args = (*args[:3], indexed, *args[4:])
         super().__init__(*args, **kwargs)
-        if self._is_vision_dataset:
+        if getattr(self, "_is_vision_dataset", False):
             raise DatamapError("DynamicsSFTTrainer: vision-language datasets are not supported (text only)")
         if INDEX_KEY not in (self.train_dataset.column_names or []):
             raise DatamapError(f"DynamicsSFTTrainer: TRL's dataset preparation dropped the '{INDEX_KEY}' column")
@@ -195,8 +195,8 @@ class DynamicsSFTTrainer(SFTTrainer):
         resume = kwargs.get("resume_from_checkpoint", args[0] if args else None)
         self._resuming = bool(resume)
         if self.is_world_process_zero():
-            full = trl_frame(self._source, self._tokenizer, self.id_column, self.args.dataset_text_field,
-                             self._formatting_func)
+            full = trl_frame(self._source, getattr(self, "_tokenizer", self.processing_class), self.id_column,
+                             self.args.dataset_text_field, getattr(self, "_formatting_func", None))
             self._ids = full["id"].to_numpy(dtype=object)
             frame = full.iloc[self._kept].reset_index(drop=True)
             run = self.run_dir
@@ -226,7 +226,7 @@ class DynamicsSFTTrainer(SFTTrainer):
             "model": str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
             "record": "inflight",
             "id_column": self.id_column,
-            "completion_only_loss": bool(self.completion_only_loss),
+            "completion_only_loss": bool(getattr(self, "completion_only_loss", a.completion_only_loss)),
             "assistant_only_loss": bool(a.assistant_only_loss),
             "max_length": a.max_length,
             "epochs": float(a.num_train_epochs),
