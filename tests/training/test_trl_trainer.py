@@ -168,6 +168,30 @@ def test_full_logits_path_uses_token_records(tmp_path, tokenizer):
     assert (dyn.n_tokens[:, 0] == expected[:, 1]).all() and (dyn.n_correct[:, 0] == expected[:, 2]).all()
 
 
+def test_lora_and_an_evaluation_set(tmp_path, tokenizer):
+    """peft_config (TRL wraps the model in LoRA, the fused head under it) and eval_strategy="epoch": the records are
+    the training passes' only (lr 0: equal to the per-example pass), TRL's evaluation runs as before."""
+    peft = pytest.importorskip("peft")
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.trl_trainer import DynamicsSFTTrainer
+
+    ds = datasets.Dataset.from_pandas(arithmetic(8, seed=7))
+    trainer = DynamicsSFTTrainer(model=make_model("gpt2", len(tokenizer)).train(),
+                                 args=_args(tmp_path, num_train_epochs=2, eval_strategy="epoch"),
+                                 train_dataset=ds, eval_dataset=datasets.Dataset.from_pandas(arithmetic(4, seed=8)),
+                                 processing_class=tokenizer,
+                                 peft_config=peft.LoraConfig(r=4, target_modules=["c_attn"], task_type="CAUSAL_LM"))
+    trainer.train()
+    assert isinstance(trainer.model, peft.PeftModel)
+    assert [h["epoch"] for h in trainer.state.log_history if "eval_loss" in h] == [1.0, 2.0]
+    dyn = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    expected = np.stack([v for _, v in sorted(_by_hand(trainer).items())])
+    assert dyn.n_points == 2
+    for p in range(2):
+        np.testing.assert_allclose(dyn.loss_sum[:, p], expected[:, 0], rtol=1e-4)
+        assert (dyn.n_tokens[:, p] == expected[:, 1]).all()
+
+
 def test_resume_keeps_the_epochs_before_the_checkpoint(tmp_path, tokenizer):
     """train(resume_from_checkpoint=<epoch 1's>) after a complete run: epoch 0's point is kept as it was,
     epoch 1's recorded again (lr > 0, so the points differ)."""
