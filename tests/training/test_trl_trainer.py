@@ -242,6 +242,11 @@ def test_trl_frame_ids_and_conversations(tokenizer):
     first = [{"role": "user", "content": df["prompt"].iat[0]}, {"role": "assistant", "content": df["completion"].iat[0]}]
     assert (frame["prompt"].iat[0], frame["completion"].iat[0]) == render_messages(first, tokenizer)
     assert frame["prompt"].iat[0].startswith("<|user|>") and df["completion"].iat[0] in frame["completion"].iat[0]
+    messages = datasets.Dataset.from_dict({"messages": [[{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+                                                        for p, c in zip(df["prompt"], df["completion"])]})
+    assert trl_frame(messages, tokenizer).equals(frame)  # TRL's messages rows: the same rendering
+    text = trl_frame(datasets.Dataset.from_dict({"body": ["a b", "c"]}), tokenizer, text_field="body")
+    assert text["prompt"].tolist() == ["", ""] and text["completion"].tolist() == ["a b", "c"]
 
 
 def test_missing_trl_is_one_line(monkeypatch):
