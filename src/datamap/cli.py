@@ -217,6 +217,7 @@ def train(
     train_on_prompt: bool = typer.Option(_default("train_on_prompt"), "--train-on-prompt", help="sft: loss and records on every token, not only the completion's."),
     max_new_tokens: int = typer.Option(_default("max_new_tokens"), "--max-new-tokens", help="sft: greedy generation length for the exact match on the evaluation sets."),
     record_every: Optional[int] = typer.Option(_default("record_every"), "--record-every", help="sft: record by a no_grad pass over the training set every N optimizer steps (denser trajectories than one point per epoch; in-flight recording off)."),
+    record_sample: Optional[int] = typer.Option(_default("record_sample"), "--record-sample", help="sft, with --record-every: each pass covers the same seeded random K training examples instead of all of them."),
 ):
     """Fine-tune a classifier and record its training dynamics.
 
@@ -360,8 +361,10 @@ def _sft_metrics_summary(rd, table, as_json: bool) -> None:
     from rich.table import Table
 
     from datamap.stages.measure_sft import sft_region_summary
+    from datamap.views.findings import health_json, health_lines, sft_findings
 
     summary = sft_region_summary(table)
+    findings = sft_findings(rd)
 
     def text():
         t = Table(title=f"{len(table):,} examples (sft): regions by token loss")
@@ -372,10 +375,13 @@ def _sft_metrics_summary(rd, table, as_json: bool) -> None:
             t.add_row(str(region), f"{int(row['count']):,}", f"{row['mean_loss']:.4f}", f"{row['token_accuracy']:.4f}",
                       f"{row['exact']:.4f}")
         Console().print(t)
+        for line in health_lines(findings):
+            Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
     emit({"run": str(rd.root), "kind": "sft", "n_examples": len(table),
           "regions": {str(r): {k: (int(v) if k == "count" else float(v)) for k, v in row.items()}
                       for r, row in summary.iterrows()},
+          "health": health_json(findings),
           "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
     echo(f"wrote {rd.metrics} and {rd.regions_json}")
 

@@ -256,3 +256,166 @@ def _free_port(socket) -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _sft_cfg(data, lm_dir, out, **kw):
+    from datamap.training.config import TrainConfig
+
+    base = dict(task="sft", dataset=str(data), model=str(lm_dir), out=str(out), epochs=2, batch_size=8, lr=1e-12,
+                warmup_ratio=0.0, max_length=32, max_new_tokens=4, checkpoint=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_subset_trains_on_those_rows_and_keeps_the_held_out_rows(lm_dir, tmp_path):
+    """--subset on a single file: the held-out rows are those of the full file (the same for every subset), the
+    training rows are the subset's; a held-out id in the subset is refused."""
+    import json
+
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    full = train(_sft_cfg(data, lm_dir, tmp_path / "full", epochs=1), progress=False)
+    ids = pd.read_parquet(full.data)["id"].tolist()
+    held = pd.read_parquet(full.heldout)["id"].tolist()
+    (tmp_path / "sub.json").write_text(json.dumps({"ids": ids[::3]}))
+    sub = train(_sft_cfg(data, lm_dir, tmp_path / "sub", epochs=1, subset=str(tmp_path / "sub.json")), progress=False)
+    assert pd.read_parquet(sub.data)["id"].tolist() == ids[::3]
+    assert pd.read_parquet(sub.heldout)["id"].tolist() == held
+    (tmp_path / "bad.json").write_text(json.dumps({"ids": [ids[0], held[0]]}))
+    with pytest.raises(DatamapError, match="held out for evaluation"):
+        train(_sft_cfg(data, lm_dir, tmp_path / "bad", subset=str(tmp_path / "bad.json")), progress=False)
+
+
+def test_record_sample_passes_cover_a_seeded_sample(lm_dir, tokenizer, tmp_path):
+    """--record-every 5 --record-sample 12: every point holds the same seeded 12 examples, values as by hand."""
+    from transformers import AutoModelForCausalLM
+
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    run = train(_sft_cfg(data, lm_dir, tmp_path / "run", record_every=5, record_sample=12, eval_split="none"),
+                progress=False)
+    dyn = read_sft_dynamics(run.dynamics)
+    frame = pd.read_parquet(run.data).set_index("id")
+    assert dyn.loss_sum.shape == (12, 2) and dyn.meta.get("sample") == 12 and dyn.steps.tolist() == [5, 10]
+    assert len(set(dyn.ids)) == 12 and set(dyn.ids) < set(frame.index)
+    expected = _records_by_hand(AutoModelForCausalLM.from_pretrained(lm_dir).eval(), tokenizer,
+                                frame.loc[list(dyn.ids)].reset_index())
+    np.testing.assert_allclose(dyn.loss_sum, np.repeat(expected[:, :1], 2, axis=1), rtol=1e-4)
+    again = train(_sft_cfg(data, lm_dir, tmp_path / "again", record_every=5, record_sample=12, eval_split="none"),
+                  progress=False)
+    assert list(read_sft_dynamics(again.dynamics).ids) == list(dyn.ids)  # seeded
+
+
+def test_lora_trains_adapters_only_and_saves_the_merged_model(lm_dir, tokenizer, tmp_path):
+    """--task sft --lora: the first records equal the base model's (LoRA's B starts at zero); the adapters learn
+    (the merged model differs from the base); weights outside the adapted layers are untouched; the saved
+    adapter on the base model gives the merged model's logits."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from datamap.io.store import read_sft_dynamics
+    from datamap.training.config import LoraSpec
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    run = train(_sft_cfg(data, lm_dir, tmp_path / "run", lr=1e-2, batch_size=64, epochs=2, eval_split="none",
+                         lora=LoraSpec(r=4, alpha=8, dropout=0.0)), progress=False)
+    base = AutoModelForCausalLM.from_pretrained(lm_dir).eval()
+    merged = AutoModelForCausalLM.from_pretrained(run.model).eval()
+    frame = pd.read_parquet(run.data)
+    dyn = read_sft_dynamics(run.dynamics)  # one batch per epoch: epoch 0's records are the untrained weights'
+    np.testing.assert_allclose(dyn.loss_sum[:, 0], _records_by_hand(base, tokenizer, frame)[:, 0], rtol=1e-4)
+    assert not np.allclose(dyn.loss_sum[:, 1], dyn.loss_sum[:, 0], rtol=1e-3)
+    b, m = base.state_dict(), merged.state_dict()
+    changed = sorted(k for k in b if not torch.equal(b[k], m[k]))
+    assert changed and all("attn.c_attn" in k for k in changed), changed  # peft's GPT-2 default target
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(lm_dir), run.root / "adapter").eval()
+    ids = torch.tensor([encode_sft(frame.iloc[:1], tokenizer, max_length=32)[0]["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(adapted(input_ids=ids).logits, merged(input_ids=ids).logits, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("every", [None, 3])
+def test_killed_and_resumed_sft_run_keeps_the_trajectories(lm_dir, tmp_path, every):
+    """SIGKILL in the middle of epoch 1 of 3, then --resume: dynamics (in flight, or --record-every points) and
+    model bytes equal an uninterrupted run's."""
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+
+    data = tmp_path / "qa.csv"
+    arithmetic(40, seed=1).to_csv(data, index=False)
+    args = ["train", "--task", "sft", "--dataset", str(data), "--model", str(lm_dir), "--epochs", "3", "--batch-size",
+            "8", "--lr", "1e-3", "--max-length", "32", "--max-new-tokens", "2", "--seed", "3", "--quiet",
+            *(["--record-every", str(every)] if every else [])]
+
+    def datamap(*argv, **env):
+        return subprocess.run([sys.executable, "-m", "datamap", *argv], capture_output=True, text=True, timeout=600,
+                              env=cli_env(OMP_NUM_THREADS=1, **env))
+
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert (r := datamap(*args, "--out", str(ref))).returncode == 0, r.stderr[-3000:]
+    r = datamap(*args, "--out", str(run), DATAMAP_TEST_KILL_AT="1:2")
+    assert r.returncode != 0 and (run / "checkpoint").exists()
+    assert (r := datamap("train", "--resume", "--out", str(run), "--quiet")).returncode == 0, r.stderr[-3000:]
+    assert (run / "dynamics.parquet").read_bytes() == (ref / "dynamics.parquet").read_bytes()
+    assert (run / "model" / "model.safetensors").read_bytes() == (ref / "model" / "model.safetensors").read_bytes()
+    assert (run / "eval" / "heldout.json").read_text() == (ref / "eval" / "heldout.json").read_text()
+    assert not (run / "checkpoint").exists()
+
+
+def test_unigram_baseline_by_hand():
+    from datamap.core.health import check_unigram
+    from datamap.training.sft import target_counts, unigram_loss
+
+    items = [{"labels": [IGNORE, IGNORE, 5, 5]}, {"labels": [IGNORE, 6]}]  # targets after the shift: 5, 5, 6
+    counts = target_counts(items, 8)
+    assert counts.tolist() == [0, 0, 0, 0, 0, 2, 1, 0]
+    assert unigram_loss(items, counts) == pytest.approx(-(2 * np.log(3 / 11) + np.log(2 / 11)) / 3)
+    assert unigram_loss([{"labels": [IGNORE, 7]}], counts) == pytest.approx(-np.log(1 / 11))
+    assert not check_unigram(2.0, 2.0, what="x").ok and not check_unigram(1.91, 2.0, what="x").ok
+    assert check_unigram(1.9, 2.0, what="x").ok and check_unigram(0.5, 2.0, what="x").ok
+
+
+def test_health_says_when_an_sft_model_learnt_nothing(lm_dir, tmp_path):
+    """lr ~0: the training and held-out token losses are at the unigram baseline's level (random weights are worse),
+    and `datamap metrics --json`, the report and the map say so; after real training the training set's check
+    passes."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import cli_env
+    from datamap.training.loop import train
+
+    data = tmp_path / "qa.csv"
+    arithmetic(60, seed=1).to_csv(data, index=False)
+
+    def health(run):
+        r = subprocess.run([sys.executable, "-m", "datamap", "metrics", str(run), "--json"], capture_output=True,
+                           text=True, env=cli_env(), timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        return {f["message"].split(":")[0]: f for f in json.loads(r.stdout)["health"]}
+
+    dead = train(_sft_cfg(data, lm_dir, tmp_path / "dead", epochs=3), progress=False)
+    found = health(dead.root)
+    assert not found["evaluation set heldout"]["ok"] and "learnt (next to) nothing" in found["evaluation set heldout"]["message"]
+    assert not found["training set (token loss at the last record point used)"]["ok"]
+    assert found["3 record points recorded (at least 3 needed for variability)"]["ok"]
+    from datamap.views.report import write_report
+
+    write_report(dead.root)
+    assert "learnt (next to) nothing" in (dead.root / "report.html").read_text()
+    from datamap.views.interactive import write_html_map
+
+    write_html_map(dead.root)
+    assert "learnt (next to) nothing" in (dead.root / "map.html").read_text()
+    live = train(_sft_cfg(data, lm_dir, tmp_path / "live", epochs=12, lr=1e-2, batch_size=8), progress=False)
+    assert health(live.root)["training set (token loss at the last record point used)"]["ok"]

@@ -10,6 +10,9 @@ are stated here once:
   probabilities per example, so the spread (variability) and the region ranking are noise;
 - classes are **heavily imbalanced** when the largest is more than :data:`IMBALANCE_RATIO` (3) times
   the smallest (or a class is absent);
+- an sft (causal-LM) model **has learnt (next to) nothing** when its mean token loss is above
+  :data:`UNIGRAM_SHARE` (0.95) of the unigram baseline's: the loss of predicting every target token by its
+  frequency among the training targets (the language-model analogue of always predicting the largest class);
 - a selection is **unbalanced** when its largest/smallest ratio is more than :data:`SELECTION_FACTOR`
   (1.5) times that of the training set it was drawn from (on a balanced set: beyond 60/40), or when
   it lacks a class the training set has.
@@ -30,6 +33,8 @@ from datamap.core.checks import InputError
 CHANCE_MARGIN = 0.05
 #: fewer recorded epochs than this: variability (and the ambiguous region) is not meaningful
 MIN_EPOCHS = 3
+#: an sft model's token loss above this share of the unigram baseline's counts as "learnt (next to) nothing"
+UNIGRAM_SHARE = 0.95
 #: largest / smallest class above this ratio (or an empty class): heavy imbalance
 IMBALANCE_RATIO = 3.0
 #: a selection's largest / smallest ratio above this many times the training set's: unbalanced selection
@@ -109,13 +114,38 @@ def check_chance(accuracy: float, counts: Sequence[int], *, what: str, margin: f
                    f"warns below {limit:.3f})")
 
 
-def check_epochs(epochs: int, *, minimum: int = MIN_EPOCHS) -> Finding:
-    """Are ``epochs`` recorded epochs enough for variability to mean anything (``epochs >= minimum``)?"""
+def check_unigram(loss: float, baseline: float, *, what: str, share: float = UNIGRAM_SHARE) -> Finding:
+    """Is an sft model's mean token ``loss`` at or near the unigram ``baseline`` (``loss > share * baseline``)?
+
+    Parameters
+    ----------
+    loss : float
+        Mean token negative log-likelihood (natural log) on those examples.
+    baseline : float
+        The same mean for the unigram model of the training targets (:func:`datamap.training.sft.unigram_loss`).
+    what : str
+        What was scored, for the message.
+    share : float, default :data:`UNIGRAM_SHARE`
+        A loss above ``share * baseline`` warns.
+    """
+    if not (np.isfinite(loss) and np.isfinite(baseline)) or baseline <= 0:
+        raise InputError(f"{what}: token loss {loss} and unigram baseline {baseline} must be finite, the baseline > 0")
+    limit = share * baseline
+    near = bool(loss > limit)
+    verdict = "at or near the unigram baseline: the model has learnt (next to) nothing" if near else "below the unigram baseline"
+    return Finding("chance", not near,
+                   f"{what}: token loss {loss:.3f} is {verdict} ({baseline:.3f}: every target token predicted by its "
+                   f"frequency in the training targets; warns above {limit:.3f} = {share:g} x baseline)")
+
+
+def check_epochs(epochs: int, *, minimum: int = MIN_EPOCHS, unit: str = "epoch") -> Finding:
+    """Are ``epochs`` recorded epochs (``unit``: or record points) enough for variability to mean anything
+    (``epochs >= minimum``)?"""
     if int(epochs) < minimum:
         return Finding("epochs", False,
-                       f"{epochs} epoch{'s' if epochs != 1 else ''} recorded: variability needs at least {minimum} "
+                       f"{epochs} {unit}{'s' if epochs != 1 else ''} recorded: variability needs at least {minimum} "
                        "(with fewer it is the spread of one or two values per example), so the ambiguous region is noise")
-    return Finding("epochs", True, f"{epochs} epochs recorded (at least {minimum} needed for variability)")
+    return Finding("epochs", True, f"{epochs} {unit}s recorded (at least {minimum} needed for variability)")
 
 
 def check_imbalance(counts: Sequence[int], names: Sequence[str] | None = None, *, what: str = "training set",

@@ -401,11 +401,15 @@ class SFTDynamics:
         return self.loss_sum.shape[1]
 
 
-def sft_meta(record: str = "inflight", record_every: int | None = None) -> dict:
-    """The schema metadata of an sft dynamics file (checked: ``record`` one of :data:`SFT_RECORD_MODES`)."""
+def sft_meta(record: str = "inflight", record_every: int | None = None, sample: int | None = None) -> dict:
+    """The schema metadata of an sft dynamics file (checked: ``record`` one of :data:`SFT_RECORD_MODES`);
+    ``sample``: the number of training examples each ``--record-every`` pass covers when a seeded sample."""
     if record not in SFT_RECORD_MODES:
         raise DatamapError(f"sft dynamics: record mode {record!r} is not one of {', '.join(SFT_RECORD_MODES)}")
-    return {"kind": "sft", "record": record, "record_every": None if record_every is None else int(record_every)}
+    meta = {"kind": "sft", "record": record, "record_every": None if record_every is None else int(record_every)}
+    if sample is not None:
+        meta["sample"] = int(sample)
+    return meta
 
 
 def sft_schema(meta: dict) -> pa.Schema:
@@ -482,7 +486,8 @@ def sft_points_table(ids, records, points, steps, epoch: int, meta: dict) -> pa.
 
 
 def write_sft_epoch_file(folder: str | os.PathLike, epoch: int, ids, records, points, steps, *,
-                         record: str = "inflight", record_every: int | None = None) -> Path:
+                         record: str = "inflight", record_every: int | None = None,
+                         sample: int | None = None) -> Path:
     """Write every record point taken during ``epoch`` as ``folder/epoch_{epoch}.parquet`` (atomically).
 
     Parameters
@@ -502,15 +507,15 @@ def write_sft_epoch_file(folder: str | os.PathLike, epoch: int, ids, records, po
         Optimizer steps done when each point was recorded.
     record, record_every
         The run's recording mode (``inflight``, ``epoch_end`` or ``every``) and ``--record-every``,
-        stored in the schema metadata.
+        stored in the schema metadata; ``sample``: the size of a seeded ``--record-sample`` (else None).
     """
-    table = sft_points_table(ids, records, points, steps, epoch, sft_meta(record, record_every))
+    table = sft_points_table(ids, records, points, steps, epoch, sft_meta(record, record_every, sample))
     return _write_epoch_table(folder, epoch, table)
 
 
 def write_sft_dynamics(path: str | os.PathLike, dyn: SFTDynamics) -> Path:
     """Write ``dyn`` as an sft ``dynamics.parquet`` (one row group per epoch; for tests and benchmarks)."""
-    meta = sft_meta(dyn.meta.get("record", "inflight"), dyn.meta.get("record_every"))
+    meta = sft_meta(dyn.meta.get("record", "inflight"), dyn.meta.get("record_every"), dyn.meta.get("sample"))
     epochs = np.asarray(dyn.epochs, dtype=np.int64)
     with DynamicsWriter(path, sft_schema(meta)) as w:
         for e in np.unique(epochs):

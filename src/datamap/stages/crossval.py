@@ -114,8 +114,12 @@ def crossval(
         base = TrainConfig.model_validate(options)
     except pydantic.ValidationError as exc:
         raise DatamapError(f"{config if not isinstance(config, dict) else 'config'}: {config_error(exc, field_path)}") from None
-    if base.threshold_samples:
-        raise DatamapError("crossval: threshold samples would hide 1/(C+1) of each fold's labels; leave threshold_samples off")
+    if base.threshold_samples:  # an AUM device: in a fold it would hide 1/(C+1) of the labels the probabilities are for
+        from datamap.console import say
+
+        say("crossval: the run was trained with threshold samples (for AUM); the folds train without them, on the "
+            "given labels", err=True)
+        base = base.model_copy(update={"threshold_samples": False})
     train_df, names, _ = load_data(base)
     if len(train_df) < folds:
         raise DatamapError(f"--folds {folds}: more folds than the {len(train_df)} training examples")

@@ -143,6 +143,16 @@ def select_run(
     if drop_errors:
         for n, result in named:
             check_drop_errors(n, result)
+        if rd.threshold_samples.exists():  # never ranked, so never flagged nor cleared: said, not silently dropped
+            import pyarrow.parquet as pq
+
+            k = pq.read_metadata(rd.threshold_samples).num_rows
+            from datamap.console import say
+
+            say(f"--drop-errors: the {k} threshold samples of {rd.root} (their labels were hidden for AUM, so they "
+                "were never judged) are not in the pool; the selection holds judged examples only", err=True)
+            for _, result in named:
+                result.recipe["threshold_samples_left_out"] = int(k)
     if clusters is not None:
         for _, result in named:
             result.recipe["clusters_file"] = str(clusters)

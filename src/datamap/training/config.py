@@ -343,7 +343,7 @@ class TrainConfig(BaseModel):
     task : Task, default "classify"
         ``--task``: ``classify`` or ``sft`` (a causal LM on ``prompt``/``completion``, ``messages`` or
         ``text`` rows; not with mixup, threshold samples, --drop-hard, --freeze-base, focal loss, --embed,
-        --weights, --lora, --compile, --subset, a text pair, --export-jsonl or --eval-dataset yet).
+        --weights, --compile, a text pair, --export-jsonl or --eval-dataset yet).
     train_on_prompt : bool, default False
         ``--train-on-prompt`` (sft): the loss and the records on every token, not the completion's only.
     max_new_tokens : int, default 32
@@ -351,6 +351,9 @@ class TrainConfig(BaseModel):
     record_every : int or None, default None
         ``--record-every N`` (sft): record by a batched, length-sorted ``no_grad`` pass over the training set
         every N optimizer steps (the trajectory's points; in-flight recording is off then); >= 1.
+    record_sample : int or None, default None
+        ``--record-sample K`` (sft, with ``--record-every``): each pass covers the same seeded random K
+        training examples (seed ``--seed``) instead of all of them; the trajectories are those K examples'.
     lora : LoraSpec or None, default None
         ``--lora r=16,alpha=32,dropout=0.05[,targets=...]``: train LoRA adapters (needs the ``peft``
         package: ``pip install datamap[lora]``) and the head; the run keeps the adapter in RUN/adapter/
@@ -431,6 +434,7 @@ class TrainConfig(BaseModel):
     train_on_prompt: bool = False
     max_new_tokens: int = Field(32, ge=1)
     record_every: Optional[int] = Field(None, ge=1)
+    record_sample: Optional[int] = Field(None, ge=1)
 
     @field_validator("report_to")
     @classmethod
@@ -488,16 +492,18 @@ class TrainConfig(BaseModel):
         if self.task == Task.SFT:
             if self.record_every is not None and self.record == RecordMode.NONE:
                 raise OptionError(("record_every",), "not with {} none", ("record",))
+            if self.record_sample is not None and self.record_every is None:
+                raise OptionError(("record_sample",), "given without {}", ("record_every",))
             for name, on in (("mixup", self.mixup is not None), ("threshold_samples", self.threshold_samples),
                              ("drop_hard", self.drop_hard), ("freeze_base", self.freeze_base), ("loss", self.loss != "ce"),
                              ("embed", self.embed is not None), ("weights", self.weights is not None),
-                             ("lora", self.lora is not None), ("compile", self.compile), ("subset", self.subset is not None),
+                             ("compile", self.compile),
                              ("text_pair_column", self.text_pair_column is not None), ("export_jsonl", self.export_jsonl),
                              ("eval_datasets", bool(self.eval_datasets))):
                 if on:
                     raise OptionError((name,), "not with {} sft (not built for causal-LM runs yet)", ("task",))
         else:
-            for name in ("train_on_prompt", "max_new_tokens", "record_every"):
+            for name in ("train_on_prompt", "max_new_tokens", "record_every", "record_sample"):
                 if getattr(self, name) != type(self).model_fields[name].default:
                     raise OptionError((name,), "applies to {} sft only", ("task",))
         if self.max_steps is not None and self.steps_like is not None:

@@ -27,7 +27,7 @@ def _peft():
     return peft
 
 
-def apply_lora(model: torch.nn.Module, spec: LoraSpec) -> torch.nn.Module:
+def apply_lora(model: torch.nn.Module, spec: LoraSpec, causal: bool = False) -> torch.nn.Module:
     """``model`` wrapped with LoRA adapters (see the module docstring); prints nothing.
 
     Parameters
@@ -35,9 +35,12 @@ def apply_lora(model: torch.nn.Module, spec: LoraSpec) -> torch.nn.Module:
     model : transformers sequence classifier
     spec : LoraSpec
         Rank, alpha, dropout and targets.
+    causal : bool, default False
+        ``model`` is a causal LM (``--task sft``): peft's ``CAUSAL_LM`` task and no head trained whole (the
+        output layer is usually tied to the input embeddings).
     """
     peft = _peft()
-    head = find_head(model, flag="--lora")
+    head = None if causal else find_head(model, flag="--lora")
     targets = spec.targets
     if targets is None:
         from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as DEFAULTS
@@ -45,8 +48,9 @@ def apply_lora(model: torch.nn.Module, spec: LoraSpec) -> torch.nn.Module:
         targets = DEFAULTS.get(getattr(model.config, "model_type", None)) or "all-linear"
     elif targets == ["all-linear"]:
         targets = "all-linear"
-    config = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
-                             target_modules=targets, modules_to_save=list(head.modules))
+    config = peft.LoraConfig(task_type=peft.TaskType.CAUSAL_LM if causal else peft.TaskType.SEQ_CLS, r=spec.r,
+                             lora_alpha=spec.alpha, lora_dropout=spec.dropout, target_modules=targets,
+                             modules_to_save=None if causal else list(head.modules))
     try:
         return peft.get_peft_model(model, config)
     except ValueError as exc:  # e.g. no module matched the targets

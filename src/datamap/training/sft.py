@@ -302,3 +302,21 @@ def load_causal_lm(name_or_path: str, trust_remote_code: bool = False):
         raise
     except Exception as exc:
         raise DatamapError(f"model '{name_or_path}': cannot load as a causal language model ({_first(exc)})") from exc
+
+
+def target_counts(items: list[dict], vocab: int) -> np.ndarray:
+    """How often each token id is a target (a label != -100 after the shift) in ``items``: (vocab,) int64."""
+    counts = np.zeros(vocab, dtype=np.int64)
+    for it in items:
+        t = np.asarray(it["labels"][1:], dtype=np.int64)
+        np.add.at(counts, t[(t != IGNORE) & (t < vocab)], 1)
+    return counts
+
+
+def unigram_loss(items: list[dict], counts: np.ndarray) -> float:
+    """Mean token negative log-likelihood on ``items``' targets of the unigram model with these training target
+    ``counts`` (add-one smoothed over the vocabulary): the baseline of :func:`datamap.core.health.check_unigram`."""
+    counts = np.asarray(counts, dtype=np.float64)
+    logp = np.log((counts + 1.0) / (counts.sum() + len(counts)))
+    mine = target_counts(items, len(counts))
+    return float(-(mine * logp).sum() / max(mine.sum(), 1))

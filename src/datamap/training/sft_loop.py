@@ -8,7 +8,9 @@ epoch, [summed token NLL, target tokens, argmax-correct tokens] (see :mod:`datam
     -> model/, eval/<set>.json (+ greedy exact match), history.json; dynamics.parquet; manifest: complete
 
 Called by :func:`datamap.training.loop.train` after its checks (one writer, --overwrite, foreign folders).
-Not yet: --resume, LoRA, several evaluation datasets (refused by the config or here).
+``--resume`` continues from ``RUN/checkpoint/`` (written after every epoch, as for classifiers): the epochs already
+recorded stay, the trajectory goes on. ``--lora``: peft adapters on the causal LM (``RUN/adapter/``; ``RUN/model/`` is
+the merged model). Not yet: several evaluation datasets (refused by the config).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, write_sft_epoch_file
 from datamap.training.batching import LengthGroupedSampler, make_loader
 from datamap.training.sft import (IGNORE, SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
-                                  load_causal_lm, predict_records, record_summary, sft_frame)
+                                  load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
+                                  unigram_loss)
 
 
 def _load(cfg, tokenizer):
@@ -67,6 +70,16 @@ def _load(cfg, tokenizer):
                 raise DatamapError(f"--eval-split {split}: the split trained on; pass another split or --eval-split none")
             ev_raw, ev_source = load_table(cfg.dataset, split, cfg.dataset_config, cfg.revision)
             evals[split] = sft_frame(ev_raw, ev_source, tokenizer, columns, drop_empty=cfg.drop_empty)
+    if cfg.subset:  # after the hold-out, so that every subset of one file is scored on the same held-out rows
+        from datamap.io.selection import check_ids_in, load_selection_ids
+
+        ids = load_selection_ids(cfg.subset)
+        held_ids = set(evals[HELDOUT]["id"]) if HELDOUT in evals else set()
+        if leaked := [i for i in ids if i in held_ids]:
+            raise DatamapError(f"{cfg.subset}: id {leaked[0]!r} ({len(leaked)} in all) is held out for evaluation "
+                               f"(seed {cfg.seed}); select from the run trained with the same --seed")
+        check_ids_in(ids, frame["id"], f"{cfg.subset} (against {source})")
+        frame = frame[frame["id"].isin(set(ids))].reset_index(drop=True)
     return frame, evals, source
 
 
@@ -75,10 +88,10 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     from transformers import get_linear_schedule_with_warmup
 
     from datamap.training.budget import plan
+    from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
+    from datamap.training.lora import apply_lora, finish_lora, trainable_summary
     from datamap.training.models import check_max_length, enable_gradient_checkpointing, load_tokenizer, save_model
 
-    if resume:
-        raise DatamapError(f"{run.root}: --resume is not available for --task sft runs yet; start again with --overwrite")
     main = accelerator.is_main_process
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     if tokenizer.pad_token_id is None:
@@ -89,13 +102,24 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         model.config.pad_token_id = tokenizer.pad_token_id
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora, causal=True)
     check_max_length(model, tokenizer, cfg.max_length, cfg.model)
     train_enc = encode_sft(train_df, tokenizer, cfg.max_length, cfg.train_on_prompt, source)
     eval_enc = {k: encode_sft(v, tokenizer, cfg.max_length, cfg.train_on_prompt, k) for k, v in evals.items()}
     collate = SFTCollator(tokenizer)
     targets = sum(sum(t != IGNORE for t in it["labels"][1:]) for it in train_enc)
+    # the health check's reference: every target token predicted by its frequency among the training targets
+    counts = target_counts(train_enc, max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0)))
+    unigram = {"train": unigram_loss(train_enc, counts), **{k: unigram_loss(v, counts) for k, v in eval_enc.items()}}
     config = cfg.model_dump(mode="json")
-    if main:
+    if resume:
+        from datamap.training.loop import _check_same_data
+
+        _check_same_data(run, train_df)
+        if main:
+            run.remove_temporaries()
+    elif main:
         if cfg.overwrite:
             run.clear()
         run.start(config, train_df, [])
@@ -103,8 +127,10 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             atomic.write_table(run.heldout, evals[HELDOUT])
         run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
                            data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
+    if main:
         say(f"sft: {len(train_df)} examples ({targets} target tokens), {', '.join(evals) or 'no evaluation'}, "
-            f"{accelerator.device}, {accelerator.mixed_precision}")
+            f"{accelerator.device}, {accelerator.mixed_precision}"
+            + (f"; {trainable_summary(model)}" if cfg.lora is not None else ""))
     accelerator.wait_for_everyone()
 
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
@@ -127,10 +153,26 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
 
     recorder = EpochRecorder()
     ids = train_df["id"].to_numpy(dtype=object)
-    history, steps_done, point = [], 0, 0
+    history, start_epoch, point = [], 0, 0
+    if resume and read_checkpoint_state(run) is not None:
+        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
+        history, start_epoch, point = state["history"], int(state["epoch"]) + 1, int(state.get("point", 0))
+    elif resume and (run.read_manifest() or {}).get("epochs_written", 0):
+        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
+                           f"start again with datamap train --overwrite --out {run.root}")
+    steps_done = start_epoch * len(loader)
     eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every
-    for epoch in range(epochs):
+    sample = None  # --record-sample: the rows every --record-every pass covers
+    rec_rows = np.arange(len(train_enc))
+    if every and cfg.record_sample is not None and cfg.record_sample < len(train_enc):
+        sample = cfg.record_sample
+        rec_rows = np.sort(np.random.default_rng([cfg.seed, 25]).choice(len(train_enc), sample, replace=False))
+        if main:
+            say(f"--record-sample {sample}: each pass records the same seeded {sample} of {len(train_enc)} "
+                f"training examples (seed {cfg.seed})")
+    rec_enc = [train_enc[i] for i in rec_rows]
+    for epoch in range(start_epoch, epochs):
         loader.set_epoch(epoch)
         sampler.set_epoch(epoch)
         model.train()
@@ -138,10 +180,12 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         loss_sum = torch.zeros((), device=accelerator.device)
         token_sum = torch.zeros((), device=accelerator.device)  # the tokens behind loss_sum (a cut-short epoch: fewer)
         passes: list[np.ndarray] = []  # --record-every: this epoch's points
+        pass_seconds = 0.0  # time in the --record-every passes (inside the epoch's seconds)
         pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
-        for batch in loader:
+        for step, batch in enumerate(loader):
+            kill_point(f"{epoch}:{step}")
             with accelerator.autocast():
                 loss, records = step_fn(model, batch, epoch)
             if cfg.record == "inflight" and not every:
@@ -156,22 +200,26 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             loss_sum += records[:, 0].sum()
             token_sum += records[:, 1].sum()
             if every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
-                passes.append(predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator))
+                t_pass = time.perf_counter()
+                passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator))
                 pass_steps.append(steps_done)
                 model.train()
+                pass_seconds += time.perf_counter() - t_pass
             bar.update(1)
             if steps_done >= total_steps:
                 break
         bar.close()
-        seconds = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0 - pass_seconds
+        t_rec = time.perf_counter()
         partial = steps_done < (epoch + 1) * len(loader)
         if every:
             if main:  # every point of this epoch (possibly none) in its epoch file
                 k = len(passes)
-                recs = np.stack(passes) if k else np.zeros((0, len(train_df), 3), dtype=np.float32)
-                write_sft_epoch_file(run.dynamics_dir, epoch, ids, recs, np.arange(point, point + k),
-                                     np.asarray(pass_steps, dtype=np.int64), record="every", record_every=every)
-                point += k
+                recs = np.stack(passes) if k else np.zeros((0, len(rec_rows), 3), dtype=np.float32)
+                write_sft_epoch_file(run.dynamics_dir, epoch, ids[rec_rows], recs, np.arange(point, point + k),
+                                     np.asarray(pass_steps, dtype=np.int64), record="every", record_every=every,
+                                     sample=sample)
+            point += len(passes)
         elif cfg.record == "inflight" and not partial:
             index, recs = recorder.collect(accelerator, n_examples=len(train_df))
         elif cfg.record != "none":
@@ -181,9 +229,11 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"
             write_sft_epoch_file(run.dynamics_dir, epoch, ids[index], recs, epoch, steps_done, record=mode)
+        record_seconds = pass_seconds + time.perf_counter() - t_rec
+        kill_point(f"{epoch}:recorded")
         entry = {"epoch": epoch, "steps": steps_done, "train_loss": accelerator.reduce(loss_sum, "sum").item()
                  / max(accelerator.reduce(token_sum, "sum").item(), 1.0),
-                 "seconds": seconds, "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
+                 "seconds": seconds, "record_seconds": record_seconds, "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
         for name, enc in eval_enc.items():
             eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
             scores = record_summary(eval_records[name])
@@ -193,18 +243,28 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         if main:
             evs = " ".join(f"{k} loss {v['loss']:.4f} token acc {v['token_accuracy']:.4f}" for k, v in entry["eval"].items())
             say(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
-            atomic.write_json(run.history, {"epochs": history})
+            atomic.write_json(run.history, {"epochs": history, "unigram_loss": unigram})
+        if cfg.checkpoint:
+            save_checkpoint(run, accelerator, model, optimizer, scheduler,
+                            {"epoch": epoch, "history": history, "point": point})
+        if main:
             run.write_manifest(epochs_written=epoch + 1)
+        kill_point(f"{epoch}:done")
 
+    if not eval_records and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
+        for name, enc in eval_enc.items():
+            eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
+    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
     for name, recs in eval_records.items():
         if main:
             frame = evals[name]
             generated = generate(unwrapped, tokenizer, frame["prompt"].tolist(), cfg.max_new_tokens,
                                  cfg.eval_batch_size, cfg.max_length, accelerator.device)
             exact = exact_matches(generated, frame["completion"].tolist())
-            scores = {**record_summary(recs), "exact_match": float(exact.mean()) if len(exact) else 0.0}
+            scores = {**record_summary(recs), "exact_match": float(exact.mean()) if len(exact) else 0.0,
+                      "unigram_loss": unigram[name]}
             (run.root / "eval").mkdir(exist_ok=True)
             atomic.write_json(run.root / "eval" / f"{name}.json", scores)
             atomic.write_table(run.root / "eval" / f"{name}.parquet", pd.DataFrame({
@@ -214,9 +274,12 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     if main and cfg.save_model:
         save_model(unwrapped, tokenizer, run.model)
     if main and cfg.record != "none":
-        consolidate_epochs(run.dynamics_dir, run.dynamics)
+        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
+            consolidate_epochs(run.dynamics_dir, run.dynamics)
         shutil.rmtree(run.dynamics_dir, ignore_errors=True)
     if main:
+        kill_point("final")
         run.write_manifest(status="complete", epochs_written=epochs)
+        shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run

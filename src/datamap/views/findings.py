@@ -29,12 +29,52 @@ def run_findings(run: "str | os.PathLike | RunDir") -> list[Finding]:
     rd = run if isinstance(run, RunDir) else RunDir(run)
     if not rd.metrics.exists():  # e.g. select --drop-errors straight from label_issues.parquet: nothing to judge
         return []
+    from datamap.views.static import metrics_kind
+
+    if metrics_kind(rd) == "sft":
+        return sft_findings(rd)
     if not {"gold", "pred"} <= set(pq.read_schema(rd.metrics).names):  # metrics of another tool: nothing to judge
         return []
     table = pq.read_table(rd.metrics, columns=["gold", "pred"]).to_pandas()
     n = int(table["gold"].max()) + 1 if len(table) else 1
     names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(n)]
     return run_health(rd, table, names)
+
+
+def sft_findings(rd: RunDir) -> list[Finding]:
+    """The health checks of an sft run: each evaluation set's and the training set's (last record point used) mean
+    token loss against the unigram baseline (:func:`datamap.core.health.check_unigram`; the baselines are in
+    ``history.json`` and ``eval/<set>.json``, runs without them skip the check), and the record points used."""
+    import pyarrow.parquet as pq
+
+    from datamap.core.health import check_epochs, check_unigram
+
+    found = []
+    try:
+        history = json.loads(rd.history.read_text(encoding="utf-8")) if rd.history.is_file() else {}
+    except (OSError, ValueError):
+        history = {}
+    baselines = history.get("unigram_loss") if isinstance(history, dict) else None
+    baselines = baselines if isinstance(baselines, dict) else {}
+    for f in sorted(rd.eval_dir.glob("*.json")) if rd.eval_dir.is_dir() else []:
+        try:
+            sc = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(sc, dict) and all(isinstance(sc.get(k), (int, float)) for k in ("loss", "unigram_loss")):
+            found.append(check_unigram(float(sc["loss"]), float(sc["unigram_loss"]), what=f"evaluation set {f.stem}"))
+    if isinstance(baselines.get("train"), (int, float)) and {"last_loss", "n_tokens"} <= set(pq.read_schema(rd.metrics).names):
+        t = pq.read_table(rd.metrics, columns=["last_loss", "n_tokens"]).to_pandas()
+        if len(t):
+            loss = float((t["last_loss"] * t["n_tokens"]).sum() / t["n_tokens"].sum())
+            found.append(check_unigram(loss, float(baselines["train"]),
+                                       what="training set (token loss at the last record point used)"))
+    from datamap.views.sft_map import points_used
+
+    used = points_used(rd)
+    if used is not None:
+        found.append(check_epochs(used, unit="record point"))
+    return found
 
 
 def warnings_of(findings: list[Finding]) -> list[Finding]:

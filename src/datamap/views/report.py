@@ -248,13 +248,13 @@ def _selection_counts(per, names: list[str]) -> list[int] | None:
     return [per.get(n, 0) for n in names]
 
 
-def _health(findings: list[Finding]) -> str:
+def _health(findings: list[Finding], limits: str | None = None) -> str:
     bad = [f for f in findings if not f.ok]
     head = (f"<p class='warn'><b>{len(bad)} of {len(findings)} checks warn.</b> Read them before the lists below.</p>"
             if bad else f"<p class='good'>All {len(findings)} checks pass.</p>")
     items = "".join(f"<li class='{'good' if f.ok else 'warn'}'>{'✔' if f.ok else '⚠'} <b>{esc(f.check)}</b>: "
                     f"{esc(f.message)}</li>" for f in findings)
-    limits = (f"Limits: accuracy below the majority-class share + {CHANCE_MARGIN:g} is near chance; variability "
+    limits = limits or (f"Limits: accuracy below the majority-class share + {CHANCE_MARGIN:g} is near chance; variability "
               f"needs at least {MIN_EPOCHS} epochs; classes warn when the largest is more than {IMBALANCE_RATIO:g} "
               f"times the smallest; a selection warns when its largest/smallest ratio is more than "
               f"{SELECTION_FACTOR:g} times the training set's.")

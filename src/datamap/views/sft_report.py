@@ -128,7 +128,9 @@ def _evaluation(rd: RunDir) -> str:
 
 def sft_report_body(rd: RunDir) -> str:
     """The report's HTML body of an sft run (every piece of text from the run escaped)."""
-    from datamap.views.findings import describe_run
+    from datamap.core.health import MIN_EPOCHS, UNIGRAM_SHARE
+    from datamap.views.findings import describe_run, sft_findings
+    from datamap.views.report import _health
 
     rd.require(rd.metrics, rd.data, hint="run `datamap metrics RUN` first")
     table = read_parquet(rd.metrics)
@@ -138,9 +140,12 @@ def sft_report_body(rd: RunDir) -> str:
         f"<h1>datamap report: {esc(name)}</h1>",
         f"<p>{len(table):,} examples, causal-LM fine-tuning (sft: prompt → completion, token-level metrics).</p>",
         f"<p id='run-about'>Run: {esc(describe_run(rd))}</p>" if describe_run(rd) else "",
-        "<nav><a href='#maps'>maps</a> · <a href='#regions'>regions</a> · <a href='#trajectory'>loss trajectory</a> · "
+        "<nav><a href='#health'>health</a> · <a href='#maps'>maps</a> · <a href='#regions'>regions</a> · <a href='#trajectory'>loss trajectory</a> · "
         "<a href='#hardest'>hardest</a> · <a href='#training'>training</a> · <a href='#evaluation'>evaluation</a> · "
         "<a href='#selections'>selections</a></nav>",
+        _health(sft_findings(rd), f"Limits: a mean token loss above {UNIGRAM_SHARE:g} x the unigram baseline's (every "
+                f"target token predicted by its frequency in the training targets) has learnt (next to) nothing; "
+                f"variability needs at least {MIN_EPOCHS} record points."),
         _maps(rd, table),
         _regions(table),
         _trajectory(rd, table),
