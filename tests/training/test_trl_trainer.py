@@ -134,6 +134,33 @@ def test_datamap_metrics_and_trajectory_clusters_read_the_run(trl_run):
     assert len(pd.read_parquet(out)) == N
 
 
+
+def test_history_and_the_unigram_health_check(trl_run):
+    """history.json: per epoch the token-mean loss of the records; the unigram baseline of TRL's training targets
+    (by hand: add-one smoothed target frequencies); at lr 0 the health check says the model learnt nothing."""
+    import json
+
+    from datamap.io.rundir import RunDir
+    from datamap.stages.measure import measure_run
+    from datamap.views.findings import sft_findings
+
+    trainer, run = trl_run
+    want = np.stack([v for _, v in sorted(_by_hand(trainer).items())])
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history["epochs"]] == [0, 1] and [h["steps"] for h in history["epochs"]] == [5, 10]
+    for h in history["epochs"]:
+        assert h["train_loss"] == pytest.approx(want[:, 0].sum() / want[:, 1].sum(), rel=1e-4)
+    targets = np.concatenate([np.asarray(it["labels"][1:]) for it in trainer.train_dataset])
+    targets = targets[targets != IGNORE]
+    vocab = max(len(trainer.processing_class), trainer.model.config.vocab_size)
+    counts = np.bincount(targets, minlength=vocab)
+    logp = np.log((counts + 1.0) / (counts.sum() + vocab))
+    assert history["unigram_loss"]["train"] == pytest.approx(-logp[targets].mean(), rel=1e-9)
+    measure_run(run)
+    found = [f for f in sft_findings(RunDir(run)) if "training set" in f.message]
+    assert len(found) == 1 and not found[0].ok and "learnt (next to) nothing" in found[0].message
+
+
 def test_completion_only_loss_off_counts_the_prompt(tmp_path, tokenizer):
     """With completion_only_loss=False TRL trains on every token, and so do the records."""
     from datamap.io.store import read_sft_dynamics
@@ -195,6 +222,8 @@ def test_lora_and_an_evaluation_set(tmp_path, tokenizer):
 def test_resume_keeps_the_epochs_before_the_checkpoint(tmp_path, tokenizer):
     """train(resume_from_checkpoint=<epoch 1's>) after a complete run: epoch 0's point is kept as it was,
     epoch 1's recorded again (lr > 0, so the points differ)."""
+    import json
+
     from datamap.io.store import read_sft_dynamics
     from datamap.training.trl_trainer import DynamicsSFTTrainer
 
@@ -207,12 +236,15 @@ def test_resume_keeps_the_epochs_before_the_checkpoint(tmp_path, tokenizer):
 
     trainer().train()
     first = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
+    history = json.loads((tmp_path / "datamap" / "history.json").read_text())["epochs"]
     assert not np.allclose(first.loss_sum[:, 0], first.loss_sum[:, 1])
     trainer().train(resume_from_checkpoint=str(tmp_path / "checkpoint-2"))
     again = read_sft_dynamics(tmp_path / "datamap" / "dynamics.parquet")
     assert again.steps.tolist() == [2, 4] and list(again.ids) == list(first.ids)
     np.testing.assert_array_equal(again.loss_sum[:, 0], first.loss_sum[:, 0])
     np.testing.assert_allclose(again.loss_sum[:, 1], first.loss_sum[:, 1], rtol=1e-4)
+    resumed = json.loads((tmp_path / "datamap" / "history.json").read_text())["epochs"]
+    assert [h["epoch"] for h in resumed] == [0, 1] and resumed[0] == history[0]
 
 
 def test_refusals(tmp_path, tokenizer):

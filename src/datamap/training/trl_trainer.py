@@ -23,15 +23,19 @@ How it works (TRL >= 1.0; ``packing`` and ``padding_free`` are refused: one exam
 * at each epoch's end the records are gathered across processes once, duplicates dropped by row index, and
   the main process writes ``dynamics/epoch_{e}.parquet`` (:func:`datamap.io.store.write_sft_epoch_file`,
   one record point per epoch, ``record: inflight``); ``train()`` joins them into ``dynamics.parquet`` and
-  marks the manifest ``complete``. ``data.parquet`` holds ``id, prompt, completion`` of the rows trained on.
+  marks the manifest ``complete``. ``data.parquet`` holds ``id, prompt, completion`` of the rows trained on;
+  ``history.json`` per epoch the token-mean training loss of those records, and the unigram baseline of the
+  training targets (``unigram_loss.train``) that the sft health check compares the model's token loss with.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +52,10 @@ try:
 except ImportError:
     raise DatamapError("needs trl: pip install 'datamap[trl]'") from None
 
+from datamap.io import atomic
 from datamap.io.rundir import RunDir, file_sha256
 from datamap.io.store import consolidate_epochs, epoch_files, read_sft_dynamics, write_sft_epoch_file
-from datamap.training.sft import SFTColumns, sft_frame, token_records
+from datamap.training.sft import SFTColumns, sft_frame, target_counts, token_records, unigram_loss
 from datamap.training.trainer import INDEX_KEY, IndexCollator, _is_hf_dataset
 
 log = logging.getLogger(__name__)
@@ -110,6 +115,10 @@ class _EpochCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.trainer._begin(state)
+        return control
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.trainer._epoch_t0 = time.perf_counter()
         return control
 
     def on_epoch_end(self, args, state, control, **kwargs):
@@ -180,6 +189,9 @@ class DynamicsSFTTrainer(SFTTrainer):
         self._capture: dict | None = None
         self._ids: np.ndarray | None = None  # main process: id of every source row
         self._resuming = False
+        self._history: list[dict] = []
+        self._unigram: float | None = None
+        self._epoch_t0 = time.perf_counter()
         self.model.register_forward_hook(self._on_forward, with_kwargs=True)
         self.add_callback(_EpochCallback(self))
 
@@ -195,16 +207,20 @@ class DynamicsSFTTrainer(SFTTrainer):
         resume = kwargs.get("resume_from_checkpoint", args[0] if args else None)
         self._resuming = bool(resume)
         if self.is_world_process_zero():
-            full = trl_frame(self._source, getattr(self, "_tokenizer", self.processing_class), self.id_column,
+            full = trl_frame(self._source, self._source_tokenizer(), self.id_column,
                              self.args.dataset_text_field, getattr(self, "_formatting_func", None))
             self._ids = full["id"].to_numpy(dtype=object)
             frame = full.iloc[self._kept].reset_index(drop=True)
             run = self.run_dir
             if not self._resuming:  # a new run: the dynamics of an earlier one in this folder go
                 run.dynamics.unlink(missing_ok=True)
+                run.history.unlink(missing_ok=True)
                 shutil.rmtree(run.dynamics_dir, ignore_errors=True)
             run.remove_temporaries()
             run.start(self._run_config(), frame, [])
+            items = list(self.train_dataset.select_columns(["labels"]))  # the targets TRL trains on
+            vocab = max(len(self._source_tokenizer()), int(getattr(self.model.config, "vocab_size", 0) or 0))
+            self._unigram = unigram_loss(items, target_counts(items, vocab))
             run.write_manifest(stage="train", status="incomplete", epochs=math.ceil(self.args.num_train_epochs),
                                epochs_written=len(epoch_files(run.dynamics_dir)), data_sha256=file_sha256(run.data),
                                config_sha256=file_sha256(run.config), metrics=None)
@@ -217,6 +233,9 @@ class DynamicsSFTTrainer(SFTTrainer):
             written = read_sft_dynamics(run.dynamics).n_points if run.dynamics.exists() else 0
             run.write_manifest(status="complete", epochs_written=written)
         return result
+
+    def _source_tokenizer(self):
+        return getattr(self, "_tokenizer", None) or self.processing_class
 
     def _run_config(self) -> dict:
         a = self.args
@@ -259,6 +278,13 @@ class DynamicsSFTTrainer(SFTTrainer):
         for e, path in epoch_files(run.dynamics_dir):
             if e >= start:
                 path.unlink()
+        self._history = []
+        if start and run.history.is_file():  # the epochs kept
+            try:
+                self._history = [h for h in json.loads(run.history.read_text(encoding="utf-8"))["epochs"]
+                                 if int(h["epoch"]) < start]
+            except (ValueError, KeyError, TypeError):
+                self._history = []
         run.write_manifest(epochs_written=len(epoch_files(run.dynamics_dir)))
 
     # -- recording ------------------------------------------------------------------------------
@@ -308,4 +334,9 @@ class DynamicsSFTTrainer(SFTTrainer):
             run = self.run_dir
             write_sft_epoch_file(run.dynamics_dir, epoch, self._ids[index], records, epoch, int(state.global_step),
                                  record="inflight")
+            seconds = time.perf_counter() - self._epoch_t0
+            self._history.append({"epoch": epoch, "steps": int(state.global_step),
+                                  "train_loss": float(records[:, 0].astype(np.float64).sum() / max(records[:, 1].sum(), 1.0)),
+                                  "seconds": seconds, "examples_per_s": len(index) / max(seconds, 1e-9), "eval": {}})
+            atomic.write_json(run.history, {"epochs": self._history, "unigram_loss": {"train": self._unigram}})
             run.write_manifest(epochs_written=len(epoch_files(run.dynamics_dir)))
