@@ -340,6 +340,13 @@ class TrainConfig(BaseModel):
     gradient_checkpointing : bool, default False
         ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
         (less memory, roughly a third more time); the same gradients.
+    grad_accum : int, default 1
+        ``--grad-accum N``: one optimizer step every N batches (>= 1), the gradients of the N batches
+        summed so that the step equals one batch of ``N * batch_size`` rows (the mean over examples; for
+        ``--task sft`` the token mean over the N batches' target tokens); the last, shorter group of an
+        epoch still steps. The learning-rate schedule, ``max_steps``, ``steps_like`` and the ``steps`` of
+        the history count optimizer steps; the records still come from every forward pass
+        (:mod:`datamap.training.accumulate`).
     task : Task, default "classify"
         ``--task``: ``classify`` or ``sft`` (a causal LM on ``prompt``/``completion``, ``messages`` or
         ``text`` rows; not with mixup, threshold samples, --drop-hard, --freeze-base, focal loss, --embed,
@@ -430,6 +437,7 @@ class TrainConfig(BaseModel):
     steps_like: Optional[str] = None
     lora: Optional[LoraSpec] = None
     gradient_checkpointing: bool = False
+    grad_accum: int = Field(1, ge=1)
     task: Task = Task.CLASSIFY
     train_on_prompt: bool = False
     max_new_tokens: int = Field(32, ge=1)
