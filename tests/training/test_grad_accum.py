@@ -176,6 +176,9 @@ def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, m
     da, db = read_dynamics(accum.dynamics), read_dynamics(big.dynamics)
     assert da.logits.shape == (44, 2, 2) and list(da.ids) == list(db.ids)  # one record per example and epoch
     np.testing.assert_allclose(da.logits, db.logits, rtol=1e-4, atol=1e-5)
+    budget = loop.train(TrainConfig(out=str(tmp_path / "budget"), batch_size=4, grad_accum=2, max_steps=8, **common),
+                        progress=False)
+    assert _steps(budget) == [6, 8]  # --max-steps counts optimizer steps: the second epoch cut after 2
 
 
 @pytest.mark.slow
