@@ -64,6 +64,20 @@ class Precision(Choice):
     FP32 = "fp32"
 
 
+class ModelDtype(Choice):
+    """``--model-dtype``: the dtype the model's weights are loaded (and trained, and saved) in.
+
+    ``float32`` (the default, on every device: with ``--precision bf16`` the GPU computes in bf16 under
+    autocast on float32 weights); ``bfloat16``: half the memory for weights, gradients and optimizer
+    moments (pure bf16 training: small updates can round away); ``auto``: the checkpoint's own dtype
+    (its config's ``dtype``/``torch_dtype``). A model object passed to the Python API keeps its own.
+    """
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    AUTO = "auto"
+
+
 class LimitMode(Choice):
     """``--limit-mode``: which ``--limit`` rows are kept.
 
@@ -340,6 +354,9 @@ class TrainConfig(BaseModel):
     gradient_checkpointing : bool, default False
         ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
         (less memory, roughly a third more time); the same gradients.
+    model_dtype : ModelDtype, default "float32"
+        ``--model-dtype``: ``float32``, ``bfloat16`` or ``auto`` (the checkpoint's dtype); the dtype of the
+        weights loaded, trained and saved in RUN/model/ (see :class:`ModelDtype`).
     grad_accum : int, default 1
         ``--grad-accum N``: one optimizer step every N batches (>= 1), the gradients of the N batches
         summed so that the step equals one batch of ``N * batch_size`` rows (the mean over examples; for
@@ -438,6 +455,7 @@ class TrainConfig(BaseModel):
     lora: Optional[LoraSpec] = None
     gradient_checkpointing: bool = False
     grad_accum: int = Field(1, ge=1)
+    model_dtype: ModelDtype = ModelDtype.FLOAT32
     task: Task = Task.CLASSIFY
     train_on_prompt: bool = False
     max_new_tokens: int = Field(32, ge=1)

@@ -217,7 +217,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
 
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
-    model = load_model(cfg.model, names, cfg.trust_remote_code)
+    model = load_model(cfg.model, names, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
     set_pad_token(model, tokenizer)
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)

@@ -286,18 +286,19 @@ def exact_matches(generated: list[str], references: list[str]) -> np.ndarray:
     return np.array([g.strip() == r.strip() for g, r in zip(generated, references)], dtype=bool)
 
 
-def load_causal_lm(name_or_path: str, trust_remote_code: bool = False):
-    """``AutoModelForCausalLM`` from a hub name, a folder or a registered object (``datamap.train(model=...)``)."""
+def load_causal_lm(name_or_path: str, trust_remote_code: bool = False, dtype: "str | None" = None):
+    """``AutoModelForCausalLM`` from a hub name, a folder or a registered object (``datamap.train(model=...)``),
+    its weights in ``dtype`` (:func:`datamap.training.models.dtype_kwargs`; an object keeps its own)."""
     from transformers import AutoModelForCausalLM
 
-    from datamap.training.models import _OBJECTS, _first, _quiet_transformers, resolve_model
+    from datamap.training.models import _OBJECTS, _first, _quiet_transformers, dtype_kwargs, resolve_model
 
     if name_or_path in _OBJECTS:
         return _OBJECTS[name_or_path][0]
     path = resolve_model(name_or_path)
     try:
         with _quiet_transformers():
-            return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+            return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, **dtype_kwargs(dtype))
     except DatamapError:
         raise
     except Exception as exc:

@@ -97,7 +97,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     train_df, evals, source = _load(cfg, tokenizer)
-    model = load_causal_lm(cfg.model, cfg.trust_remote_code)
+    model = load_causal_lm(cfg.model, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if cfg.gradient_checkpointing:
