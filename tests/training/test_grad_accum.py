@@ -147,7 +147,7 @@ def _no_dropout(src, dst):
 
 
 @pytest.mark.slow
-def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, monkeypatch):
+def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, monkeypatch, capsys):
     """44 rows of one token length, 2 epochs: --grad-accum 2 at batch 4 (11 batches: 5 groups of 2 and a last
     group of 1) gives the weights and the in-flight records of batch 8 over the same rows (6 steps an epoch)."""
     from datamap.io.store import read_dynamics
@@ -164,6 +164,7 @@ def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, m
     common = dict(dataset=str(tmp_path / "d.csv"), model=str(model), epochs=2, lr=5e-3, eval_split=None,
                   checkpoint=False, seed=3)
     accum = loop.train(TrainConfig(out=str(tmp_path / "accum"), batch_size=4, grad_accum=2, **common), progress=False)
+    assert "batch 4 x 2 accumulated, lr" in capsys.readouterr().out
     monkeypatch.setattr(loop, "LengthGroupedSampler", PairedSampler)
     big = loop.train(TrainConfig(out=str(tmp_path / "big"), batch_size=8, **common), progress=False)
 

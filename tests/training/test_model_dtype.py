@@ -49,7 +49,7 @@ def test_option_in_config_and_cli():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype, expected", [("bfloat16", torch.bfloat16), ("float32", torch.float32)])
-def test_training_runs_in_that_dtype(tiny_model_dir, bf16_dir, tmp_path, monkeypatch, dtype, expected):
+def test_training_runs_in_that_dtype(tiny_model_dir, bf16_dir, tmp_path, monkeypatch, capsys, dtype, expected):
     """A short run from the float32 checkpoint with bfloat16 (and from the bf16 checkpoint with the float32
     default): the model trained has those weights (seen at the optimizer), the saved model too; records finite."""
     from safetensors.torch import load_file
@@ -73,6 +73,8 @@ def test_training_runs_in_that_dtype(tiny_model_dir, bf16_dir, tmp_path, monkeyp
     run = loop.train(TrainConfig(dataset=str(tmp_path / "d.csv"), model=str(source), out=str(tmp_path / "run"), epochs=2,
                                  batch_size=8, lr=1e-2, eval_split=None, checkpoint=False, **kw), progress=False)
     assert seen == [{expected}]
+    said = [x for x in capsys.readouterr().out.splitlines() if x.startswith("training: ")]
+    assert ("bfloat16 weights" in said[0]) == (dtype == "bfloat16"), said
     saved = load_file(str(run.model / "model.safetensors"))
     assert {t.dtype for t in saved.values()} == {expected}
     start = load_file(str(source / "model.safetensors"))
