@@ -343,7 +343,8 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         if cfg.record == "inflight" and not partial:
             index, logits = recorder.collect(accelerator, n_examples=len(train_df))
         elif cfg.record != "none":
-            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
+            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
+                                    main_only=True)  # only the main process writes
             index = np.arange(len(train_df))
         if cfg.record != "none":
             recorder.write(epoch, index, logits)  # on disk before the next epoch starts
@@ -411,7 +412,7 @@ def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, 
 
     t0 = time.perf_counter()
     vectors = embed_encoded(model.base_model, train_enc, collate, accelerator, pooling=str(cfg.embed),
-                            batch_size=cfg.eval_batch_size, progress=progress)
+                            batch_size=cfg.eval_batch_size, progress=progress, main_only=True)
     if accelerator.is_main_process:
         meta = {"model": str(run.model), "model_type": getattr(model.config, "model_type", "?"), "pooling": str(cfg.embed),
                 "max_length": int(cfg.max_length), "processes": int(accelerator.num_processes),

@@ -229,13 +229,16 @@ class SFTStep:
         return loss_sum / records[:, 1].sum().clamp_min(1.0), records
 
 
-def predict_records(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
+def predict_records(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None,
+                    main_only: bool = False) -> np.ndarray:
     """(n, 3) float32 records of every item (eval mode, ``no_grad``, length-sorted batches, sharded over
-    the processes), in the order of ``encoded``: the pass of ``--record epoch_end`` and ``--record-every``."""
+    the processes), in the order of ``encoded``: the pass of ``--record epoch_end`` and ``--record-every``
+    (``main_only``: gathered to the main process only, the others get ``(0, 3)``)."""
     from datamap.training.predict import predict_batches
 
     return predict_batches(model, encoded, collate, batch_size, accelerator,
-                           lambda m, batch: token_records(m(**_lm_inputs(batch)).logits, batch["labels"])[0], desc=desc)
+                           lambda m, batch: token_records(m(**_lm_inputs(batch)).logits, batch["labels"])[0], desc=desc,
+                           main_only=main_only)
 
 
 def record_summary(records: np.ndarray) -> dict:

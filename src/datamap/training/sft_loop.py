@@ -201,7 +201,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             token_sum += records[:, 1].sum()
             if stepped and every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
                 t_pass = time.perf_counter()
-                passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator))
+                passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator, main_only=True))
                 pass_steps.append(steps_done)
                 model.train()
                 pass_seconds += time.perf_counter() - t_pass
@@ -221,10 +221,11 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
                                      sample=sample)
             point += len(passes)
         elif cfg.record == "inflight" and not partial:
-            index, recs = recorder.collect(accelerator, n_examples=len(train_df))
+            index, recs = recorder.collect(accelerator, n_examples=len(train_df), main_only=True)  # to the main process
         elif cfg.record != "none":
-            recorder.collect(accelerator)  # drop a cut-short epoch's partial records
-            recs = predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
+            recorder.collect(accelerator, main_only=True)  # drop a cut-short epoch's partial records
+            recs = predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
+                                   main_only=True)
             index = np.arange(len(train_df))
         if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"
