@@ -62,3 +62,26 @@ def test_save_and_refusals(run, tmp_path):
     (bare / "metrics.parquet").unlink()
     with pytest.raises(DatamapError, match="metrics.parquet: not found; run `datamap metrics"):
         datamap.show_map(bare)
+
+
+@pytest.mark.slow
+def test_the_map_runs_inside_a_notebook_like_page(run, tmp_path):
+    """Headless Chromium: a page holding the repr (as Jupyter would) gets a working map inside the sandboxed
+    frame (its data read, points drawn), with no script error and no hostile text executed."""
+    from views_helpers import launch_browser
+
+    host = tmp_path / "notebook.html"
+    host.write_text("<!DOCTYPE html><html><body><h1>notebook</h1>" + datamap.show_map(run)._repr_html_()
+                    + "</body></html>", encoding="utf-8")
+    with launch_browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        events = {"dialogs": [], "errors": []}
+        page.on("dialog", lambda d: (events["dialogs"].append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: events["errors"].append(str(e)))
+        page.goto(host.as_uri())
+        frame = page.frames[1]
+        frame.wait_for_function("window.datamap && window.datamap.ready === true", timeout=30_000)
+        assert frame.evaluate("window.datamap.pointPixel('k1')") is not None  # a point of the map, placed
+        assert frame.evaluate("typeof window.__xss") == "undefined" and not events["dialogs"]
+        assert not events["errors"], events["errors"]
+        assert page.evaluate("typeof window.datamap") == "undefined"  # the notebook's page stays apart
