@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -133,7 +134,8 @@ def _weights(folder):
 
 
 def _steps(run):
-    return [e["steps"] for e in json.loads(run.history.read_text())["epochs"]]
+    path = run / "history.json" if isinstance(run, Path) else run.history
+    return [e["steps"] for e in json.loads(path.read_text())["epochs"]]
 
 
 def _no_dropout(src, dst):
@@ -211,3 +213,32 @@ def test_sft_grad_accum_equals_a_double_batch(tmp_path, monkeypatch):
     da, db = read_sft_dynamics(accum.dynamics), read_sft_dynamics(big.dynamics)
     assert da.loss_sum.shape == (30, 2)
     np.testing.assert_allclose(da.loss_sum, db.loss_sum, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_killed_mid_group_and_resumed_equals_uninterrupted(tiny_model_dir, tmp_path):
+    """--grad-accum 3 at batch 8 over 60 rows (8 batches: 3 steps an epoch, the last group of 2), killed in
+    epoch 1 between two batches of a group, resumed from epoch 0's checkpoint: byte for byte the uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import cli_env, make_sentiment_frame
+
+    make_sentiment_frame(60).to_csv(tmp_path / "train.csv", index=False)
+    args = ["--dataset", str(tmp_path / "train.csv"), "--model", str(tiny_model_dir), "--epochs", "2", "--batch-size", "8",
+            "--grad-accum", "3", "--lr", "5e-4", "--max-length", "32", "--seed", "3", "--eval-split", "none", "--quiet"]
+
+    def datamap(*argv, **env):
+        return subprocess.run([sys.executable, "-m", "datamap", *argv], capture_output=True, text=True, timeout=600,
+                              env=cli_env(OMP_NUM_THREADS=1, **env))
+
+    assert datamap("train", *args, "--out", str(tmp_path / "ref")).returncode == 0
+    r = datamap("train", *args, "--out", str(tmp_path / "run"), DATAMAP_TEST_KILL_AT="1:4")
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    r = datamap("train", "--resume", "--out", str(tmp_path / "run"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert _steps(run) == _steps(ref) == [3, 6]
+    assert (run / "dynamics.parquet").read_bytes() == (ref / "dynamics.parquet").read_bytes()
+    assert (run / "model" / "model.safetensors").read_bytes() == (ref / "model" / "model.safetensors").read_bytes()
