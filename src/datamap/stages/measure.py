@@ -82,29 +82,33 @@ def measure_run(
     names = run.label_names() if run.labels.exists() else [str(i) for i in range(dyn.n_classes)]
     if len(names) != dyn.n_classes:
         raise DatamapError(f"{run.labels}: {len(names)} label names but the dynamics have {dyn.n_classes} classes")
-    # the three files are replaced together: the manifest names their new hashes first, then they
-    # are renamed; an interruption in between leaves files the manifest disowns (readers refuse them)
+    write_metrics_files(run, table, {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")},
+                        {
+                            "n_examples": int(dyn.n_examples),
+                            "n_epochs_recorded": int(dyn.n_epochs),
+                            "epochs_used": epochs_used,
+                            "burn_out": burn_out,
+                            "fraction": fraction,
+                            "entropy_epoch": (entropy_epoch if entropy_epoch is not None else epochs_used - 1),
+                            "label_names": names,
+                            "region_counts": summary_counts(table, names).to_dict(orient="index"),
+                        })
+    return table
+
+
+def write_metrics_files(run: RunDir, table: pd.DataFrame, regions: dict, meta: dict) -> None:
+    """Write ``metrics.parquet``, ``regions.json`` and ``metrics.json`` of ``run`` (classifier or sft) together.
+
+    The manifest names the three new hashes first, then the files are renamed into place; an interruption in
+    between leaves files the manifest disowns (readers refuse them), never a mix of old and new.
+    """
     run.remove_temporaries([run.metrics.name, run.regions_json.name, run.metrics_json.name])
     with atomic.FileSet(run.metrics, run.regions_json, run.metrics_json) as files:
         files.write_table(run.metrics, table)
-        files.write_json(run.regions_json,
-                         {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")})
-        files.write_json(
-            run.metrics_json,
-            {
-                "n_examples": int(dyn.n_examples),
-                "n_epochs_recorded": int(dyn.n_epochs),
-                "epochs_used": epochs_used,
-                "burn_out": burn_out,
-                "fraction": fraction,
-                "entropy_epoch": (entropy_epoch if entropy_epoch is not None else epochs_used - 1),
-                "label_names": names,
-                "region_counts": summary_counts(table, names).to_dict(orient="index"),
-            },
-        )
+        files.write_json(run.regions_json, regions)
+        files.write_json(run.metrics_json, meta)
         run.write_manifest(metrics={p.name: file_sha256(files.temp(p)) for p in files.paths})
         files.commit()
-    return table
 
 
 def summary_counts(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:

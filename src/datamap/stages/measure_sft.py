@@ -13,12 +13,12 @@ import logging
 
 import pandas as pd
 
+from datamap.core.health import MIN_EPOCHS
 from datamap.core.regions import REGION_FRACTION, assign_regions, region_indices
 from datamap.core.sft_metrics import SFT_METRIC_COLUMNS, region_summary, sft_metrics
 from datamap.errors import DatamapError, user_errors
-from datamap.io import atomic
 from datamap.io.readers import check_same_ids
-from datamap.io.rundir import RunDir, file_sha256
+from datamap.io.rundir import RunDir
 from datamap.io.store import read_sft_dynamics
 
 log = logging.getLogger(__name__)
@@ -60,38 +60,31 @@ def measure_sft_run(run: RunDir, burn_out: int | None = None, fraction: float = 
             burn_out = used = check_int(burn_out, "--burn-out", low=1, high=dyn.n_points)
     with user_errors(str(run.dynamics)):
         table = sft_metrics_table(dyn, burn_out=burn_out, fraction=fraction)
-    if used < 3:
+    if used < MIN_EPOCHS:  # the health check's limit
         log.warning("%s: only %d record point(s) used; variability needs several (record more: --record-every)",
                     run.dynamics, used)
     idx = region_indices(table["confidence"].to_numpy(), table["variability"].to_numpy(), fraction=fraction)
     summary = sft_region_summary(table)
-    run.remove_temporaries([run.metrics.name, run.regions_json.name, run.metrics_json.name])
-    with atomic.FileSet(run.metrics, run.regions_json, run.metrics_json) as files:
-        files.write_table(run.metrics, table)
-        files.write_json(run.regions_json,
-                         {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")})
-        files.write_json(
-            run.metrics_json,
-            {
-                "kind": "sft",
-                "n_examples": int(dyn.n_examples),
-                "n_points_recorded": int(dyn.n_points),
-                "points_used": int(used),
-                "burn_out": burn_out,
-                "fraction": fraction,
-                "record": dyn.meta.get("record"),
-                "record_every": dyn.meta.get("record_every"),
-                "point_epochs": [int(e) for e in dyn.epochs[:used]],
-                "point_steps": [int(s) for s in dyn.steps[:used]],
-                "mean_token_loss_per_point": [float(v) for v in
-                                              (dyn.loss_sum[:, :used] / dyn.n_tokens[:, :used]).mean(axis=0)],
-                "token_accuracy_per_point": [float(v) for v in
-                                             (dyn.n_correct[:, :used] / dyn.n_tokens[:, :used]).mean(axis=0)],
-                "region_counts": {str(r): int(c) for r, c in summary["count"].items()},
-            },
-        )
-        run.write_manifest(metrics={p.name: file_sha256(files.temp(p)) for p in files.paths})
-        files.commit()
+    from datamap.stages.measure import write_metrics_files
+
+    write_metrics_files(run, table, {name: [str(dyn.ids[i]) for i in idx[name]] for name in ("easy", "ambiguous", "hard")},
+                        {
+                            "kind": "sft",
+                            "n_examples": int(dyn.n_examples),
+                            "n_points_recorded": int(dyn.n_points),
+                            "points_used": int(used),
+                            "burn_out": burn_out,
+                            "fraction": fraction,
+                            "record": dyn.meta.get("record"),
+                            "record_every": dyn.meta.get("record_every"),
+                            "point_epochs": [int(e) for e in dyn.epochs[:used]],
+                            "point_steps": [int(s) for s in dyn.steps[:used]],
+                            "mean_token_loss_per_point": [float(v) for v in
+                                                          (dyn.loss_sum[:, :used] / dyn.n_tokens[:, :used]).mean(axis=0)],
+                            "token_accuracy_per_point": [float(v) for v in
+                                                         (dyn.n_correct[:, :used] / dyn.n_tokens[:, :used]).mean(axis=0)],
+                            "region_counts": {str(r): int(c) for r, c in summary["count"].items()},
+                        })
     return table
 
 
