@@ -36,7 +36,8 @@ from datamap.errors import DatamapError, user_errors
 if TYPE_CHECKING:  # pandas is imported where used: `import datamap` stays light
     import pandas as pd
 
-__all__ = ["Run", "assign_regions", "compute_metrics", "label_issues", "load_run", "plot_map", "select", "train"]
+__all__ = ["Run", "assign_regions", "compute_metrics", "label_issues", "load_run", "plot_map", "select", "show_map",
+           "train"]
 
 
 def _dynamics_arrays(dynamics: Any, gold: Any) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
@@ -400,6 +401,27 @@ def plot_map(run: "Run | str | os.PathLike", *, title: str | None = None, max_po
     if r.metrics is None:
         raise DatamapError(f"{r.path}: no dynamics.parquet; train the run first")
     return map_figure(r.metrics, title or f"Data map: {r.path.name}", max_points)
+
+
+def show_map(run: "Run | str | os.PathLike", *, height: int = 820, **options: Any):
+    """The interactive data map of a run, inline in Jupyter: the page ``datamap plot RUN --html`` writes.
+
+    Returns a :class:`datamap.views.notebook.MapView`; a notebook shows it (an ``<iframe srcdoc>``, sandboxed),
+    ``.page`` is the HTML and ``.save(path)`` writes it. Needs ``RUN/metrics.parquet`` (``datamap metrics RUN``);
+    nothing is written into the run.
+
+    Parameters
+    ----------
+    run : Run or path
+    height : int, default 820
+        The frame's height in pixels.
+    **options
+        ``color_by``, ``max_points``, ``seed``, ``xy`` (``"map"`` or ``"embedding"``), ``embeddings``,
+        ``clusters``, ``projection``: as :func:`datamap.views.interactive.write_html_map` takes them.
+    """
+    from datamap.views.notebook import map_view
+
+    return map_view(_as_run(run).path, height=height, **options)
 
 
 def label_issues(run: "Run | str | os.PathLike", method: str = DEFAULT_METHOD, **options: Any) -> "pd.DataFrame":

@@ -5,7 +5,9 @@
 Jobs: ``loop`` (our loop, in-flight), ``loop_epoch_end``, ``trainer`` (DynamicsTrainer, in-flight),
 ``trainer_epoch_end_lr0`` (DynamicsTrainer, epoch_end, learning rate 0, no dropout: the weights never
 change), ``predict`` (``predict_logits`` of the saved model over the data; main process writes
-``predict.npy``).
+``predict.npy``), ``gather_main`` (each process records rows of its own, then ``EpochRecorder.collect(...,
+main_only=True)``; every process writes what it received to ``gather_<rank>.json``), ``loop_accum`` (our loop
+with ``--grad-accum 2``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,29 @@ def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
     out_dir = Path(out)
     frame = pd.read_csv(csv)
     for job in jobs.split(","):
-        if job in ("loop", "loop_epoch_end"):
+        if job in ("loop", "loop_epoch_end", "loop_accum"):
             from datamap.training.config import TrainConfig
             from datamap.training.loop import train
 
             train(TrainConfig(dataset=csv, model=model_dir, out=str(out_dir / job), epochs=2, batch_size=4, lr=5e-4,
                               eval_split=None, seed=3, max_length=32, save_model=False,
-                              record="inflight" if job == "loop" else "epoch_end"), progress=False)
+                              grad_accum=2 if job == "loop_accum" else 1,
+                              record="epoch_end" if job == "loop_epoch_end" else "inflight"), progress=False)
+        elif job == "gather_main":
+            import torch
+            from accelerate import Accelerator
+
+            from datamap.training.recorder import EpochRecorder
+
+            acc = Accelerator(cpu=True)
+            rec = EpochRecorder()
+            rank = acc.process_index
+            rows = torch.arange(rank, 9, acc.num_processes)  # rank 0: 0, 2, 4, 6, 8; rank 1: 1, 3, 5, 7
+            rec.add(rows, torch.stack([rows.float(), -rows.float()], dim=1))
+            index, logits = rec.collect(acc, n_examples=9, main_only=True)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / f"gather_{rank}.json").write_text(json.dumps({"index": index.tolist(), "logits": logits.tolist()}))
+            acc.wait_for_everyone()
         elif job == "trainer":
             from hf_script import trainer_script
 

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 N = 27
-JOBS = "loop,loop_epoch_end,trainer,trainer_epoch_end_lr0,predict"
+JOBS = "loop,loop_epoch_end,trainer,trainer_epoch_end_lr0,predict,gather_main,loop_accum"
 
 
 def free_port() -> int:
@@ -67,7 +67,7 @@ def assert_every_id_once_per_epoch(path: Path, frame: pd.DataFrame, epochs: int)
     return dyn
 
 
-@pytest.mark.parametrize("job", ["loop", "loop_epoch_end"])
+@pytest.mark.parametrize("job", ["loop", "loop_epoch_end", "loop_accum"])
 def test_our_loop_two_processes_records_every_id_once(two_procs, job):
     out, _, frame = two_procs
     assert_every_id_once_per_epoch(out / job / "dynamics.parquet", frame, epochs=2)
@@ -77,6 +77,22 @@ def test_our_loop_two_processes_records_every_id_once(two_procs, job):
     # near ln 2 for this barely trained model: a mean per processed example, not the sum over
     # 32 processed rows (with even batching's repeats) divided by 27
     assert all(abs(h["train_loss"] - np.log(2)) < 0.05 for h in hist)
+
+
+def test_loop_accum_two_processes_counts_optimizer_steps(two_procs):
+    """--grad-accum 2 under 2 processes: 4 batches of 4 per process and epoch (27 rows, even batching), so
+    2 optimizer steps per epoch (no gradient all-reduce inside a group)."""
+    out, _, _ = two_procs
+    assert [h["steps"] for h in json.loads((out / "loop_accum" / "history.json").read_text())["epochs"]] == [2, 4]
+    assert [h["steps"] for h in json.loads((out / "loop" / "history.json").read_text())["epochs"]] == [4, 8]
+
+
+def test_records_are_gathered_to_the_main_process_only(two_procs):
+    """EpochRecorder.collect(main_only=True): rank 0 receives both processes' rows, rank 1 none."""
+    out, _, _ = two_procs
+    main, other = (json.loads((out / f"gather_{r}.json").read_text()) for r in (0, 1))
+    assert main["index"] == list(range(9)) and [row[0] for row in main["logits"]] == list(range(9))
+    assert other["index"] == [] and other["logits"] == []
 
 
 def test_trainer_two_processes_records_every_id_once(two_procs):

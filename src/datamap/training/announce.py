@@ -22,7 +22,10 @@ def startup_line(cfg: TrainConfig, train_df: pd.DataFrame, names: list[str], eva
     balance = ", ".join(f"{printable(n)} {int(c):,} {100 * c / total:.0f}%" for n, c in zip(names, counts))
     ev = ", ".join(f"{printable(k)} {len(v.frame):,}" for k, v in evals.items()) or "none"
     precision = "bf16" if accelerator.mixed_precision == "bf16" else "fp32"
+    if str(cfg.model_dtype) != "float32":  # --model-dtype: the weights' own dtype
+        precision += f", {cfg.model_dtype} weights"
     procs = accelerator.num_processes
     return (f"training: {len(train_df):,} examples ({balance}) · eval {ev} · model {printable(cfg.model)} · "
             f"device {accelerator.device.type}, {precision}, {procs} process{'es' if procs != 1 else ''} · "
-            f"{cfg.epochs} epochs, batch {cfg.batch_size}, lr {cfg.lr:g}, seed {cfg.seed}")
+            f"{cfg.epochs} epochs, batch {cfg.batch_size}"
+            + (f" x {cfg.grad_accum} accumulated" if cfg.grad_accum > 1 else "") + f", lr {cfg.lr:g}, seed {cfg.seed}")

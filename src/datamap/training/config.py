@@ -64,6 +64,20 @@ class Precision(Choice):
     FP32 = "fp32"
 
 
+class ModelDtype(Choice):
+    """``--model-dtype``: the dtype the model's weights are loaded (and trained, and saved) in.
+
+    ``float32`` (the default, on every device: with ``--precision bf16`` the GPU computes in bf16 under
+    autocast on float32 weights); ``bfloat16``: half the memory for weights, gradients and optimizer
+    moments (pure bf16 training: small updates can round away); ``auto``: the checkpoint's own dtype
+    (its config's ``dtype``/``torch_dtype``). A model object passed to the Python API keeps its own.
+    """
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    AUTO = "auto"
+
+
 class LimitMode(Choice):
     """``--limit-mode``: which ``--limit`` rows are kept.
 
@@ -340,6 +354,16 @@ class TrainConfig(BaseModel):
     gradient_checkpointing : bool, default False
         ``--gradient-checkpointing``: keep fewer activations and recompute them in the backward pass
         (less memory, roughly a third more time); the same gradients.
+    model_dtype : ModelDtype, default "float32"
+        ``--model-dtype``: ``float32``, ``bfloat16`` or ``auto`` (the checkpoint's dtype); the dtype of the
+        weights loaded, trained and saved in RUN/model/ (see :class:`ModelDtype`).
+    grad_accum : int, default 1
+        ``--grad-accum N``: one optimizer step every N batches (>= 1), the gradients of the N batches
+        summed so that the step equals one batch of ``N * batch_size`` rows (the mean over examples; for
+        ``--task sft`` the token mean over the N batches' target tokens); the last, shorter group of an
+        epoch still steps. The learning-rate schedule, ``max_steps``, ``steps_like`` and the ``steps`` of
+        the history count optimizer steps; the records still come from every forward pass
+        (:mod:`datamap.training.accumulate`).
     task : Task, default "classify"
         ``--task``: ``classify`` or ``sft`` (a causal LM on ``prompt``/``completion``, ``messages`` or
         ``text`` rows; not with mixup, threshold samples, --drop-hard, --freeze-base, focal loss, --embed,
@@ -430,6 +454,8 @@ class TrainConfig(BaseModel):
     steps_like: Optional[str] = None
     lora: Optional[LoraSpec] = None
     gradient_checkpointing: bool = False
+    grad_accum: int = Field(1, ge=1)
+    model_dtype: ModelDtype = ModelDtype.FLOAT32
     task: Task = Task.CLASSIFY
     train_on_prompt: bool = False
     max_new_tokens: int = Field(32, ge=1)

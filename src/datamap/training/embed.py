@@ -145,10 +145,11 @@ def embed_frame(
 
 
 def embed_encoded(encoder, encoded: list[dict], collate, accelerator, *, pooling: str, batch_size: int,
-                  progress: bool = True) -> np.ndarray:
+                  progress: bool = True, main_only: bool = False) -> np.ndarray:
     """The pooled vectors of tokenised items (in their order) from an encoder already on the accelerator's
     device: a bare encoder (``AutoModel``) or the ``base_model`` of a classifier that was just trained
-    (``datamap train --embed``). float32, shape ``(len(encoded), hidden)``, on every process."""
+    (``datamap train --embed``). float32, shape ``(len(encoded), hidden)``, on every process (``main_only``:
+    on the main process, ``(0, hidden)`` on the others)."""
     from datamap.training.models import model_inputs
     from datamap.training.predict import predict_batches
 
@@ -157,4 +158,4 @@ def embed_encoded(encoder, encoded: list[dict], collate, accelerator, *, pooling
         return pool(out.last_hidden_state, batch["attention_mask"], pooling, getattr(out, "pooler_output", None))
 
     return predict_batches(encoder, encoded, collate, batch_size, accelerator, forward,
-                           desc="embedding" if progress else None)
+                           desc="embedding" if progress else None, main_only=main_only)

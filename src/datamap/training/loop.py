@@ -39,6 +39,7 @@ from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
+from datamap.training.accumulate import GradAccumulation
 from datamap.training.budget import budget_of, plan
 from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
@@ -216,7 +217,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
 
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
-    model = load_model(cfg.model, names, cfg.trust_remote_code)
+    model = load_model(cfg.model, names, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
     set_pad_token(model, tokenizer)
     if cfg.gradient_checkpointing:
         enable_gradient_checkpointing(model)
@@ -277,7 +278,8 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
     from transformers import get_linear_schedule_with_warmup
 
-    total_steps, epochs = plan(cfg.epochs, len(loader), budget)  # epochs: cfg.epochs unless a step budget
+    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
+    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)  # epochs: cfg.epochs unless a step budget
     if main and epochs != cfg.epochs:
         run.write_manifest(epochs=epochs)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -295,7 +297,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     last_eval_logits: dict[str, np.ndarray] = {}
-    steps_done = start_epoch * len(loader)  # optimizer steps taken (only a run's last epoch can be cut short)
+    steps_done = start_epoch * accum.steps_per_epoch  # optimizer steps taken (only a run's last epoch can be cut short)
     for epoch in range(start_epoch, epochs):
         loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
         sampler.set_epoch(epoch)
@@ -311,21 +313,18 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
                        enabled=progress and accelerator.is_local_main_process)
         for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
-            with accelerator.autocast():
-                loss, logits = step_fn(forward, batch, epoch)
-            if cfg.record == "inflight":
-                recorder.add(batch["index"], logits)  # before the optimizer step
-            accelerator.backward(loss)
-            if cfg.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            steps_done += 1
+            with accum.sync(accelerator, model, step):
+                with accelerator.autocast():
+                    loss, logits = step_fn(forward, batch, epoch)
+                if cfg.record == "inflight":
+                    recorder.add(batch["index"], logits)  # before the optimizer step
+                accum.backward(accelerator, loss, len(batch["labels"]))
+            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
+            steps_done += stepped
             loss_sum += loss.detach() * len(batch["labels"])
             n_seen += len(batch["labels"])
-            if tracker.due(epoch * len(loader) + step + 1):
-                tracker.log_step(epoch * len(loader) + step + 1, loss.item(), scheduler.get_last_lr()[0], rate())
+            if stepped and tracker.due(steps_done):
+                tracker.log_step(steps_done, loss.item(), scheduler.get_last_lr()[0], rate())
             if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
                 bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
             bar.update(1)
@@ -340,11 +339,12 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
 
         t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * len(loader)  # not every example was seen: record by a pass
+        partial = steps_done < (epoch + 1) * accum.steps_per_epoch  # not every example was seen: record by a pass
         if cfg.record == "inflight" and not partial:
             index, logits = recorder.collect(accelerator, n_examples=len(train_df))
         elif cfg.record != "none":
-            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
+            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
+                                    main_only=True)  # only the main process writes
             index = np.arange(len(train_df))
         if cfg.record != "none":
             recorder.write(epoch, index, logits)  # on disk before the next epoch starts
@@ -412,7 +412,7 @@ def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, 
 
     t0 = time.perf_counter()
     vectors = embed_encoded(model.base_model, train_enc, collate, accelerator, pooling=str(cfg.embed),
-                            batch_size=cfg.eval_batch_size, progress=progress)
+                            batch_size=cfg.eval_batch_size, progress=progress, main_only=True)
     if accelerator.is_main_process:
         meta = {"model": str(run.model), "model_type": getattr(model.config, "model_type", "?"), "pooling": str(cfg.embed),
                 "max_length": int(cfg.max_length), "processes": int(accelerator.num_processes),

@@ -89,8 +89,22 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False):
         raise DatamapError(f"model '{name_or_path}': cannot load tokenizer ({_first(exc)})") from exc
 
 
-def load_model(name_or_path: str, label_names: list[str] | None = None, trust_remote_code: bool = False):
-    """AutoModelForSequenceClassification with the run's label map (new head if sizes differ)."""
+def dtype_kwargs(dtype: "str | None") -> dict:
+    """``from_pretrained`` keywords loading the weights in ``dtype`` (``float32``, ``bfloat16``, ``auto``:
+    the checkpoint's; None: transformers' default), under the keyword the installed transformers knows."""
+    if dtype is None:
+        return {}
+    import transformers
+    from packaging.version import Version
+
+    value = "auto" if str(dtype) == "auto" else getattr(torch, str(dtype))
+    return {"dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype": value}
+
+
+def load_model(name_or_path: str, label_names: list[str] | None = None, trust_remote_code: bool = False,
+               dtype: "str | None" = None):
+    """AutoModelForSequenceClassification with the run's label map (new head if sizes differ), its weights
+    in ``dtype`` (see :func:`dtype_kwargs`; a registered object keeps its own)."""
     from transformers import AutoModelForSequenceClassification
 
     if name_or_path in _OBJECTS:
@@ -106,7 +120,7 @@ def load_model(name_or_path: str, label_names: list[str] | None = None, trust_re
     try:
         with _quiet_transformers():  # the "newly initialized head" notice is expected
             return AutoModelForSequenceClassification.from_pretrained(
-                path, trust_remote_code=trust_remote_code, ignore_mismatched_sizes=True, **kwargs
+                path, trust_remote_code=trust_remote_code, ignore_mismatched_sizes=True, **kwargs, **dtype_kwargs(dtype)
             )
     except DatamapError:
         raise

@@ -71,7 +71,8 @@ def preserved_rng():
         random.setstate(py_state)
 
 
-def predict_logits(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
+def predict_logits(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None,
+                   main_only: bool = False) -> np.ndarray:
     """Eval-mode logits (float32, shape (n, C)) for every item, in the order of ``encoded``.
 
     Parameters
@@ -87,13 +88,16 @@ def predict_logits(model, encoded: list[dict], collate, batch_size: int, acceler
     accelerator : accelerate.Accelerator
     desc : str or None, default None
         Progress-bar label; ``None`` shows no bar.
+    main_only : bool, default False
+        Several processes: gather the logits to the main process only (the others get ``(0, C)``).
     """
     return predict_batches(model, encoded, collate, batch_size, accelerator,
-                           lambda m, batch: m(**model_inputs(m, batch)).logits, desc=desc)
+                           lambda m, batch: m(**model_inputs(m, batch)).logits, desc=desc, main_only=main_only)
 
 
 @torch.no_grad()
-def predict_batches(model, encoded: list[dict], collate, batch_size: int, accelerator, forward, desc: str | None = None) -> np.ndarray:
+def predict_batches(model, encoded: list[dict], collate, batch_size: int, accelerator, forward, desc: str | None = None,
+                    main_only: bool = False) -> np.ndarray:
     """One eval-mode ``no_grad`` pass: ``forward(model, batch)`` rows (float32) for every item, in the
     order of ``encoded``.
 
@@ -116,5 +120,5 @@ def predict_batches(model, encoded: list[dict], collate, batch_size: int, accele
                 rows = forward(model, batch)
             rec.add(batch["index"], rows)
     model.train(was_training)
-    _, rows = rec.collect(accelerator, n_examples=len(encoded))
+    _, rows = rec.collect(accelerator, n_examples=len(encoded), main_only=main_only)
     return rows

@@ -2,7 +2,9 @@
 
 Logits stay on the device during the epoch (a list of detached tensors, no host sync per
 step); at the epoch's end they are concatenated, gathered across processes once, and duplicates
-(even batching repeats a few examples on some processes) are dropped by example index.
+(even batching repeats a few examples on some processes) are dropped by example index. The
+recorded epoch goes to the main process only (``torch.distributed.gather`` to rank 0): the other
+processes never hold a copy of the whole epoch.
 """
 
 from __future__ import annotations
@@ -29,11 +31,14 @@ class EpochRecorder:
     def __len__(self) -> int:
         return sum(len(i) for i in self._index)
 
-    def collect(self, accelerator=None, n_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def collect(self, accelerator=None, n_examples: int | None = None,
+                main_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Gather the epoch's records from every process; returns (index, logits) sorted by index.
 
         Each example index is kept once (its first occurrence). Clears the recorder. With
-        ``n_examples`` given, checks that every example 0..n-1 was recorded.
+        ``n_examples`` given, checks that every example 0..n-1 was recorded. With ``main_only``
+        (several processes), only the main process receives the records (a gather to rank 0, not an
+        all-gather); the others get no rows (``(0,)`` and ``(0, C)``) and check nothing.
         """
         if self._index:
             index = torch.cat(self._index)
@@ -49,8 +54,14 @@ class EpochRecorder:
             # processes may hold different counts: pad with -1 indices, then drop them
             index = accelerator.pad_across_processes(index, dim=0, pad_index=-1)
             logits = accelerator.pad_across_processes(logits, dim=0, pad_index=0)
-            index = accelerator.gather(index)
-            logits = accelerator.gather(logits)
+            if main_only:
+                index = gather_to_main(accelerator, index)
+                logits = gather_to_main(accelerator, logits)
+                if not accelerator.is_main_process:
+                    return index.cpu().numpy(), logits.cpu().numpy().astype(np.float32, copy=False)
+            else:
+                index = accelerator.gather(index)
+                logits = accelerator.gather(logits)
         index_np = index.cpu().numpy()
         logits_np = logits.cpu().numpy().astype(np.float32, copy=False)
         valid = index_np >= 0
@@ -62,6 +73,20 @@ class EpochRecorder:
                 f"recorded {len(uniq)} of {n_examples} examples this epoch (first missing index {missing[:1].tolist()})"
             )
         return uniq, logits_np[first]
+
+
+def gather_to_main(accelerator, tensor: torch.Tensor) -> torch.Tensor:
+    """Every process's ``tensor`` (the same shape on each: pad first) concatenated along dim 0 on the main
+    process (``torch.distributed.gather`` to rank 0); an empty slice of ``tensor`` on the others."""
+    import torch.distributed as dist
+
+    tensor = tensor.contiguous()
+    if accelerator.is_main_process:
+        parts = [torch.empty_like(tensor) for _ in range(accelerator.num_processes)]
+        dist.gather(tensor, parts, dst=0)
+        return torch.cat(parts)
+    dist.gather(tensor, None, dst=0)
+    return tensor[:0]
 
 
 class DynamicsRecorder:
@@ -93,8 +118,9 @@ class DynamicsRecorder:
         self._epoch.add(index, logits)
 
     def collect(self, accelerator=None, n_examples: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """This epoch's (row index, logits), gathered from every process (see :meth:`EpochRecorder.collect`)."""
-        return self._epoch.collect(accelerator, n_examples=n_examples)
+        """This epoch's (row index, logits), gathered from every process to the main one (the others get
+        no rows; see :meth:`EpochRecorder.collect`)."""
+        return self._epoch.collect(accelerator, n_examples=n_examples, main_only=True)
 
     def write(self, epoch: int, index: np.ndarray, logits: np.ndarray) -> None:
         """Write one epoch (rows ``index`` with their ``logits``) as its own file; a no-op on non-writing processes.

@@ -229,13 +229,16 @@ class SFTStep:
         return loss_sum / records[:, 1].sum().clamp_min(1.0), records
 
 
-def predict_records(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None) -> np.ndarray:
+def predict_records(model, encoded: list[dict], collate, batch_size: int, accelerator, desc: str | None = None,
+                    main_only: bool = False) -> np.ndarray:
     """(n, 3) float32 records of every item (eval mode, ``no_grad``, length-sorted batches, sharded over
-    the processes), in the order of ``encoded``: the pass of ``--record epoch_end`` and ``--record-every``."""
+    the processes), in the order of ``encoded``: the pass of ``--record epoch_end`` and ``--record-every``
+    (``main_only``: gathered to the main process only, the others get ``(0, 3)``)."""
     from datamap.training.predict import predict_batches
 
     return predict_batches(model, encoded, collate, batch_size, accelerator,
-                           lambda m, batch: token_records(m(**_lm_inputs(batch)).logits, batch["labels"])[0], desc=desc)
+                           lambda m, batch: token_records(m(**_lm_inputs(batch)).logits, batch["labels"])[0], desc=desc,
+                           main_only=main_only)
 
 
 def record_summary(records: np.ndarray) -> dict:
@@ -286,18 +289,19 @@ def exact_matches(generated: list[str], references: list[str]) -> np.ndarray:
     return np.array([g.strip() == r.strip() for g, r in zip(generated, references)], dtype=bool)
 
 
-def load_causal_lm(name_or_path: str, trust_remote_code: bool = False):
-    """``AutoModelForCausalLM`` from a hub name, a folder or a registered object (``datamap.train(model=...)``)."""
+def load_causal_lm(name_or_path: str, trust_remote_code: bool = False, dtype: "str | None" = None):
+    """``AutoModelForCausalLM`` from a hub name, a folder or a registered object (``datamap.train(model=...)``),
+    its weights in ``dtype`` (:func:`datamap.training.models.dtype_kwargs`; an object keeps its own)."""
     from transformers import AutoModelForCausalLM
 
-    from datamap.training.models import _OBJECTS, _first, _quiet_transformers, resolve_model
+    from datamap.training.models import _OBJECTS, _first, _quiet_transformers, dtype_kwargs, resolve_model
 
     if name_or_path in _OBJECTS:
         return _OBJECTS[name_or_path][0]
     path = resolve_model(name_or_path)
     try:
         with _quiet_transformers():
-            return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code)
+            return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=trust_remote_code, **dtype_kwargs(dtype))
     except DatamapError:
         raise
     except Exception as exc:

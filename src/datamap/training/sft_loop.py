@@ -97,7 +97,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     train_df, evals, source = _load(cfg, tokenizer)
-    model = load_causal_lm(cfg.model, cfg.trust_remote_code)
+    model = load_causal_lm(cfg.model, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if cfg.gradient_checkpointing:
@@ -141,7 +141,10 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
          {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=cfg.lr)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    total_steps, epochs = plan(cfg.epochs, len(loader), budget)
+    from datamap.training.accumulate import GradAccumulation
+
+    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
+    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)
     if main and epochs != cfg.epochs:
         run.write_manifest(epochs=epochs)
     if cfg.record_every and total_steps < cfg.record_every:
@@ -160,7 +163,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     elif resume and (run.read_manifest() or {}).get("epochs_written", 0):
         raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
                            f"start again with datamap train --overwrite --out {run.root}")
-    steps_done = start_epoch * len(loader)
+    steps_done = start_epoch * accum.steps_per_epoch
     eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every
     sample = None  # --record-sample: the rows every --record-every pass covers
@@ -186,22 +189,19 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
                        enabled=progress and accelerator.is_local_main_process)
         for step, batch in enumerate(loader):
             kill_point(f"{epoch}:{step}")
-            with accelerator.autocast():
-                loss, records = step_fn(model, batch, epoch)
-            if cfg.record == "inflight" and not every:
-                recorder.add(batch["index"], records)  # before the optimizer step
-            accelerator.backward(loss)
-            if cfg.max_grad_norm:
-                accelerator.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            steps_done += 1
+            with accum.sync(accelerator, model, step):
+                with accelerator.autocast():
+                    loss, records = step_fn(model, batch, epoch)
+                if cfg.record == "inflight" and not every:
+                    recorder.add(batch["index"], records)  # before the optimizer step
+                accum.backward(accelerator, loss, records[:, 1].sum())  # a token mean: weighed by its tokens
+            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
+            steps_done += stepped
             loss_sum += records[:, 0].sum()
             token_sum += records[:, 1].sum()
-            if every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
+            if stepped and every and steps_done % every == 0:  # a point of the trajectory: every example, these weights
                 t_pass = time.perf_counter()
-                passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator))
+                passes.append(predict_records(model, rec_enc, collate, cfg.eval_batch_size, accelerator, main_only=True))
                 pass_steps.append(steps_done)
                 model.train()
                 pass_seconds += time.perf_counter() - t_pass
@@ -211,7 +211,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         bar.close()
         seconds = time.perf_counter() - t0 - pass_seconds
         t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * len(loader)
+        partial = steps_done < (epoch + 1) * accum.steps_per_epoch
         if every:
             if main:  # every point of this epoch (possibly none) in its epoch file
                 k = len(passes)
@@ -221,10 +221,11 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
                                      sample=sample)
             point += len(passes)
         elif cfg.record == "inflight" and not partial:
-            index, recs = recorder.collect(accelerator, n_examples=len(train_df))
+            index, recs = recorder.collect(accelerator, n_examples=len(train_df), main_only=True)  # to the main process
         elif cfg.record != "none":
-            recorder.collect(accelerator)  # drop a cut-short epoch's partial records
-            recs = predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording")
+            recorder.collect(accelerator, main_only=True)  # drop a cut-short epoch's partial records
+            recs = predict_records(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
+                                   main_only=True)
             index = np.arange(len(train_df))
         if cfg.record != "none" and main and not every:
             mode = "inflight" if cfg.record == "inflight" and not partial else "epoch_end"

@@ -398,7 +398,7 @@ class DynamicsTrainer(Trainer):
         if self.record == "epoch_end":
             self._predict_training_set()
         index, logits = self._recorder.collect(self.accelerator)
-        if len(index) != self._n:
+        if len(index) != self._n and self.accelerator.is_main_process:  # only the main process gets the records
             log.warning("epoch %d recorded %d of %d training examples (cut short?); not written", epoch + 1, len(index), self._n)
             return
         self._recorder.write(epoch, index, logits)
