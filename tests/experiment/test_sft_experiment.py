@@ -22,7 +22,7 @@ from datamap.experiment.runner import plan, run_experiment  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = [0, 1]
-K = 3
+K = 5
 
 
 def write_config(root: Path, **changes) -> Path:
