@@ -8,7 +8,13 @@ per epoch (the ranking is only as good as what the model has learnt by then).
 
     python benchmarks/sft_synthetic.py [--n 1000] [--epochs 8] [--noise 0.2] [--seed 0]
 
-Not yet here: the S2L-versus-random retraining comparison of issue 25.
+``--write DIR`` instead writes the data and the model of ``examples/sft_s2l.yaml`` (the S2L-versus-random
+retraining comparison) and stops: ``DIR/qa/train.parquet`` (``--n-train`` distinct prompts, the ``--noise``
+share answered wrongly; a ``wrong`` column says which), ``DIR/qa/validation.parquet`` (``--n-val`` other
+prompts, every answer correct: the held-out questions) and ``DIR/lm/`` (the GPT-2 2x64 with random weights
+and its tokenizer)::
+
+    python benchmarks/sft_synthetic.py --write data/sft_synthetic [--n-train 700] [--n-val 300]
 """
 
 from __future__ import annotations
@@ -37,6 +43,29 @@ def make_rows(n: int, noise: float, seed: int) -> pd.DataFrame:
     return frame.drop_duplicates("prompt").reset_index(drop=True)
 
 
+def write_example(folder: Path, n_train: int, n_val: int, noise: float, seed: int) -> dict:
+    """The dataset folder ``qa/`` (train with wrong answers, a clean validation split of other prompts) and ``lm/``."""
+    from datamap.errors import DatamapError
+    from datamap.io import atomic
+
+    if n_train < 1 or n_val < 1 or n_train + n_val > 1000:
+        raise DatamapError(f"--n-train {n_train} + --n-val {n_val}: each >= 1 and together <= 1000 "
+                           "(the distinct prompts 'a b c =' of three digits)")
+    rng = np.random.default_rng(seed)
+    triples = rng.permutation(1000)[: n_train + n_val]
+    a, b, c = triples // 100, triples // 10 % 10, triples % 10
+    wrong = np.zeros(len(triples), dtype=bool)
+    wrong[:n_train] = rng.random(n_train) < noise
+    given = np.where(wrong, (b + rng.integers(1, 10, len(triples))) % 10, b)
+    frame = pd.DataFrame({"prompt": [f"{x} {y} {z} =" for x, y, z in zip(a, b, c)],
+                          "completion": [str(v) for v in given], "wrong": wrong})
+    atomic.write_table(folder / "qa" / "train.parquet", frame.iloc[:n_train].reset_index(drop=True))
+    atomic.write_table(folder / "qa" / "validation.parquet",
+                       frame.iloc[n_train:].drop(columns="wrong").reset_index(drop=True))
+    make_lm(folder / "lm", 64, 2)
+    return {"train": n_train, "wrong": int(wrong.sum()), "validation": n_val}
+
+
 def main() -> None:
     from sklearn.metrics import roc_auc_score
 
@@ -50,7 +79,15 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--noise", type=float, default=0.2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", metavar="DIR", help="write the data and model of examples/sft_s2l.yaml and stop")
+    ap.add_argument("--n-train", type=int, default=700)
+    ap.add_argument("--n-val", type=int, default=300)
     args = ap.parse_args()
+    if args.write:
+        sizes = write_example(Path(args.write), args.n_train, args.n_val, args.noise, args.seed)
+        print(f"{args.write}/qa: {sizes['train']} training rows ({sizes['wrong']} wrong answers), "
+              f"{sizes['validation']} validation rows (all correct); {args.write}/lm: GPT-2 2x64, random weights")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         rows = make_rows(args.n, args.noise, args.seed)

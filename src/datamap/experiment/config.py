@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from datamap.core.clusters import ClusterSpec
 from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
@@ -48,6 +48,8 @@ RESERVED_TRAIN = {"out": "the runner names every run folder", "subset": "set by 
                   "seed": "set by the top-level seeds list", "overwrite": "the runner decides what to redo"}
 #: the parts of a selection that may be a list (a sweep)
 SWEEPABLE = ("ambiguous", "easy", "hard", "random", "top", "bottom", "data_pct")
+#: the summary columns of an experiment of sft runs (their eval/SET.json scores) unless summary_metrics says
+SFT_SUMMARY_METRICS = ["exact_match", "token_accuracy", "loss"]
 #: names a run folder may not take (folders of the experiment itself)
 RESERVED_RUNS = ("cartography", "select", "evalsets", "plots")
 
@@ -196,6 +198,13 @@ class ClustersSpec(_Strict):
                                               "datamap cluster --on)")
     standardize: bool = Field(False, description="on: trajectories: standardise each record point (cluster --standardize)")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _on_key(cls, data: Any) -> Any:  # YAML 1.1 reads an unquoted key `on:` as the boolean true
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
+
     @field_validator("on")
     @classmethod
     def _on(cls, v: str) -> str:
@@ -269,6 +278,17 @@ class ExperimentConfig(_Strict):
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"repeats a seed: {seeds}")
         return seeds
+
+    @model_validator(mode="after")
+    def _sft_summary(self) -> "ExperimentConfig":
+        if "summary_metrics" not in self.model_fields_set and is_sft(self):
+            self.summary_metrics = list(SFT_SUMMARY_METRICS)
+        return self
+
+
+def is_sft(cfg: ExperimentConfig) -> bool:
+    """Whether the experiment trains causal LMs (``task: sft`` in ``train`` or ``cartography.train``)."""
+    return {**cfg.train, **cfg.cartography.train}.get("task") == "sft"
 
 
 # ------------------------------------------------------------------ variants of a selection
@@ -354,7 +374,8 @@ def train_config(cfg: ExperimentConfig, *, seed: int, out: str, overrides: dict 
     data = cfg.data.model_dump(exclude_unset=True)
     if dataset is not None:
         data = {"dataset": dataset} if own_columns else {**data, "dataset": dataset}
-    if subset is not None:
+    sft = _merge(cfg.train, overrides or {}).get("task") == "sft"
+    if subset is not None and not sft:  # sft: the limit comes before the hold-out and the subset (same held-out rows)
         for key in ("limit", "limit_mode", "limit_seed"):
             data.pop(key, None)
     merged = _merge(_merge(cfg.train, overrides or {}), {**data, "seed": seed, "out": out})
@@ -452,13 +473,21 @@ def cross_problems(cfg: ExperimentConfig) -> list[str]:
             variants(name, spec)
         except (ValueError, TypeError) as exc:
             problems.append(f"{yaml_path(loc)}: {exc}")
-        sft = {**cfg.train, **cfg.cartography.train}.get("task") == "sft"
-        table_columns = SFT_TABLE_COLUMNS if sft else TABLE_COLUMNS
+        table_columns = SFT_TABLE_COLUMNS if is_sft(cfg) else TABLE_COLUMNS
         for j, text in enumerate(spec.where):  # checked now, not after the cartography training
             try:
                 parse_filter(text, columns=(*table_columns, *JOINED_COLUMNS))
             except ValueError as exc:
                 problems.append(f"{yaml_path(loc + ('where', j))}: {exc}")
+    if is_sft(cfg):  # train scores an sft run on its own evaluation set; nothing here works on logits or classes
+        for i, ev in enumerate(cfg.evaluation):
+            for key in sorted(ev.model_fields_set - {"name"}):
+                problems.append(f"evaluation[{i}].{key}: not for sft runs (train scores them on their own evaluation "
+                                "set, eval_split: give only its name, e.g. validation or heldout)")
+        if cfg.ensemble:
+            problems.append("ensemble: not for sft runs (a mean of classifier logits)")
+        if cfg.errors is not None:
+            problems.append("errors: not for sft runs (label errors need classes)")
     if cfg.cartography.clusters is not None and cfg.cartography.clusters.method != "dbscan" \
             and cfg.cartography.clusters.k is None:
         problems.append("cartography.clusters.k: required by the k-means methods")

@@ -104,6 +104,8 @@ def summary_markdown(summary: pd.DataFrame, metrics: list[str], chance: dict[str
     chance = chance or {}
     part = summary[summary["metric"].isin(metrics)]
     cols = list(dict.fromkeys(zip(part["eval_set"], part["metric"])))
+    sets = list(dict.fromkeys(part["eval_set"]))
+    cols.sort(key=lambda c: (sets.index(c[0]), metrics.index(c[1])))  # each set's metrics in the order asked
     lines = ["| run | fraction | " + " | ".join(f"{s} {m}" for s, m in cols) + " |",
              "| --- | ---: | " + " | ".join("---:" for _ in cols) + " |"]
     for run, rows in part.groupby("run", sort=False):

@@ -222,6 +222,11 @@ def plan(cfg: ExperimentConfig, out: "str | Path") -> Plan:
         """Score run ``run_name`` (trained with ``tc``) on every evaluation set, with its own max_length."""
         run = seed_dir / run_name
         for name, (dataset, split, columns, set_stage) in evalsets.items():
+            if tc.task == "sft":  # train scored it on its own evaluation set (eval_split): check that it did
+                stages.append(Stage(f"{seed_dir.name}/{run_name}/eval/{name}", "evaluate", run, {"written_by": "train"},
+                                    [after], action=_sft_eval_check(run, name),
+                                    outputs=[run / "eval" / f"{name}.json", run / "eval" / f"{name}.parquet"]))
+                continue
             params = {"dataset": dataset, "split": split, "columns": columns,
                       "max_length": tc.max_length, "batch_size": tc.eval_batch_size}
             stages.append(Stage(f"{seed_dir.name}/{run_name}/eval/{name}", "evaluate", run, params,
@@ -420,6 +425,15 @@ def _evaluate_action(run: Path, name: str, params: dict) -> Callable[[], None]:
 
         evaluate(str(run), params["dataset"], params["split"], name=name, batch_size=params["batch_size"],
                  max_length=params["max_length"], columns=params["columns"], overwrite=True)
+    return go
+
+
+def _sft_eval_check(run: Path, name: str) -> Callable[[], None]:
+    def go() -> None:
+        if not (run / "eval" / f"{name}.json").exists():
+            found = sorted(p.stem for p in (run / "eval").glob("*.json"))
+            raise DatamapError(f"{run}: an sft run is scored by train on its own evaluation set, and it wrote no "
+                               f"eval/{name}.json (it wrote: {', '.join(found) or 'none'}); name that set in evaluation")
     return go
 
 
