@@ -365,12 +365,15 @@ class DynamicsTrainer(Trainer):
 
     @torch.no_grad()
     def _predict_training_set(self) -> None:
-        loader = self._get_dataloader(
-            dataset=self._indexed,
-            description="datamap epoch_end",
-            batch_size=self.args.eval_batch_size,
-            sampler_fn=self._get_eval_sampler,
-        )
+        if hasattr(self, "_get_dataloader"):
+            loader = self._get_dataloader(
+                dataset=self._indexed,
+                description="datamap epoch_end",
+                batch_size=self.args.eval_batch_size,
+                sampler_fn=self._get_eval_sampler,
+            )
+        else:  # older transformers (4.46, the floor, has no _get_dataloader): the test loader is the same sequential one
+            loader = self.get_test_dataloader(self._indexed)
         model = self.model
         was_training = model.training
         model.eval()
