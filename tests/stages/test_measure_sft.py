@@ -75,6 +75,7 @@ def test_run_task(run, tmp_path):
     (["ensemble", "{run}", "{run}", "--dataset", "{root}/x.csv", "--out", "{root}/ens"], "datamap ensemble"),
     (["crossval", "{run}", "--out", "{root}/cv"], "crossval"),
     (["select", "{run}", "--out", "clean", "--drop-errors"], "--drop-errors"),
+    (["select", "{run}", "--out", "strat", "--ambiguous", "0.3", "--stratify"], "--stratify"),
     (["noise", "{run}", "--out", "{root}/noisy.parquet", "--rate", "0.1"], "datamap noise"),
     (["noise", "{run}/data.parquet", "--out", "{root}/noisy.parquet", "--rate", "0.1"], "datamap noise"),
 ])

@@ -112,6 +112,8 @@ def select_run(
     rd = RunDir(run)
     if drop_errors:
         refuse_sft(rd, "--drop-errors (label errors)")
+    if recipe.stratify:
+        refuse_sft(rd, "--stratify (keeps each class's share)")
     if clusters is not None:
         metrics = with_clusters(rd, clusters)
     elif recipe.cluster is not None:
