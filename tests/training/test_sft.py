@@ -126,9 +126,15 @@ def test_plain_text_rows_are_all_target(tokenizer):
 
 
 def test_greedy_generation_and_exact_match(tokenizer):
-    model = make_model("gpt2", len(tokenizer))
-    prompts = ["1+2=", "10+20+30+41+17=", "3+4="]  # lengths differ: padding shows
-    out = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=2)
+    from transformers import AutoModelForCausalLM, GPT2Config
+
+    torch.manual_seed(0)  # large random weights: the next token follows the last ones, so misplaced padding shows
+    model = AutoModelForCausalLM.from_config(GPT2Config(
+        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=64, resid_pdrop=0.0, embd_pdrop=0.0,
+        attn_pdrop=0.0, eos_token_id=1, bos_token_id=1, pad_token_id=0, initializer_range=0.5)).eval()
+    prompts = ["1+2=", "10+20+30+41+17=", "3+4=", "what is 7+8", "12+5"]  # lengths differ: padding shows
+    out = generate(model, tokenizer, prompts, max_new_tokens=4, batch_size=8)
+    assert len(set(out)) == len(prompts)  # the outputs depend on the prompts
     for p, g in zip(prompts, out):  # left-padded batches give what one prompt alone gives
         assert generate(model, tokenizer, [p], max_new_tokens=4)[0] == g
     assert exact_matches([" 3 ", "30"], ["3", "31"]).tolist() == [True, False]
