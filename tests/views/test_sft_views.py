@@ -89,6 +89,7 @@ def test_report_shows_the_loss_trajectory_and_escapes_texts(tmp_path):
                                                             "n": 40}))
     page = write_report(run, out=tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Loss trajectory" in page and "mean token loss" in page and "record point" in page
+    assert "completions reproduced exactly at every record point" in page and "correct in every epoch" not in page
     assert "<script>window.__xss" not in page and "&lt;script&gt;window.__xss=1&lt;/script&gt;" in page
     assert "THE-END" not in page  # the long completion is cut
     assert "mislabeled" not in page.lower() and "gold class" not in page

@@ -148,8 +148,16 @@ def regions_note(run: "str | os.PathLike | RunDir | None" = None) -> str:
         except (OSError, ValueError, AttributeError):
             pass
     pct = f"{100 * frac:g} %"
+    sft = False
+    if run is not None:
+        from datamap.views.static import metrics_kind
+
+        sft = metrics_kind(run if isinstance(run, RunDir) else RunDir(run)) == "sft"
+    last = ("even completions reproduced exactly at every record point when the model learnt them all (confidence "
+            "here: the mean over the record points of the geometric-mean probability of the completion's tokens)."
+            if sft else "even examples correct in every epoch when the model learnt them all.")
     return (f"Regions are rankings, not thresholds (allenai): ambiguous = the top {pct} of the examples by "
             f"variability, easy = the top {pct} by confidence, hard = the bottom {pct} by confidence; an example "
             "in several rankings takes one label (ambiguous > easy > hard), and 'none' is every example in none of "
             "the three (the middle of the rankings). Being ranked, 'hard' always holds the least confident share, "
-            "even examples correct in every epoch when the model learnt them all.")
+            + last)

@@ -29,7 +29,7 @@ def _cut(text: str, n: int = TEXT_CHARS) -> str:
     return esc(text if len(text) <= n else text[:n] + "…")
 
 
-def _regions(table) -> str:
+def _regions(rd: RunDir, table) -> str:
     from datamap.core.sft_metrics import region_summary
     from datamap.views.findings import regions_note
 
@@ -42,8 +42,8 @@ def _regions(table) -> str:
     return "\n".join(["<h2 id='regions'>Region summary</h2>",
                       "<p>Examples per region, with their mean token loss, token accuracy and share of record points "
                       "at which every completion token was predicted (exact).</p>",
-                      f"<p class='note'>{esc(regions_note())} Confidence and variability are those of the "
-                      "geometric-mean token probability exp(−token loss) over the record points.</p>",
+                      f"<p class='note'>{esc(regions_note(rd))} Variability is the spread of that probability, "
+                      "exp(−token loss), over the record points.</p>",
                       _table(["region", "examples", "mean token loss", "token accuracy", "exact"], rows, "num")])
 
 
@@ -147,7 +147,7 @@ def sft_report_body(rd: RunDir) -> str:
                 f"target token predicted by its frequency in the training targets) has learnt (next to) nothing; "
                 f"variability needs at least {MIN_EPOCHS} record points."),
         _maps(rd, table),
-        _regions(table),
+        _regions(rd, table),
         _trajectory(rd, table),
         _hardest(rd, table),
         _history(rd),
