@@ -239,20 +239,10 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     lengths = np.array([len(it["input_ids"]) for it in train_enc])
 
     config = cfg.model_dump(mode="json")
-    if resume:
-        _check_same_data(run, train_df)
-        if main:
-            run.remove_temporaries()
-    elif main:
-        if cfg.overwrite:
-            run.clear()
-        run.start(config, train_df, names)
-        if threshold is not None:
-            atomic.write_table(run.threshold_samples, threshold)
-        if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
-            atomic.write_table(run.heldout, evals[HELDOUT].frame)
-        run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
-                           data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
+    tables = [(run.threshold_samples, threshold)] if threshold is not None else []
+    if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
+        tables.append((run.heldout, evals[HELDOUT].frame))
+    open_run(run, cfg, train_df, names, resume=resume, main=main, tables=tables)
     accelerator.wait_for_everyone()
     if main:
         from datamap.training.announce import startup_line
@@ -445,6 +435,26 @@ def resume_config(out: "str | os.PathLike") -> TrainConfig:
         return TrainConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         raise DatamapError(f"{run.config}: {config_error(exc, field_path)}") from None
+
+
+def open_run(run: RunDir, cfg: TrainConfig, train_df: pd.DataFrame, names: list[str], *, resume: bool, main: bool,
+             tables=()) -> None:
+    """The run directory before the first step (classifier and sft loops). Resuming: the training rows must be
+    the run's own, and temporaries of the interrupted run go. A new run (main process): the folder cleared with
+    ``--overwrite``, ``config.yaml``/``data.parquet``/``labels.json``, each ``(path, frame)`` of ``tables``, and an
+    ``incomplete`` manifest."""
+    if resume:
+        _check_same_data(run, train_df)
+        if main:
+            run.remove_temporaries()
+    elif main:
+        if cfg.overwrite:
+            run.clear()
+        run.start(cfg.model_dump(mode="json"), train_df, names)
+        for path, frame in tables:
+            atomic.write_table(path, frame)
+        run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
+                           data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
 
 
 def _check_same_data(run: RunDir, train_df: pd.DataFrame) -> None:

@@ -29,10 +29,10 @@ from datamap.errors import DatamapError
 from datamap.eval.sets import HELDOUT
 from datamap.io import atomic
 from datamap.io.data import load_table, split_exists
-from datamap.io.rundir import RunDir, file_sha256
+from datamap.io.rundir import RunDir
 from datamap.io.store import consolidate_epochs, write_sft_epoch_file
 from datamap.training.batching import LengthGroupedSampler, make_loader
-from datamap.training.sft import (IGNORE, SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
+from datamap.training.sft import (SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
                                   load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
                                   unigram_loss)
 
@@ -108,25 +108,14 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     train_enc = encode_sft(train_df, tokenizer, cfg.max_length, cfg.train_on_prompt, source)
     eval_enc = {k: encode_sft(v, tokenizer, cfg.max_length, cfg.train_on_prompt, k) for k, v in evals.items()}
     collate = SFTCollator(tokenizer)
-    targets = sum(sum(t != IGNORE for t in it["labels"][1:]) for it in train_enc)
     # the health check's reference: every target token predicted by its frequency among the training targets
     counts = target_counts(train_enc, max(len(tokenizer), int(getattr(model.config, "vocab_size", 0) or 0)))
+    targets = int(counts.sum())
     unigram = {"train": unigram_loss(train_enc, counts), **{k: unigram_loss(v, counts) for k, v in eval_enc.items()}}
-    config = cfg.model_dump(mode="json")
-    if resume:
-        from datamap.training.loop import _check_same_data
+    from datamap.training.loop import open_run
 
-        _check_same_data(run, train_df)
-        if main:
-            run.remove_temporaries()
-    elif main:
-        if cfg.overwrite:
-            run.clear()
-        run.start(config, train_df, [])
-        if HELDOUT in evals:
-            atomic.write_table(run.heldout, evals[HELDOUT])
-        run.write_manifest(stage="train", status="incomplete", epochs=cfg.epochs, epochs_written=0,
-                           data_sha256=file_sha256(run.data), config_sha256=file_sha256(run.config), metrics=None)
+    open_run(run, cfg, train_df, [], resume=resume, main=main,
+             tables=[(run.heldout, evals[HELDOUT])] if HELDOUT in evals else [])
     if main:
         say(f"sft: {len(train_df)} examples ({targets} target tokens), {', '.join(evals) or 'no evaluation'}, "
             f"{accelerator.device}, {accelerator.mixed_precision}"

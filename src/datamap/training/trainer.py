@@ -31,6 +31,7 @@ import math
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -190,6 +191,67 @@ def _scalar(v):
     return v
 
 
+def trainer_run_config(trainer) -> dict:
+    """The ``config.yaml`` fields every trainer drop-in writes (from its ``TrainingArguments``)."""
+    a = trainer.args
+    return {
+        "trainer": f"{type(trainer).__module__}.{type(trainer).__name__}",
+        "model": str(getattr(getattr(trainer.model, "config", None), "_name_or_path", "") or ""),
+        "id_column": trainer.id_column,
+        "epochs": float(a.num_train_epochs),
+        "batch_size": int(a.per_device_train_batch_size),
+        "gradient_accumulation_steps": int(a.gradient_accumulation_steps),
+        "lr": float(a.learning_rate),
+        "weight_decay": float(a.weight_decay),
+        "seed": int(a.seed),
+        "num_processes": int(a.world_size),
+        "output_dir": str(a.output_dir),
+    }
+
+
+def start_trainer_run(trainer, config: dict, frame: pd.DataFrame, names: list[str], new_run_files=()) -> None:
+    """Main process, before ``train``: a new run drops an earlier run's dynamics (and ``new_run_files``);
+    then ``config.yaml``, ``data.parquet``, ``labels.json`` and an ``incomplete`` manifest."""
+    run = trainer.run_dir
+    if not trainer._resuming:
+        for path in (run.dynamics, *new_run_files):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+    run.remove_temporaries()
+    run.start(config, frame, names)
+    run.write_manifest(stage="train", status="incomplete", epochs=math.ceil(trainer.args.num_train_epochs),
+                       epochs_written=len(epoch_files(run.dynamics_dir)), data_sha256=file_sha256(run.data),
+                       config_sha256=file_sha256(run.config), metrics=None)
+
+
+def finish_trainer_run(run: RunDir, points_of: Callable[[Path], int]) -> None:
+    """Main process, after ``train``: join the epoch files and mark the manifest ``complete`` with the
+    number of record points ``points_of(dynamics.parquet)`` holds."""
+    if epoch_files(run.dynamics_dir):
+        consolidate_epochs(run.dynamics_dir, run.dynamics)
+        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+    run.write_manifest(status="complete", epochs_written=points_of(run.dynamics) if run.dynamics.exists() else 0)
+
+
+def keep_epochs_before(trainer, state, write_part: Callable[[int, object], None]) -> int:
+    """At ``on_train_begin`` (the Trainer's state restored), main process: keep the epoch files before
+    ``state.epoch`` when resuming (splitting them out of ``dynamics.parquet`` again, through ``write_part(epoch,
+    rows)``, when an earlier call had joined them), drop the rest; returns that first epoch to record."""
+    run = trainer.run_dir
+    start = int(math.floor((state.epoch or 0) + 1e-6)) if trainer._resuming else 0
+    if start and run.dynamics.exists() and len(epoch_files(run.dynamics_dir)) < start:
+        table = pq.read_table(run.dynamics)
+        for e in range(start):
+            part = table.filter(pc.equal(table.column("epoch"), e))
+            if part.num_rows:
+                write_part(e, part)
+    run.dynamics.unlink(missing_ok=True)
+    for e, path in epoch_files(run.dynamics_dir):
+        if e >= start:
+            path.unlink()
+    return start
+
+
 class DynamicsTrainer(Trainer):
     """A ``transformers.Trainer`` that records per-example training dynamics into a datamap run directory.
 
@@ -289,15 +351,7 @@ class DynamicsTrainer(Trainer):
                     f"is outside the model's {len(names)} classes (model.config.id2label)"
                 )
             frame["label_name"] = [names[g] for g in frame["label"]]
-            run = self.run_dir
-            if not self._resuming:  # a new run: the dynamics of an earlier one in this folder go
-                run.dynamics.unlink(missing_ok=True)
-                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-            run.remove_temporaries()
-            run.start(self._run_config(), frame, names)
-            run.write_manifest(stage="train", status="incomplete", epochs=math.ceil(self.args.num_train_epochs),
-                               epochs_written=len(epoch_files(run.dynamics_dir)), data_sha256=file_sha256(run.data),
-                               config_sha256=file_sha256(run.config), metrics=None)
+            start_trainer_run(self, self._run_config(), frame, names)
         # other processes gather their records but do not write
         self._recorder = DynamicsRecorder(
             self.run_dir.dynamics_dir if frame is not None else None,
@@ -306,12 +360,7 @@ class DynamicsTrainer(Trainer):
         )
         result = super().train(*args, **kwargs)
         if self.is_world_process_zero():
-            run = self.run_dir
-            if epoch_files(run.dynamics_dir):
-                consolidate_epochs(run.dynamics_dir, run.dynamics)
-                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-            written = len(read_dynamics(run.dynamics).epochs) if run.dynamics.exists() else 0
-            run.write_manifest(status="complete", epochs_written=written)
+            finish_trainer_run(self.run_dir, lambda path: len(read_dynamics(path).epochs))
         return result
 
     def _begin(self, state) -> None:
@@ -319,36 +368,12 @@ class DynamicsTrainer(Trainer):
         if not self.is_world_process_zero():
             return
         run = self.run_dir
-        start = int(math.floor((state.epoch or 0) + 1e-6)) if self._resuming else 0
-        if start and run.dynamics.exists() and len(epoch_files(run.dynamics_dir)) < start:
-            # the earlier call completed and joined its epochs: take them out of dynamics.parquet again
-            table = pq.read_table(run.dynamics)
-            for e in range(start):
-                part = table.filter(pc.equal(table.column("epoch"), e))
-                if part.num_rows:
-                    write_epoch_file(run.dynamics_dir, e, part.column("id"), _list_values(part), part.column("gold"))
-        run.dynamics.unlink(missing_ok=True)
-        for e, path in epoch_files(run.dynamics_dir):
-            if e >= start:
-                path.unlink()
+        keep_epochs_before(self, state, lambda e, part: write_epoch_file(
+            run.dynamics_dir, e, part.column("id"), _list_values(part), part.column("gold")))
         run.write_manifest(epochs_written=len(epoch_files(run.dynamics_dir)))
 
     def _run_config(self) -> dict:
-        a = self.args
-        return {
-            "trainer": f"{type(self).__module__}.{type(self).__name__}",
-            "model": str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
-            "record": self.record.value,
-            "id_column": self.id_column,
-            "epochs": float(a.num_train_epochs),
-            "batch_size": int(a.per_device_train_batch_size),
-            "gradient_accumulation_steps": int(a.gradient_accumulation_steps),
-            "lr": float(a.learning_rate),
-            "weight_decay": float(a.weight_decay),
-            "seed": int(a.seed),
-            "num_processes": int(a.world_size),
-            "output_dir": str(a.output_dir),
-        }
+        return {**trainer_run_config(self), "record": self.record.value}
 
     # -- recording --------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

@@ -32,16 +32,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import torch
 from transformers import TrainerCallback
 
@@ -53,10 +49,11 @@ except ImportError:
     raise DatamapError("needs trl: pip install 'datamap[trl]'") from None
 
 from datamap.io import atomic
-from datamap.io.rundir import RunDir, file_sha256
-from datamap.io.store import consolidate_epochs, epoch_files, read_sft_dynamics, write_sft_epoch_file
+from datamap.io.rundir import RunDir
+from datamap.io.store import epoch_files, read_sft_dynamics, write_sft_epoch_file
 from datamap.training.sft import SFTColumns, sft_frame, target_counts, token_records, unigram_loss
-from datamap.training.trainer import INDEX_KEY, IndexCollator, _is_hf_dataset
+from datamap.training.trainer import (INDEX_KEY, IndexCollator, _is_hf_dataset, finish_trainer_run, keep_epochs_before,
+                                      start_trainer_run, trainer_run_config)
 
 log = logging.getLogger(__name__)
 
@@ -211,27 +208,13 @@ class DynamicsSFTTrainer(SFTTrainer):
                              self.args.dataset_text_field, getattr(self, "_formatting_func", None))
             self._ids = full["id"].to_numpy(dtype=object)
             frame = full.iloc[self._kept].reset_index(drop=True)
-            run = self.run_dir
-            if not self._resuming:  # a new run: the dynamics of an earlier one in this folder go
-                run.dynamics.unlink(missing_ok=True)
-                run.history.unlink(missing_ok=True)
-                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-            run.remove_temporaries()
-            run.start(self._run_config(), frame, [])
+            start_trainer_run(self, self._run_config(), frame, [], new_run_files=(self.run_dir.history,))
             items = list(self.train_dataset.select_columns(["labels"]))  # the targets TRL trains on
             vocab = max(len(self._source_tokenizer()), int(getattr(self.model.config, "vocab_size", 0) or 0))
             self._unigram = unigram_loss(items, target_counts(items, vocab))
-            run.write_manifest(stage="train", status="incomplete", epochs=math.ceil(self.args.num_train_epochs),
-                               epochs_written=len(epoch_files(run.dynamics_dir)), data_sha256=file_sha256(run.data),
-                               config_sha256=file_sha256(run.config), metrics=None)
         result = super().train(*args, **kwargs)
         if self.is_world_process_zero():
-            run = self.run_dir
-            if epoch_files(run.dynamics_dir):
-                consolidate_epochs(run.dynamics_dir, run.dynamics)
-                shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-            written = read_sft_dynamics(run.dynamics).n_points if run.dynamics.exists() else 0
-            run.write_manifest(status="complete", epochs_written=written)
+            finish_trainer_run(self.run_dir, lambda path: read_sft_dynamics(path).n_points)
         return result
 
     def _source_tokenizer(self):
@@ -239,45 +222,23 @@ class DynamicsSFTTrainer(SFTTrainer):
 
     def _run_config(self) -> dict:
         a = self.args
-        return {
-            "task": "sft",
-            "trainer": f"{type(self).__module__}.{type(self).__name__}",
-            "model": str(getattr(getattr(self.model, "config", None), "_name_or_path", "") or ""),
-            "record": "inflight",
-            "id_column": self.id_column,
-            "completion_only_loss": bool(getattr(self, "completion_only_loss", a.completion_only_loss)),
-            "assistant_only_loss": bool(a.assistant_only_loss),
-            "max_length": a.max_length,
-            "epochs": float(a.num_train_epochs),
-            "batch_size": int(a.per_device_train_batch_size),
-            "gradient_accumulation_steps": int(a.gradient_accumulation_steps),
-            "lr": float(a.learning_rate),
-            "weight_decay": float(a.weight_decay),
-            "seed": int(a.seed),
-            "num_processes": int(a.world_size),
-            "output_dir": str(a.output_dir),
-        }
+        return {"task": "sft", **trainer_run_config(self), "record": "inflight",
+                "completion_only_loss": bool(getattr(self, "completion_only_loss", a.completion_only_loss)),
+                "assistant_only_loss": bool(a.assistant_only_loss), "max_length": a.max_length}
 
     def _begin(self, state) -> None:
         """At ``on_train_begin`` (state restored): keep the epochs before ``state.epoch`` when resuming, drop the rest."""
         if not self.is_world_process_zero():
             return
         run = self.run_dir
-        start = int(math.floor((state.epoch or 0) + 1e-6)) if self._resuming else 0
-        if start and run.dynamics.exists() and len(epoch_files(run.dynamics_dir)) < start:
-            # the earlier call completed and joined its epochs: split them out of dynamics.parquet again
-            table = pq.read_table(run.dynamics)
-            for e in range(start):
-                part = table.filter(pc.equal(table.column("epoch"), e))
-                if part.num_rows:
-                    rec = np.stack([part.column(c).to_numpy().astype(np.float64)
-                                    for c in ("loss_sum", "n_tokens", "n_correct")], axis=1)
-                    write_sft_epoch_file(run.dynamics_dir, e, part.column("id"), rec, int(part.column("point")[0].as_py()),
-                                         int(part.column("step")[0].as_py()), record="inflight")
-        run.dynamics.unlink(missing_ok=True)
-        for e, path in epoch_files(run.dynamics_dir):
-            if e >= start:
-                path.unlink()
+
+        def write_part(e: int, part) -> None:
+            rec = np.stack([part.column(c).to_numpy().astype(np.float64) for c in ("loss_sum", "n_tokens", "n_correct")],
+                           axis=1)
+            write_sft_epoch_file(run.dynamics_dir, e, part.column("id"), rec, int(part.column("point")[0].as_py()),
+                                 int(part.column("step")[0].as_py()), record="inflight")
+
+        start = keep_epochs_before(self, state, write_part)
         self._history = []
         if start and run.history.is_file():  # the epochs kept
             try:
