@@ -314,6 +314,13 @@ def test_record_sample_passes_cover_a_seeded_sample(lm_dir, tokenizer, tmp_path)
     again = train(_sft_cfg(data, lm_dir, tmp_path / "again", record_every=5, record_sample=12, eval_split="none"),
                   progress=False)
     assert list(read_sft_dynamics(again.dynamics).ids) == list(dyn.ids)  # seeded
+    from datamap.stages.cluster import cluster_trajectories
+    from datamap.stages.measure import measure_run
+
+    metrics = measure_run(run.root)  # the sampled examples are the map's; the others have no trajectory
+    assert sorted(metrics["id"]) == sorted(dyn.ids)
+    _, clusters, _ = cluster_trajectories(run.root, method="kmeans", k=2, seed=0)
+    assert sorted(pd.read_parquet(clusters)["id"]) == sorted(dyn.ids)
 
 
 def test_lora_trains_adapters_only_and_saves_the_merged_model(lm_dir, tokenizer, tmp_path):

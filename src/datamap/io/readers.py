@@ -114,7 +114,7 @@ def read_scores(path: str | os.PathLike) -> dict:
     return scores
 
 
-def check_same_ids(ids: Sequence[str], data_path: str | os.PathLike, source: str) -> None:
+def check_same_ids(ids: Sequence[str], data_path: str | os.PathLike, source: str, subset: bool = False) -> None:
     """Stop when the examples of ``source`` (e.g. the dynamics) are not those of ``data_path``.
 
     Parameters
@@ -125,6 +125,9 @@ def check_same_ids(ids: Sequence[str], data_path: str | os.PathLike, source: str
         A run's ``data.parquet`` (its ``id`` column is read); nothing is checked when it is absent.
     source : str
         What ``ids`` come from, named in the message (``RUN/dynamics.parquet``).
+    subset : bool, default False
+        ``source`` covers a sample of the rows on purpose (an sft run's ``--record-sample``): rows of
+        ``data_path`` without dynamics are allowed, ids missing from it are not.
     """
     data_path = Path(data_path)
     if not data_path.exists():
@@ -137,7 +140,7 @@ def check_same_ids(ids: Sequence[str], data_path: str | os.PathLike, source: str
             f"{data_path}: {len(missing)} of the {len(want)} ids of {source} are not in it (first: {missing[0]!r});"
             " were they written for another dataset?"
         )
-    if len(have) != len(set(want)):
+    if not subset and len(have) != len(set(want)):
         extra = sorted(have - set(want))
         raise DatamapError(
             f"{data_path}: {len(extra)} ids have no dynamics in {source} (first: {extra[0]!r});"

@@ -286,7 +286,7 @@ def cluster_trajectories(
     for path in (out, centroids_path(out)):
         refuse_existing(path, overwrite)
     dyn = read_sft_dynamics(rd.dynamics)
-    check_same_ids(dyn.ids, rd.data, str(rd.dynamics))
+    check_same_ids(dyn.ids, rd.data, str(rd.dynamics), subset=dyn.meta.get("sample") is not None)
     x = trajectory_matrix(dyn.loss_sum, dyn.n_tokens, standardize=standardize).astype(np.float32)
     result = fit_clusters(x, **options)
     result.options["standardize"] = bool(standardize)

@@ -53,7 +53,7 @@ def measure_sft_run(run: RunDir, burn_out: int | None = None, fraction: float = 
     if entropy_epoch is not None:
         raise DatamapError(f"--entropy-epoch: {run.root} is an sft run (token losses, no softmax over classes)")
     dyn = read_sft_dynamics(run.dynamics)
-    check_same_ids(dyn.ids, run.data, str(run.dynamics))
+    check_same_ids(dyn.ids, run.data, str(run.dynamics), subset=dyn.meta.get("sample") is not None)
     used = dyn.n_points
     with user_errors(f"{run.dynamics} holds {dyn.n_points} record points"):
         if burn_out is not None:
