@@ -12,12 +12,13 @@ from typing import List, Optional
 
 import typer
 
-from datamap.core.regions import REGION_FRACTION
 from datamap.core.selection import SWEEP_FRACTIONS
 from datamap.core.clusters import MODES as CLUSTER_MODES
 from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
+from datamap.cli_options import with_options
 from datamap.errors import DatamapError
+from datamap.stages.options.metrics import MetricsOptions
 from datamap.training.config import (
     LambdaPer,
     LimitMode,
@@ -303,11 +304,10 @@ def train(
 
 
 @app.command()
+@with_options(MetricsOptions)
 def metrics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
-    burn_out: Optional[int] = typer.Option(None, "--burn-out", help="Use only the first K epochs."),
-    fraction: float = typer.Option(REGION_FRACTION, "--fraction", help="Region size as a fraction of the data (allenai ranking)."),
-    entropy_epoch: Optional[int] = typer.Option(None, "--entropy-epoch", help="Epoch whose softmax gives entropy, 0-based as in the files (-1: the last; default: the last used)."),
+    opts: MetricsOptions = None,
     as_json: bool = json_flag(),
 ):
     """Compute per-example metrics and regions into RUN/metrics.parquet.
@@ -331,7 +331,7 @@ def metrics(
     from datamap.stages.measure import measure_run, summary_counts
 
     json_mode(as_json)
-    table = measure_run(run, burn_out=burn_out, fraction=fraction, entropy_epoch=entropy_epoch)
+    table = measure_run(run, **opts.kwargs())
     rd = RunDir(run)
     if "gold" not in table.columns:  # an sft run: regions x (count, loss, token accuracy, exact)
         return _sft_metrics_summary(rd, table, as_json)

@@ -33,10 +33,10 @@ def cli_error(capsys, *args) -> str:
 @pytest.mark.parametrize(
     "option,value,message",
     [
-        ("--fraction", "0", r"--fraction must be a fraction in (0, 1], got 0.0"),
-        ("--fraction", "1.5", r"--fraction must be a fraction in (0, 1], got 1.5"),
+        ("--fraction", "0", r"--fraction: must be > 0, got 0.0"),  # the options model's range (MetricsOptions)
+        ("--fraction", "1.5", r"--fraction: must be <= 1, got 1.5"),
         ("--burn-out", "4", "dynamics.parquet holds 3 epochs: --burn-out must be an integer in [1, 3], got 4"),
-        ("--burn-out", "0", "--burn-out must be an integer in [1, 3], got 0"),
+        ("--burn-out", "0", "--burn-out: must be >= 1, got 0"),
         ("--entropy-epoch", "3", "--entropy-epoch must be an integer in [-3, 2], got 3"),
     ],
 )

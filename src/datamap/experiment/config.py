@@ -29,12 +29,12 @@ from datamap.core.clusters import ClusterSpec
 from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD
 from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
-from datamap.core.regions import REGION_FRACTION
 from datamap.core.sft_metrics import SFT_TABLE_COLUMNS
 from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
 from datamap.io.yamlsafe import load_yaml, load_yaml_file
 from datamap.io.names import check_name
+from datamap.stages.options.metrics import MetricsOptions
 from datamap.training.config import TrainConfig, config_error
 
 __all__ = ["ExperimentConfig", "load_config", "apply_overrides", "train_config", "yaml_path", "variants",
@@ -178,12 +178,8 @@ class EnsembleSpec(_Strict):
     weights: Optional[list[float]] = None
 
 
-class MetricsSpec(_Strict):
-    """``cartography.metrics``: the options of ``datamap metrics``."""
-
-    burn_out: Optional[int] = Field(None, ge=1)
-    fraction: float = Field(REGION_FRACTION, gt=0, le=1)
-    entropy_epoch: Optional[int] = None  # checked against the epochs recorded, as by `datamap metrics --entropy-epoch`
+#: ``cartography.metrics``: the options of ``datamap metrics`` (the same model)
+MetricsSpec = MetricsOptions.section("MetricsSpec")
 
 
 class ClustersSpec(_Strict):
