@@ -26,7 +26,7 @@ def function_defaults(fn) -> dict:
 
 
 def _stage(command: str):
-    from datamap.stages import cluster, crossval, embed, errors, evaluate, interop, measure, noise, select
+    from datamap.stages import cluster, compare, crossval, embed, errors, evaluate, interop, measure, noise, select
     from datamap.stages import actions
     from datamap.views import interactive, report, static
 
@@ -45,7 +45,8 @@ def _stage(command: str):
         "relabel": [actions.relabel_run],
         "weights": [actions.weights_run],
         "crossval": [crossval.crossval],
-        "cluster": [cluster.fit_clusters, cluster.cluster_trajectories],
+        "cluster": [cluster.fit_clusters, cluster.cluster_trajectories, cluster.check_options],
+        "compare": [compare.write_compare],
     }.get(command, [])
 
 
@@ -144,8 +145,8 @@ def _section(path: str):
 
 
 # commands still declaring their options in cli.py (being moved to datamap.stages.options)
-NOT_YET = {"plot", "import-dynamics", "export-dynamics", "evaluate", "ensemble", "report", "select", "embed", "cluster",
-           "compare", "noise", "errors", "relabel", "weights", "crossval"}
+NOT_YET = {"import-dynamics", "export-dynamics", "evaluate", "ensemble", "report", "noise", "errors", "relabel", "weights",
+           "crossval"}
 
 
 def test_the_options_models_cover_the_commands():
@@ -161,6 +162,9 @@ def test_every_cli_option_is_the_models(command):
     for name in model.cli_fields():
         assert name in cli, f"{command}: {model.__name__}.{name} has no flag"
         default = model.default(name)
+        if model.model_fields[name].is_required():
+            assert cli[name] is ..., f"{command} {model.flag(name)}: required in the model, not on the command line"
+            continue
         assert cli[name] == default or (cli[name] is None and default in ([], ())), (
             f"{command} {model.flag(name)}: CLI {cli[name]!r}, model {default!r}")
     params = inspect.signature(_command(command)).parameters
@@ -198,3 +202,75 @@ def test_a_bad_value_names_its_flag():
         MetricsOptions.from_cli(burn_out=0)
     with pytest.raises(DatamapError, match="nonsense"):
         MetricsOptions.from_cli(nonsense=1)
+
+
+def test_select_defaults_equal_the_yaml_sections_and_the_api():
+    # SelectionSpec is not cut from SelectOptions (a part may be a list: a sweep; top/bottom are numbers there;
+    # seed defaults to the run's), so the defaults they share are compared here, and with the core's Recipe
+    import dataclasses
+
+    from datamap import api
+    from datamap.core.clusters import ClusterSpec
+    from datamap.core.selection import Recipe
+    from datamap.experiment.config import ClusterPart, SelectionSpec
+    from datamap.stages.options.select import SelectOptions
+
+    shared = ("ambiguous", "easy", "hard", "random", "by", "top", "bottom", "where", "data_pct", "drop_hard", "stratify",
+              "drop_errors")
+    for name in shared:
+        want = SelectOptions.default(name)
+        assert SelectionSpec.model_fields[name].get_default(call_default_factory=True) == want, name
+    recipe = {f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+              for f in dataclasses.fields(Recipe)}
+    for name in shared[:-1]:
+        assert recipe[name] == SelectOptions.default(name) or (recipe[name] == () and SelectOptions.default(name) == []), name
+    cluster = {f.name: f.default for f in dataclasses.fields(ClusterSpec)}
+    for name in ("budget", "k", "order", "rank"):
+        assert ClusterPart.model_fields[name].default == SelectOptions.default(f"cluster_{name}") == cluster[name], name
+    assert ClusterPart.model_fields["k"].metadata == SelectOptions.model_fields["cluster_k"].metadata
+    assert function_defaults(api.select)["seed"] == SelectOptions.default("seed")
+
+
+def test_plot_defaults_equal_the_api():
+    from datamap import api
+    from datamap.stages.options.plot import PlotOptions
+
+    assert function_defaults(api.plot_map)["max_points"] == PlotOptions.default("max_points")
+
+
+def test_clusters_section_is_the_embed_and_cluster_options():
+    # cartography.clusters is cut from two models: its keys are exactly their YAML fields
+    from datamap.experiment.config import ClustersSpec
+    from datamap.stages.options.cluster import ClusterOptions
+    from datamap.stages.options.embed import EmbedOptions
+
+    assert set(ClustersSpec.model_fields) == set(EmbedOptions.yaml_fields()) | set(ClusterOptions.yaml_fields())
+
+
+@pytest.mark.parametrize(("command", "args", "message"), [
+    ("plot", {"max_points": 0}, r"^--max-points: must be >= 1, got 0$"),
+    ("plot", {"xy": "nope"}, r"^--xy: must be one of map, embedding, got 'nope'$"),
+    ("plot", {"projection": "tsne"}, r"^--projection: must be one of pca, umap, got 'tsne'$"),
+    ("select", {"out": "s", "seed": -1}, r"^--seed: must be >= 0, got -1$"),
+    ("select", {"out": "s", "cluster_k": 0}, r"^--cluster-k: must be >= 1, got 0$"),
+    ("select", {"out": "s", "cluster_mode": "all"}, r"^--cluster-mode: must be one of whole, .*, got 'all'$"),
+    ("select", {"out": "s", "cluster_order": "smallest"}, r"^--cluster-order: must be one of largest, random, got 'smallest'$"),
+    ("select", {}, r"^--out: is required$"),
+    ("embed", {"batch_size": 0}, r"^--batch-size: must be >= 1, got 0$"),
+    ("embed", {"max_length": -1}, r"^--max-length: must be >= 1, got -1$"),
+    ("embed", {"pooling": "max"}, r"^--pooling: must be one of cls, mean, last, pooler, got 'max'$"),
+    ("embed", {"dtype": "int8"}, r"^--dtype: must be one of float32, float16, got 'int8'$"),
+    ("cluster", {"k": 0}, r"^--k: must be >= 1, got 0$"),
+    ("cluster", {"batch_size": 0}, r"^--batch-size: must be >= 1, got 0$"),
+    ("cluster", {"eps": 0.0}, r"^--eps: must be > 0, got 0.0$"),
+    ("cluster", {"eps": float("inf")}, r"^--eps: must be a finite number, got inf$"),
+    ("cluster", {"min_samples": 0}, r"^--min-samples: must be >= 1, got 0$"),
+    ("cluster", {"seed": -1}, r"^--seed: must be >= 0, got -1$"),
+    ("cluster", {"on": "tokens"}, r"^--on: must be one of embeddings, trajectories, got 'tokens'$"),
+    ("cluster", {"method": "spectral"}, r"^--method: must be one of minibatch-kmeans, kmeans, dbscan, got 'spectral'$"),
+])
+def test_a_bad_value_of_a_modelled_command_names_its_flag(command, args, message):
+    from datamap.errors import DatamapError
+
+    with pytest.raises(DatamapError, match=message):
+        _command(command).__options__.from_cli(**args)

@@ -13,12 +13,16 @@ from typing import List, Optional
 import typer
 
 from datamap.core.selection import SWEEP_FRACTIONS
-from datamap.core.clusters import MODES as CLUSTER_MODES
 from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
 from datamap.cli_options import with_options
 from datamap.errors import DatamapError
+from datamap.stages.options.cluster import ClusterOptions
+from datamap.stages.options.compare import CompareOptions
+from datamap.stages.options.embed import EmbedOptions
 from datamap.stages.options.metrics import MetricsOptions
+from datamap.stages.options.plot import PlotOptions
+from datamap.stages.options.select import SelectOptions
 from datamap.training.config import (
     LambdaPer,
     LimitMode,
@@ -390,17 +394,10 @@ def _sft_metrics_summary(rd, table, as_json: bool) -> None:
 
 
 @app.command()
+@with_options(PlotOptions)
 def plot(
     run: Path = typer.Argument(..., help="Run directory holding metrics.parquet."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/map.png, or RUN/map.html with --html)."),
-    html: bool = typer.Option(False, "--html", help="Write the interactive map (map.html) instead of the PNG."),
-    max_points: Optional[int] = typer.Option(None, "--max-points", help="Draw a random sample of N points (said on the map); default: all."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the --max-points sample (the PNG and the HTML map draw the same points for one seed)."),
-    color_by: Optional[str] = typer.Option(None, "--color-by", help="HTML map colouring: correctness (default), region, gold, pred, cluster, label_issue (with RUN/label_issues.parquet) or a metric column."),
-    xy: str = typer.Option("map", "--xy", help="HTML axes: map (variability x confidence) or embedding (2-D projection of RUN/embeddings.parquet)."),
-    projection: str = typer.Option("pca", "--projection", help="Projection of --xy embedding: pca, or umap (needs umap-learn)."),
-    embeddings: Optional[Path] = typer.Option(None, "--embeddings", help="Embeddings file of --xy embedding (default RUN/embeddings.parquet)."),
-    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file to colour --xy embedding by (default RUN/clusters.parquet if present)."),
+    opts: PlotOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing map file."),
     as_json: bool = json_flag(),
 ):
@@ -427,18 +424,17 @@ def plot(
         datamap plot runs/rt --html --xy embedding
     """
     json_mode(as_json)
-    check_option(max_points, "--max-points", low=1)
-    if html:
+    if opts.html:
         from datamap.views.interactive import write_html_map
 
-        path = write_html_map(run, out=out, color_by=color_by, max_points=max_points, seed=seed, xy=xy,
-                              embeddings=embeddings, clusters=clusters, projection=projection, overwrite=overwrite)
-    elif xy != "map" or embeddings is not None or clusters is not None:
+        path = write_html_map(run, **opts.kwargs("out", "color_by", "max_points", "seed", "xy", "embeddings", "clusters",
+                                                 "projection"), overwrite=overwrite)
+    elif opts.xy != PlotOptions.default("xy") or opts.embeddings is not None or opts.clusters is not None:
         raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
     else:
         from datamap.views.static import write_map_png
 
-        path = write_map_png(run, out=out, max_points=max_points, seed=seed, overwrite=overwrite)
+        path = write_map_png(run, **opts.kwargs("out", "max_points", "seed"), overwrite=overwrite)
     emit({"command": "plot", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
@@ -610,33 +606,11 @@ def _print_scores(scores: dict) -> None:
 
 
 @app.command()
+@with_options(SelectOptions)
 def select(
     run: Path = typer.Argument(..., help="Run directory holding metrics.parquet (and data.parquet)."),
-    out: str = typer.Option(..., "--out", help="Selection name: writes RUN/selections/NAME.json (+ .parquet)."),
-    ambiguous: float = typer.Option(0.0, "--ambiguous", help="Fraction of the whole set from the ambiguous ranking (highest variability)."),
-    easy: float = typer.Option(0.0, "--easy", help="Fraction from the easy-to-learn ranking (highest confidence)."),
-    hard: float = typer.Option(0.0, "--hard", help="Fraction from the hard-to-learn ranking (lowest confidence)."),
-    random: float = typer.Option(0.0, "--random", help="Fraction drawn at random from what the other parts left."),
-    by: Optional[str] = typer.Option(None, "--by", help="Rank by this metric column (with --top or --bottom)."),
-    top: Optional[str] = typer.Option(None, "--top", help="Highest values of --by: a fraction (0.33) or a count (100)."),
-    bottom: Optional[str] = typer.Option(None, "--bottom", help="Lowest values of --by: a fraction (0.25) or a count (100)."),
-    sweep: bool = typer.Option(False, "--sweep", help="Write one selection per fraction (NAME_01, NAME_05, ...), varying the one part given."),
-    fractions: Optional[str] = typer.Option(None, "--fractions", help=f"Fractions for --sweep, comma-separated (default {','.join(f'{f:.2f}' for f in SWEEP_FRACTIONS)})."),
-    where: List[str] = typer.Option([], "--where", help="Filter such as 'confidence<0.5', 'region==ambiguous' or 'gold==pos' (gold/pred take class names or ids; repeatable; all must hold)."),
-    data_pct: Optional[float] = typer.Option(None, "--data-pct", help="Keep a random fraction in (0, 1] of the selection (of everything if no part is given)."),
-    drop_hard: bool = typer.Option(False, "--drop-hard", help="Remove the hard-to-learn region before anything else."),
-    stratify: bool = typer.Option(False, "--stratify", help="Apply the fractions within each gold class (keeps the class shares; recommended when the selection warns about its balance)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the random draws."),
-    csv: bool = typer.Option(False, "--csv", help="Also write the subset rows as CSV."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Name the CSV allenai-style DATASET_NAME.csv."),
-    clusters: Optional[Path] = typer.Option(None, "--clusters", help="Clusters file (datamap cluster): adds columns cluster and cluster_distance (for --cluster-mode and --where)."),
-    cluster_mode: Optional[str] = typer.Option(None, "--cluster-mode", help=f"Part drawn by cluster: {', '.join(CLUSTER_MODES)} (s2l: SmallToLarge, smallest clusters first, an equal share each, small ones whole)."),
-    cluster_budget: Optional[str] = typer.Option(None, "--cluster-budget", help="Examples taken by cluster: a fraction of the whole set (0.1) or a count (300)."),
-    cluster_k: Optional[int] = typer.Option(None, "--cluster-k", help="first-k: number of clusters; nearest-centroid: examples per cluster (instead of a budget)."),
-    cluster_order: str = typer.Option("largest", "--cluster-order", help="Cluster order of whole, first-k, round-robin: largest or random."),
-    cluster_rank: Optional[str] = typer.Option(None, "--cluster-rank", help="Order within a cluster: random, nearest, ambiguous, easy, hard, top:COLUMN, bottom:COLUMN."),
+    opts: SelectOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing selection of the same name."),
-    drop_errors: bool = typer.Option(False, "--drop-errors", help="Leave out the examples flagged in RUN/label_issues.parquet (datamap errors); --where 'label_issue==1' selects them."),
     as_json: bool = json_flag(),
 ):
     """Select a subset of RUN's training set from its data map and save it under RUN/selections/.
@@ -685,20 +659,18 @@ def select(
     from datamap.core.selection import Recipe
     from datamap.stages.select import select_run
 
-    if fractions is not None and not sweep:
+    o = opts
+    if o.fractions is not None and not o.sweep:
         raise DatamapError("--fractions only applies with --sweep")
-    check_option(seed, "--seed", low=0)
-    check_option(cluster_k, "--cluster-k", low=1)
     recipe = Recipe(
-        ambiguous=ambiguous, easy=easy, hard=hard, random=random, by=by,
-        top=parse_amount(top, "--top"), bottom=parse_amount(bottom, "--bottom"), where=tuple(where),
-        data_pct=data_pct, drop_hard=drop_hard, stratify=stratify,
-        cluster=cluster_spec(cluster_mode, cluster_budget, cluster_k, cluster_order, cluster_rank),
+        **o.kwargs("ambiguous", "easy", "hard", "random", "by"),
+        top=parse_amount(o.top, "--top"), bottom=parse_amount(o.bottom, "--bottom"), where=tuple(o.where),
+        **o.kwargs("data_pct", "drop_hard", "stratify"),
+        cluster=cluster_spec(o.cluster_mode, o.cluster_budget, o.cluster_k, o.cluster_order, o.cluster_rank),
     )
     json_mode(as_json)
-    saved = select_run(run, out, recipe, sweep=sweep, fractions=parse_fractions(fractions) if sweep else None,
-                       seed=seed, csv=csv, dataset=dataset, clusters=clusters, overwrite=overwrite,
-                       drop_errors=drop_errors)
+    saved = select_run(run, o.out, recipe, sweep=o.sweep, fractions=parse_fractions(o.fractions) if o.sweep else None,
+                       **o.kwargs("seed", "csv", "dataset", "clusters", "drop_errors"), overwrite=overwrite)
 
     def text():
         console = Console()
@@ -723,22 +695,11 @@ def select(
 
 
 @app.command()
+@with_options(EmbedOptions)
 def embed(
     run_or_model: str = typer.Argument(..., help="A run directory (embeds RUN/data.parquet with RUN/model), or a model with --dataset."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Embed this dataset instead of the run's training rows (needs --out)."),
-    split: str = typer.Option("train", "--split"),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/embeddings.parquet)."),
-    model: Optional[str] = typer.Option(None, "--model", help="Embed a run's rows with this model instead of RUN/model (e.g. minilm)."),
-    pooling: Optional[str] = typer.Option(None, "--pooling", help="cls (first token, last layer; not on decoders), mean (over the attention mask), last (last non-pad token) or pooler (the model's pooler output). Default: last for decoders, mean otherwise."),
-    dtype: str = typer.Option("float32", "--dtype", help="Stored type: float32 or float16."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    max_length: int = typer.Option(128, "--max-length"),
+    opts: EmbedOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file."),
-    text_column: Optional[str] = typer.Option(None, "--text-column"),
-    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
-    label_column: str = typer.Option("label", "--label-column"),
-    id_column: Optional[str] = typer.Option(None, "--id-column"),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code"),
     as_json: bool = json_flag(),
 ):
     """Write one embedding per example (id + fixed-size vector, Parquet), in dataset order.
@@ -759,31 +720,19 @@ def embed(
     from datamap.stages.embed import embed as do_embed
 
     json_mode(as_json)
-    check_option(batch_size, "--batch-size", low=1)
-    check_option(max_length, "--max-length", low=1)
-
-    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
-    path, n, meta = do_embed(run_or_model, dataset=dataset, split=split, out=out, model=model, pooling=pooling, dtype=dtype,
-                             batch_size=batch_size, max_length=max_length, overwrite=overwrite, columns=columns,
-                             trust_remote_code=trust_remote_code)
+    path, n, meta = do_embed(run_or_model, **opts.kwargs("dataset", "split", "out", "model", "pooling", "dtype", "batch_size",
+                                                         "max_length", "trust_remote_code"),
+                             overwrite=overwrite, columns=opts.columns())
     if main_process():
         emit({"command": "embed", "n": int(n), "pooling": meta["pooling"], "model": meta["model"], "files": [str(path)]},
              as_json, lambda: echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}"))
 
 
 @app.command()
+@with_options(ClusterOptions)
 def cluster(
     embeddings: Path = typer.Argument(..., help="Embeddings file (datamap embed), or a run directory holding embeddings.parquet (with --on trajectories: an sft run directory)."),
-    on: str = typer.Option("embeddings", "--on", help="What to cluster: embeddings, or trajectories (an sft run's per-example token-loss trajectories, one value per record point)."),
-    standardize: bool = typer.Option(False, "--standardize", help="--on trajectories: centre and scale each record point to unit standard deviation first."),
-    method: str = typer.Option("minibatch-kmeans", "--method", help="minibatch-kmeans (large sets), kmeans or dbscan."),
-    k: Optional[int] = typer.Option(None, "--k", help="Number of clusters (k-means methods)."),
-    batch_size: int = typer.Option(4096, "--batch-size", help="Mini-batch size of minibatch-kmeans."),
-    eps: float = typer.Option(0.5, "--eps", help="DBSCAN neighbourhood radius."),
-    min_samples: int = typer.Option(5, "--min-samples", help="DBSCAN points that make a core point."),
-    seed: int = typer.Option(0, "--seed"),
-    normalize: bool = typer.Option(False, "--normalize", help="Scale vectors to unit length first (cosine-like clusters)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Clusters file (default clusters.parquet next to the embeddings; centroids in NAME.centroids.parquet)."),
+    opts: ClusterOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     as_json: bool = json_flag(),
 ):
@@ -804,29 +753,21 @@ def cluster(
     """
     import numpy as np
 
-    from datamap.stages.cluster import ON, cluster_file, cluster_trajectories
+    from datamap.stages.cluster import cluster_file, cluster_trajectories
 
     json_mode(as_json)
-    check_option(k, "--k", low=1)
-    check_option(batch_size, "--batch-size", low=1)
-    check_option(eps, "--eps", "number", low=0, low_inclusive=False)
-    check_option(min_samples, "--min-samples", low=1)
-    check_option(seed, "--seed", low=0)
-
-    options = dict(method=method, k=k, batch_size=batch_size, eps=eps, min_samples=min_samples, seed=seed, normalize=normalize)
-    if on not in ON:
-        raise DatamapError(f"--on {on!r}: choose one of {', '.join(ON)}")
-    if on == "trajectories":
-        result, cpath, centroids = cluster_trajectories(embeddings, out=out, overwrite=overwrite, standardize=standardize,
-                                                        **options)
-    elif standardize:
+    if opts.on == "trajectories":
+        result, cpath, centroids = cluster_trajectories(embeddings, out=opts.out, overwrite=overwrite,
+                                                        standardize=opts.standardize, **opts.fit_kwargs())
+    elif opts.standardize:
         raise DatamapError("--standardize applies to --on trajectories (use --normalize for embeddings)")
     else:
         path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
-        result, cpath, centroids = cluster_file(path, out=out, overwrite=overwrite, **options)
+        result, cpath, centroids = cluster_file(path, out=opts.out, overwrite=overwrite, **opts.fit_kwargs())
     s = result.summary()
     sizes = np.sort(result.sizes)[::-1]
-    emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json, lambda: _print_clusters(s, result, sizes, method, cpath, centroids))
+    emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json,
+         lambda: _print_clusters(s, result, sizes, opts.method, cpath, centroids))
 
 
 def _print_clusters(s, result, sizes, method, cpath, centroids) -> None:
@@ -843,11 +784,10 @@ def _print_clusters(s, result, sizes, method, cpath, centroids) -> None:
 
 
 @app.command()
+@with_options(CompareOptions)
 def compare(
     runs: List[Path] = typer.Argument(..., help="Run directories to compare (their eval/*.json)."),
-    sets: List[str] = typer.Option([], "--set", help="Evaluation set to show (repeatable; default all)."),
-    metrics: List[str] = typer.Option([], "--metric", help="Score to show (repeatable; default accuracy, f1_macro, ece; dotted keys for nested scores)."),
-    csv: Optional[Path] = typer.Option(None, "--csv", help="Also write the table as CSV here."),
+    opts: CompareOptions = None,
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the table as JSON here; `--json -` prints it on stdout instead of the table."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing --csv / --json files."),
 ):
@@ -877,10 +817,10 @@ def compare(
     if as_json:
         json_out = None
         json_mode(True)
-    for flag, path in (("--csv", csv), ("--json", json_out)):
+    for flag, path in (("--csv", opts.csv), ("--json", json_out)):
         if path is not None:
             refuse_existing(path, overwrite, flag)
-    labels, rows = compare_table(runs, sets or None, metrics or None)
+    labels, rows = compare_table(runs, opts.sets or None, opts.metrics or None)
 
     def text():
         table = Table(title="evaluation scores")
@@ -894,7 +834,7 @@ def compare(
         Console(width=None if sys.stdout.isatty() else 200).print(table)
 
     emit(compare_json(rows, labels, runs), as_json, text)
-    write_compare(rows, labels, runs, csv=csv, json_out=json_out)
+    write_compare(rows, labels, runs, csv=opts.csv, json_out=json_out)
 
 
 # ----------------------------------------------------------------------------- label errors (issue 12)
@@ -1199,7 +1139,7 @@ def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str
     """The ``--cluster-*`` options as a :class:`datamap.core.clusters.ClusterSpec` (None without a mode)."""
     if mode is None:
         given = [flag for flag, v in (("--cluster-budget", budget), ("--cluster-k", k), ("--cluster-rank", rank)) if v is not None]
-        if given or order != "largest":
+        if given or order != SelectOptions.default("cluster_order"):
             raise DatamapError(f"{(given or ['--cluster-order'])[0]} needs --cluster-mode (and --clusters FILE)")
         return None
     from datamap.core.clusters import ClusterSpec

@@ -31,9 +31,9 @@ def _cli_type(annotation: Any) -> Any:
 
 def typer_option(model: type, name: str) -> Any:
     """The ``typer.Option`` of field ``name`` of ``model``: its flag, default and help."""
-    default = model.default(name)
-    flag = model.flag(name)
     field = model.model_fields[name]
+    default = ... if field.is_required() else model.default(name)  # a required option stays required
+    flag = model.flag(name)
     if field.annotation is bool and default is True:
         flag = f"{flag}/--no-{flag[2:]}"
     if isinstance(default, Path) or default is None or isinstance(default, (list, tuple)):

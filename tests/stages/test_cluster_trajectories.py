@@ -60,7 +60,7 @@ def test_cli_cluster_and_s2l_select(tmp_path, capsys):
 def test_refusals(tmp_path, capsys):
     run = make_sft_run(tmp_path / "run")
     assert cli("cluster", run, "--on", "nothing", "--k", "2") == 2
-    assert "--on 'nothing': choose one of embeddings, trajectories" in capsys.readouterr().err
+    assert "--on: must be one of embeddings, trajectories, got 'nothing'" in capsys.readouterr().err  # ClusterOptions
     assert cli("cluster", run, "--standardize", "--k", "2") == 2
     assert "--standardize applies to --on trajectories" in capsys.readouterr().err
     from datamap.io.store import Dynamics, write_dynamics

@@ -148,8 +148,8 @@ def test_cli_errors_are_one_line_exit_2(tmp_path, tiny_model_dir):
     (run / "embeddings.parquet").write_bytes(b"x")
     for args, message in (
         ([str(run)], "embeddings.parquet: already exists; pass --overwrite"),
-        ([str(run), "--pooling", "max", "--overwrite"], "--pooling 'max': choose one of cls, mean, last, pooler"),
-        ([str(run), "--dtype", "int8", "--overwrite"], "--dtype 'int8': choose one of float32, float16"),
+        ([str(run), "--pooling", "max", "--overwrite"], "--pooling: must be one of cls, mean, last, pooler, got 'max'"),
+        ([str(run), "--dtype", "int8", "--overwrite"], "--dtype: must be one of float32, float16, got 'int8'"),
     ):
         r = subprocess.run([sys.executable, "-m", "datamap", "embed", *args], capture_output=True, text=True, env=cli_env())
         assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr

@@ -34,7 +34,10 @@ from datamap.core.selection import Recipe, parse_filter
 from datamap.errors import DatamapError
 from datamap.io.yamlsafe import load_yaml, load_yaml_file
 from datamap.io.names import check_name
+from datamap.stages.options.cluster import ClusterOptions
+from datamap.stages.options.embed import EmbedOptions
 from datamap.stages.options.metrics import MetricsOptions
+from datamap.stages.options.select import SelectOptions
 from datamap.training.config import TrainConfig, config_error
 
 __all__ = ["ExperimentConfig", "load_config", "apply_overrides", "train_config", "yaml_path", "variants",
@@ -94,14 +97,19 @@ def _fraction_or_list(value: Any, *, counts: bool = False) -> Any:
     return value
 
 
+def _select(name: str) -> Any:
+    """The default of ``datamap select``'s option ``name`` (SelectionSpec takes other types: see SelectOptions)."""
+    return SelectOptions.default(name)
+
+
 class ClusterPart(_Strict):
     """``selections.NAME.cluster``: the cluster part of a selection (``datamap select --cluster-*``)."""
 
     mode: str
-    budget: Any = None
-    k: Optional[int] = Field(None, ge=1)
-    order: str = "largest"
-    rank: Optional[str] = None
+    budget: Any = _select("cluster_budget")
+    k: Optional[int] = Field(_select("cluster_k"), ge=1)
+    order: str = _select("cluster_order")
+    rank: Optional[str] = _select("cluster_rank")
 
     @field_validator("budget")
     @classmethod
@@ -113,21 +121,22 @@ class SelectionSpec(_Strict):
     """``selections.NAME``: a :class:`~datamap.core.selection.Recipe` (one part may be a list: a sweep),
     or ``random_like: OTHER``: random subsets of exactly the sizes of selection OTHER's."""
 
-    ambiguous: Any = 0.0
-    easy: Any = 0.0
-    hard: Any = 0.0
-    random: Any = 0.0
-    by: Optional[str] = None
-    top: Any = None
-    bottom: Any = None
+    ambiguous: Any = _select("ambiguous")
+    easy: Any = _select("easy")
+    hard: Any = _select("hard")
+    random: Any = _select("random")
+    by: Optional[str] = _select("by")
+    top: Any = _select("top")
+    bottom: Any = _select("bottom")
     where: list[str] = Field(default_factory=list)
-    data_pct: Any = None
-    drop_hard: bool = False
-    stratify: bool = False
+    data_pct: Any = _select("data_pct")
+    drop_hard: bool = _select("drop_hard")
+    stratify: bool = _select("stratify")
     cluster: Optional[ClusterPart] = None
     seed: Optional[int] = Field(None, ge=0, description="seed of the random draws (default: the run's seed)")
     random_like: Optional[str] = None
-    drop_errors: bool = Field(False, description="leave out the examples the errors section flags (select --drop-errors)")
+    drop_errors: bool = Field(_select("drop_errors"),
+                              description="leave out the examples the errors section flags (select --drop-errors)")
 
     @field_validator("ambiguous", "easy", "hard", "random", "data_pct")
     @classmethod
@@ -182,17 +191,13 @@ class EnsembleSpec(_Strict):
 MetricsSpec = MetricsOptions.section("MetricsSpec")
 
 
-class ClustersSpec(_Strict):
-    """``cartography.clusters``: ``datamap embed`` then ``datamap cluster`` on the cartography run."""
+#: ``cartography.clusters``: the options of ``datamap embed`` and ``datamap cluster`` the runner takes (the same models)
+_EmbedPart = EmbedOptions.section("ClustersEmbedPart")
+_ClusterPart = ClusterOptions.section("ClustersClusterPart")
 
-    model: Optional[str] = None
-    pooling: Optional[Literal["mean", "cls", "last", "pooler"]] = None  # None: the family's (datamap embed's) default
-    method: Literal["minibatch-kmeans", "kmeans", "dbscan"] = "minibatch-kmeans"
-    k: Optional[int] = Field(None, ge=1)
-    normalize: bool = False
-    on: str = Field("embeddings", description="embeddings, or trajectories (an sft run's token-loss trajectories; "
-                                              "datamap cluster --on)")
-    standardize: bool = Field(False, description="on: trajectories: standardise each record point (cluster --standardize)")
+
+class ClustersSpec(_ClusterPart, _EmbedPart):  # type: ignore[valid-type, misc]
+    """``cartography.clusters``: ``datamap embed`` then ``datamap cluster`` on the cartography run."""
 
     @model_validator(mode="before")
     @classmethod
@@ -200,15 +205,6 @@ class ClustersSpec(_Strict):
         if isinstance(data, dict) and True in data and "on" not in data:
             data = {("on" if k is True else k): v for k, v in data.items()}
         return data
-
-    @field_validator("on")
-    @classmethod
-    def _on(cls, v: str) -> str:
-        from datamap.stages.cluster import ON
-
-        if v not in ON:
-            raise ValueError(f"must be one of {', '.join(ON)}, got {v!r}")
-        return v
 
 
 class ErrorsSpec(_Strict):

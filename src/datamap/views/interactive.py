@@ -45,6 +45,7 @@ from datamap.io.atomic import refuse_existing, write_text
 from datamap.io.readers import read_parquet
 from datamap.io.rundir import RunDir
 from datamap.views.static import correctness_epochs, epochs_used, region_rgb
+from datamap.views.projection import XY_CHOICES
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -53,7 +54,6 @@ REQUIRED_METRICS = ("id", "gold", "pred", "confidence", "variability", "correctn
 OPTIONAL_METRICS = tuple(c for c in METRIC_COLUMNS if c not in REQUIRED_METRICS)
 REGION_ORDER = ("easy", "ambiguous", "hard", "none")
 COLOR_CHOICES = ("correctness", "region", "gold", "pred")
-XY_CHOICES = ("map", "embedding")
 LABEL_ISSUE = "label_issue"  # the colouring offered when RUN/label_issues.parquet exists
 N_TOP_ISSUES = 20  # entries of the page's "Top label issues" list
 

@@ -8,6 +8,8 @@ from datamap.core.checks import InputError
 from datamap.errors import DatamapError
 
 PROJECTIONS = ("pca", "umap")
+#: the interactive map's axes (``datamap plot --xy``): the data map, or a 2-D projection of the embeddings
+XY_CHOICES = ("map", "embedding")
 
 
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
