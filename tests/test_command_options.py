@@ -82,3 +82,20 @@ def test_the_errors_section_is_the_two_models():
         ErrorsSpec(method="best")
     with pytest.raises(Exception, match="extra"):
         ErrorsSpec(top=3)  # printing is the command's, not the runner's
+
+
+@pytest.mark.parametrize("model,given,message", [
+    ("noise.NoiseOptions", {"out": "n.csv", "kind": "gauss"}, "--kind: must be one of uniform, pairs, matrix, got 'gauss'"),
+    ("errors.ErrorsOptions", {"method": "best"}, "--method: must be one of confidence, aum, el2n"),
+    ("errors.ErrorsOptions", {"cut": "most"}, "--cut: must be one of auto, aum0"),
+])
+def test_the_models_refuse_a_value_outside_their_choices(model, given, message):
+    # the stage functions check these too; the model refuses them itself (the API, the YAML section)
+    import importlib
+
+    from datamap.errors import DatamapError
+
+    module, name = model.split(".")
+    cls = getattr(importlib.import_module(f"datamap.stages.options.{module}"), name)
+    with pytest.raises(DatamapError, match=f"^{message}"):
+        cls.from_cli(**given)

@@ -33,6 +33,7 @@ from datamap.errors import DatamapError
 from datamap.io.yamlsafe import load_yaml, load_yaml_file
 from datamap.io.names import check_name
 from datamap.stages.options.errors import ErrorsOptions
+from datamap.stages.options.evaluate import SPLIT
 from datamap.stages.options.metrics import MetricsOptions
 from datamap.stages.options.weights import WeightsOptions
 from datamap.training.config import TrainConfig, config_error
@@ -162,7 +163,7 @@ class EvalSpec(_Strict):
 
     name: str
     dataset: Optional[str] = None
-    split: str = "validation"
+    split: str = SPLIT  # datamap evaluate's default
     text_column: Optional[str] = None
     text_pair_column: Optional[str] = None
     label_column: Optional[str] = None
