@@ -38,10 +38,11 @@ from typing import Callable
 from datamap.errors import DatamapError
 from datamap.experiment.config import ExperimentConfig, run_names, train_config, variants
 from datamap.io import atomic
+from datamap.io.rundir import STAGES_FILE, read_stage_markers, write_stage_marker
 
 log = logging.getLogger(__name__)
 
-MARKERS = "stages.json"
+MARKERS = STAGES_FILE
 KINDS = ("evalset", "cartography", "metrics", "clusters", "errors", "select", "train", "evaluate", "ensemble")
 #: files the errors stage writes into the cartography run (``act: relabel`` / ``act: down_weight`` train on them)
 RELABELED, WEIGHTS = "relabeled.parquet", "weights.parquet"
@@ -110,25 +111,8 @@ def experiment_dir(cfg: ExperimentConfig, config_path: "str | Path") -> Path:
 # ------------------------------------------------------------------ markers
 
 
-def read_markers(folder: Path) -> dict:
-    path = folder / MARKERS
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}  # unreadable: every stage of this folder runs again
-    return data if isinstance(data, dict) else {}
-
-
-def write_marker(folder: Path, sid: str, entry: dict | None) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    data = read_markers(folder)
-    if entry is None:
-        data.pop(sid, None)
-    else:
-        data[sid] = entry
-    atomic.write_json(folder / MARKERS, data)
+read_markers = read_stage_markers  # FOLDER/stages.json, owned by io.rundir
+write_marker = write_stage_marker
 
 
 def _hash(obj) -> str:

@@ -193,6 +193,70 @@ class RunDir:
             raise DatamapError(f"{self.config}: not a mapping of options")
         return data
 
+    def write_label_issues(self, table, meta: dict) -> Path:
+        """Write ``label_issues.parquet`` (``datamap errors``): ``table`` (a pandas frame, sorted by rank) with
+        ``meta`` (method, cut, counts) as the JSON schema metadata ``datamap``; atomically."""
+        import pyarrow as pa
+
+        from datamap.io import atomic
+
+        arrow = pa.Table.from_pandas(table, preserve_index=False)
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"datamap": json.dumps(meta).encode()})
+        atomic.write_table(self.label_issues, arrow)
+        return self.label_issues
+
+    def read_label_issues(self, columns: Sequence[str] | None = None, hint: str = "run `datamap errors` first"):
+        """``label_issues.parquet`` and its metadata: ``(frame, meta)``, the frame in the file's order (by rank).
+
+        The one reader of the file (select, relabel, weights, the report and the HTML map use it). A file whose
+        metadata is not a JSON object, with an id twice or a rank below 1 is a one-line error naming it.
+        """
+        import pyarrow.parquet as pq
+
+        from datamap.io.readers import read_parquet
+
+        path = self.label_issues
+        self.require(path, hint=hint)
+        issues = read_parquet(path, columns=list(columns) if columns is not None else None)
+        try:
+            meta = json.loads((pq.read_schema(path).metadata or {}).get(b"datamap", b"{}"))
+        except ValueError as exc:
+            raise DatamapError(f"{path}: schema metadata 'datamap' is not JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise DatamapError(f"{path}: schema metadata 'datamap' is not a JSON object")
+        if "id" in issues.columns:
+            ids = issues["id"].astype(str)
+            if ids.duplicated().any():
+                raise DatamapError(f"{path}: id '{ids[ids.duplicated()].iloc[0]}' occurs more than once")
+        if "rank" in issues.columns:
+            ranks = issues["rank"].astype("Int64")
+            if (ranks.fillna(1) < 1).any():
+                raise DatamapError(f"{path}: rank {ranks[ranks.fillna(1) < 1].iloc[0]} is below 1")
+        return issues, meta
+
+    @property
+    def ensemble(self) -> Path:
+        """``ensemble.json``: the members and weights of ``datamap ensemble`` writing into this folder."""
+        return self.root / "ensemble.json"
+
+    def write_ensemble(self, description: dict) -> Path:
+        from datamap.io import atomic
+
+        atomic.write_json(self.ensemble, description)
+        return self.ensemble
+
+    def read_ensemble(self) -> dict:
+        """``ensemble.json`` as a dict (``{}`` without the file); a file that is not a JSON object is an error."""
+        if not self.ensemble.is_file():
+            return {}
+        try:
+            data = json.loads(self.ensemble.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DatamapError(f"{self.ensemble}: not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise DatamapError(f"{self.ensemble}: not a JSON object")
+        return data
+
     def label_names(self) -> list[str]:
         """Class names in id order, from labels.json."""
         self.require(self.labels)
@@ -458,3 +522,33 @@ def read_regions(run: "str | os.PathLike", ids: Sequence[str]) -> dict[str, np.n
         )
     frame = frame.loc[ids]
     return {"region": frame["region"].astype(str).to_numpy(dtype=object), "entropy": frame["entropy"].to_numpy(dtype=np.float64)}
+
+
+#: an experiment folder's record of its finished stages (``datamap run``): stage id -> inputs' hash, outputs
+STAGES_FILE = "stages.json"
+
+
+def read_stage_markers(folder: str | os.PathLike) -> dict:
+    """``FOLDER/stages.json`` as a dict; ``{}`` when absent or unreadable (every stage of the folder then runs again)."""
+    path = Path(folder) / STAGES_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_stage_marker(folder: str | os.PathLike, sid: str, entry: dict | None) -> None:
+    """Record (or, with ``entry=None``, forget) stage ``sid`` in ``FOLDER/stages.json``, atomically."""
+    from datamap.io import atomic
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = read_stage_markers(folder)
+    if entry is None:
+        data.pop(sid, None)
+    else:
+        data[sid] = entry
+    atomic.write_json(folder / STAGES_FILE, data)

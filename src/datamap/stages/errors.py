@@ -17,7 +17,6 @@ label = their original label) with no rank and no flag: their label was replaced
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,17 +236,13 @@ def find_errors(
     table["_order"] = np.where(keep, table["rank"].fillna(0).to_numpy(dtype=np.int64), n + np.arange(n))
     table = table.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
-    import pyarrow as pa
-
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
     cut = cut_name
     meta = {"method": method, "cut": cut, "cut_value": cut_value, "percentile": percentile if cut == "threshold_samples" else None,
             "estimated_issues": estimated, "max_class_share": max_class_share, "forced": why if force_flag else None,
             "capped": [{"label": names[c.label], "n": c.n, "before": c.before, "after": c.after} for c in capped],
             "probs": str(probs) if probs is not None else ("in-sample" if method == CLEANLAB else None),
             "n_flagged": int(flag_col.sum()), "n_threshold_samples": int(is_thr.sum())}
-    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"datamap": json.dumps(meta).encode()})
-    atomic.write_table(rd.label_issues, arrow)
+    rd.write_label_issues(table, meta)
     return LabelIssues(path=rd.label_issues, table=table, method=method, cut=cut, cut_value=cut_value,
                        n_threshold=int(is_thr.sum()), capped=capped, estimated=estimated,
                        forced=why if force_flag else None)
@@ -285,9 +280,7 @@ def describe_cut(res: LabelIssues, percentile: float = THRESHOLD_PERCENTILE) -> 
 
 def read_label_issues(run: "str | os.PathLike") -> pd.DataFrame:
     """``RUN/label_issues.parquet`` as written by :func:`find_errors` (sorted by rank)."""
-    rd = RunDir(run)
-    rd.require(rd.label_issues, hint="run `datamap errors` first")
-    return read_parquet(rd.label_issues)
+    return RunDir(run).read_label_issues()[0]
 
 
 def with_texts(run: "str | os.PathLike", table: pd.DataFrame) -> pd.DataFrame:

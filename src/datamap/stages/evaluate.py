@@ -217,7 +217,7 @@ def ensemble(
             refuse_sft(r, "datamap ensemble (a mean of classifier logits)")
     w = parse_weights(None, len(runs)) if weights is None else check_weights(weights, len(runs))
     name = _eval_name(name, dataset, split)
-    _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).root / "ensemble.json",))
+    _refuse_existing_scores(RunDir(out), name, overwrite, (RunDir(out).ensemble,))
     names = [model_label_names_of(r) for r in runs]
     for r, n in zip(runs[1:], names[1:]):
         if n != names[0]:
@@ -234,5 +234,5 @@ def ensemble(
     run.root.mkdir(parents=True, exist_ok=True)
     extra = {"ensemble": {"members": [str(r) for r in runs], "weights": [float(x) for x in w]}}
     scores = write_eval_set(run, es, logits, names[0], extra=extra)
-    atomic.write_json(run.root / "ensemble.json", extra["ensemble"])
+    run.write_ensemble(extra["ensemble"])
     return scores

@@ -176,8 +176,6 @@ def join_label_issues(rd: RunDir, table):
 
     Every id of ``table`` must be in the file (ids it has beyond them are ignored), once.
     """
-    import pyarrow.parquet as pq
-
     from datamap.io.embeddings import positions_by_id
 
     path = rd.label_issues
@@ -185,16 +183,8 @@ def join_label_issues(rd: RunDir, table):
         return table, None
     hint = f"rerun `datamap errors {rd.root} --overwrite`"
     try:
-        issues = read_parquet(path, columns=["id", "rank", "flag", "given_label", "predicted_label"])
-        meta = json.loads((pq.read_schema(path).metadata or {}).get(b"datamap", b"{}"))
-        if not isinstance(meta, dict):
-            raise DatamapError(f"{path}: schema metadata 'datamap' is not a JSON object")
-        ids = issues["id"].astype(str)
-        if ids.duplicated().any():
-            raise DatamapError(f"{path}: id '{ids[ids.duplicated()].iloc[0]}' occurs more than once")
-        ranks = issues["rank"].astype("Int64")
-        if (ranks.fillna(1) < 1).any():
-            raise DatamapError(f"{path}: rank {ranks[ranks.fillna(1) < 1].iloc[0]} is below 1")
+        issues, meta = rd.read_label_issues(["id", "rank", "flag", "given_label", "predicted_label"])
+        ids, ranks = issues["id"].astype(str), issues["rank"].astype("Int64")
         pos = positions_by_id(ids, table["id"], path, "label issue")
     except (ValueError, TypeError) as exc:  # DatamapError included: each names the file
         msg = str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}"

@@ -164,12 +164,7 @@ def _label_issues(rd: RunDir, table) -> str:
     """The top of ``RUN/label_issues.parquet`` (``datamap errors``) with texts; empty without the file."""
     if not rd.label_issues.exists():
         return ""
-    import pyarrow.parquet as pq
-
-    from datamap.io.readers import read_parquet
-
-    issues = read_parquet(rd.label_issues)
-    meta = json.loads((pq.read_schema(rd.label_issues).metadata or {}).get(b"datamap", b"{}"))
+    issues, meta = rd.read_label_issues()
     ranked = issues[~issues["threshold_sample"]].head(N_MISLABELED)
     texts = dict(zip(table["id"].astype(str), table["text"].astype(str)))
     method = meta.get("method", "aum")
