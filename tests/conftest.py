@@ -112,3 +112,15 @@ def cli_env(**extra) -> dict:
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def cli_error(capsys, *args) -> str:
+    """``datamap ARGS`` in this process: it must exit 2 with one line ``error: ...`` on stderr; returns that line."""
+    from datamap.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err

@@ -13,8 +13,6 @@ from typing import List, Optional
 import typer
 
 from datamap.core.selection import SWEEP_FRACTIONS
-from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
-from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
 from datamap.cli_options import with_options
 from datamap.errors import DatamapError
 from datamap.stages.options.cluster import ClusterOptions
@@ -23,6 +21,16 @@ from datamap.stages.options.embed import EmbedOptions
 from datamap.stages.options.metrics import MetricsOptions
 from datamap.stages.options.plot import PlotOptions
 from datamap.stages.options.select import SelectOptions
+from datamap.stages.options.crossval import CrossvalOptions
+from datamap.stages.options.ensemble import EnsembleOptions
+from datamap.stages.options.errors import ErrorsOptions
+from datamap.stages.options.evaluate import EvaluateOptions
+from datamap.stages.options.export_dynamics import ExportDynamicsOptions
+from datamap.stages.options.import_dynamics import ImportDynamicsOptions
+from datamap.stages.options.noise import NoiseOptions
+from datamap.stages.options.relabel import RelabelOptions
+from datamap.stages.options.report import ReportOptions
+from datamap.stages.options.weights import WeightsOptions
 from datamap.training.config import (
     LambdaPer,
     LimitMode,
@@ -439,18 +447,11 @@ def plot(
 
 
 @app.command("import-dynamics")
+@with_options(ImportDynamicsOptions)
 def import_dynamics(
     folder: Path = typer.Argument(..., help="Folder of dynamics_epoch_{e}.jsonl files (allenai format)."),
-    out: Path = typer.Option(..., "--out", help="Run directory to create."),
-    label_names: Optional[str] = typer.Option(None, "--label-names", help="Comma-separated class names in id order."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Attach the records (texts) of this dataset, matched by id."),
-    split: str = typer.Option("train", "--split"),
-    text_column: Optional[str] = typer.Option(None, "--text-column"),
-    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
-    label_column: str = typer.Option("label", "--label-column"),
-    id_column: Optional[str] = typer.Option(None, "--id-column"),
+    opts: ImportDynamicsOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the run in --out (its metrics, maps, selections and evaluations are removed)."),
-    probabilities: bool = typer.Option(False, "--probabilities", help="The files hold probabilities, not logits: convert them with log (without it such files are refused)."),
     as_json: bool = json_flag(),
 ):
     """Read allenai-format training dynamics into a run directory.
@@ -470,17 +471,17 @@ def import_dynamics(
 
     json_mode(as_json)
 
-    names = [s.strip() for s in label_names.split(",")] if label_names else None
-    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column, id_column=id_column)
-    rd = do_import(folder, out, label_names=names, dataset=dataset, split=split, columns=columns, overwrite=overwrite,
-                   probabilities=probabilities)
+    names = [s.strip() for s in opts.label_names.split(",")] if opts.label_names else None
+    rd = do_import(folder, opts.out, label_names=names, **opts.kwargs("dataset", "split"), columns=opts.columns(),
+                   overwrite=overwrite, probabilities=opts.probabilities)
     emit(run_summary("import-dynamics", rd.root), as_json, lambda: echo(f"run written to {rd.root}"))
 
 
 @app.command("export-dynamics")
+@with_options(ExportDynamicsOptions)
 def export_dynamics(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder (default RUN/training_dynamics); written whole or not at all."),
+    opts: ExportDynamicsOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder that already holds files."),
     as_json: bool = json_flag(),
 ):
@@ -495,25 +496,16 @@ def export_dynamics(
     from datamap.stages.interop import export_dynamics as do_export
 
     json_mode(as_json)
-    paths = do_export(run, out, overwrite=overwrite)
+    paths = do_export(run, opts.out, overwrite=overwrite)
     emit({"command": "export-dynamics", "run": str(run), "files": [str(x) for x in paths]}, as_json,
          lambda: echo(f"wrote {len(paths)} files to {paths[0].parent}"))
 
 
 @app.command()
+@with_options(EvaluateOptions)
 def evaluate(
     model_or_run: str = typer.Argument(..., help="A run directory (uses RUN/model), a model folder or a hub name."),
-    dataset: str = typer.Option(..., "--dataset", help="Evaluation dataset: hub name, mirror name or file."),
-    split: str = typer.Option("validation", "--split"),
-    name: Optional[str] = typer.Option(None, "--name", help="Set name for RUN/eval/NAME.json (default DATASET_SPLIT)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Run directory for the scores (default: MODEL_OR_RUN when it is a run)."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    max_length: int = typer.Option(128, "--max-length"),
-    text_column: Optional[str] = typer.Option(None, "--text-column"),
-    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column"),
-    label_column: str = typer.Option("label", "--label-column"),
-    dataset_config: Optional[str] = typer.Option(None, "--dataset-config", help="Hub dataset configuration, or the mirror folder NAME/CONFIG/."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Branch, tag or commit of a hub dataset."),
+    opts: EvaluateOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name."),
     as_json: bool = json_flag(),
 ):
@@ -531,27 +523,18 @@ def evaluate(
     """
     from datamap.stages.evaluate import evaluate as do_eval
 
-    check_option(batch_size, "--batch-size", low=1)
-    check_option(max_length, "--max-length", low=1)
     json_mode(as_json)
-    columns = dict(text_column=text_column, text_pair_column=text_pair_column, label_column=label_column,
-                   config=dataset_config, revision=revision)
-    scores, run = do_eval(model_or_run, dataset, split, out=out, name=name, batch_size=batch_size,
-                          max_length=max_length, columns=columns, overwrite=overwrite)
+    scores, run = do_eval(model_or_run, opts.dataset, opts.split, **opts.kwargs("out", "name", "batch_size", "max_length"),
+                          columns=opts.columns(), overwrite=overwrite)
     emit({**scores, "file": str(run.eval_scores(scores["set"]))}, as_json, lambda: _print_scores(scores))
     echo(f"wrote {run.eval_scores(scores['set'])}")
 
 
 @app.command()
+@with_options(EnsembleOptions)
 def ensemble(
     runs: List[str] = typer.Argument(..., help="Two or more run directories or model folders."),
-    dataset: str = typer.Option(..., "--dataset"),
-    split: str = typer.Option("validation", "--split"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Comma-separated weights summing to 1 (default: equal)."),
-    out: Path = typer.Option(..., "--out", help="Run directory for the ensemble's scores."),
-    name: Optional[str] = typer.Option(None, "--name", help="Set name for OUT/eval/NAME.json (default DATASET_SPLIT)."),
-    batch_size: int = typer.Option(128, "--batch-size"),
-    max_length: int = typer.Option(128, "--max-length"),
+    opts: EnsembleOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing scores of the same set name in --out."),
     as_json: bool = json_flag(),
 ):
@@ -564,22 +547,21 @@ def ensemble(
     from datamap.io.rundir import RunDir
     from datamap.stages.evaluate import ensemble as do_ensemble
 
-    check_option(batch_size, "--batch-size", low=1)
-    check_option(max_length, "--max-length", low=1)
     json_mode(as_json)
     from datamap.eval.ensemble import parse_weights
 
-    scores = do_ensemble(list(runs), parse_weights(weights, len(runs)).tolist(), dataset, split, out, name=name, batch_size=batch_size, max_length=max_length,
-                         overwrite=overwrite)
-    saved = RunDir(out).eval_scores(scores["set"])
+    scores = do_ensemble(list(runs), parse_weights(opts.weights, len(runs)).tolist(), opts.dataset, opts.split, opts.out,
+                         **opts.kwargs("name", "batch_size", "max_length"), overwrite=overwrite)
+    saved = RunDir(opts.out).eval_scores(scores["set"])
     emit({**scores, "file": str(saved)}, as_json, lambda: _print_scores(scores))
     echo(f"wrote {saved}")
 
 
 @app.command()
+@with_options(ReportOptions)
 def report(
     run: Path = typer.Argument(..., help="Run directory."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output file (default RUN/report.html)."),
+    opts: ReportOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing report."),
     as_json: bool = json_flag(),
 ):
@@ -592,7 +574,7 @@ def report(
     from datamap.views.report import write_report
 
     json_mode(as_json)
-    path = write_report(run, out=out, overwrite=overwrite)
+    path = write_report(run, out=opts.out, overwrite=overwrite)
     emit({"command": "report", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
 
 
@@ -839,19 +821,10 @@ def compare(
 
 # ----------------------------------------------------------------------------- label errors (issue 12)
 @app.command()
+@with_options(NoiseOptions)
 def noise(
     dataset: str = typer.Argument(..., help="What `datamap train --dataset` accepts: hub name, mirror name, file or folder."),
-    out: Path = typer.Option(..., "--out", help="Noisy dataset to write (.parquet, .csv, .tsv, .jsonl); OUT_STEM.flipped.parquet goes beside it."),
-    kind: str = typer.Option("uniform", "--kind", help="uniform (to any other class), pairs (class c -> its partner) or matrix (--matrix)."),
-    rate: Optional[float] = typer.Option(None, "--rate", help="Fraction of the examples flipped, exactly floor(rate x N) (uniform, pairs)."),
-    matrix: Optional[Path] = typer.Option(None, "--matrix", help="Row-stochastic C x C transition matrix (JSON list of rows, or CSV/TSV): row = true class."),
-    mapping: Optional[str] = typer.Option(None, "--mapping", help="Partners for --kind pairs as SOURCE:PARTNER class ids, e.g. 0:1,1:0 (default c -> c+1 mod C)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the draws."),
-    split: str = typer.Option("train", "--split", help="Split of DATASET."),
-    text_column: Optional[str] = typer.Option(None, "--text-column", help="As for datamap train."),
-    text_pair_column: Optional[str] = typer.Option(None, "--text-pair-column", help="As for datamap train."),
-    label_column: str = typer.Option("label", "--label-column", help="As for datamap train."),
-    id_column: Optional[str] = typer.Option(None, "--id-column", help="As for datamap train."),
+    opts: NoiseOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files."),
     as_json: bool = json_flag(),
 ):
@@ -872,11 +845,10 @@ def noise(
     """
     from datamap.stages.noise import make_noisy, parse_mapping
 
-    check_option(seed, "--seed", low=0)
     json_mode(as_json)
-    res = make_noisy(dataset, out, kind=kind, rate=rate, matrix=matrix, mapping=parse_mapping(mapping), seed=seed,
-                     split=split, text_column=text_column, text_pair_column=text_pair_column,
-                     label_column=label_column, id_column=id_column, overwrite=overwrite)
+    res = make_noisy(dataset, opts.out, **opts.kwargs("kind", "rate", "matrix"), mapping=parse_mapping(opts.mapping),
+                     **opts.kwargs("seed", "split", "text_column", "text_pair_column", "label_column", "id_column"),
+                     overwrite=overwrite)
 
     def text():
         from datamap.console import printable
@@ -892,15 +864,10 @@ def noise(
 
 
 @app.command()
+@with_options(ErrorsOptions)
 def errors(
     run: Path = typer.Argument(..., help="Run directory holding dynamics.parquet and data.parquet."),
-    method: str = typer.Option(DEFAULT_METHOD, "--method", help="Ranking: aum, confidence, el2n, forgetfulness, rank_mean, class_confidence (confidence over its given class's mean) or cleanlab (needs datamap[cleanlab])."),
-    probs: Optional[Path] = typer.Option(None, "--probs", help="Out-of-sample probabilities for --method cleanlab: DIR/oof_probs.parquet of datamap crossval (default: the run's in-sample epoch-averaged ones)."),
-    percentile: float = typer.Option(THRESHOLD_PERCENTILE, "--percentile", help="Cut of a run trained with --threshold-samples: flag AUM below this percentile of the threshold samples' AUM."),
-    top: int = typer.Option(20, "--top", help="Print the K most likely mislabeled examples (0: none)."),
-    cut: str = typer.Option(DEFAULT_CUT, "--cut", help="Which ranked examples to flag: auto (threshold with threshold samples, else count), aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, fraction:F."),
-    max_class_share: float = typer.Option(MAX_CLASS_SHARE, "--max-class-share", help="Never flag more than this share of the examples given one class (the highest-ranked stay flagged); said when it binds."),
-    force_flag: bool = typer.Option(False, "--force-flag", help="Flag even when the model is at or near chance or the cut would flag most examples (refused otherwise)."),
+    opts: ErrorsOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing RUN/label_issues.parquet."),
     as_json: bool = json_flag(),
 ):
@@ -925,11 +892,10 @@ def errors(
     """
     from datamap.stages.errors import describe_cut, find_errors, with_texts
 
-    check_option(top, "--top", low=0)
-    check_option(percentile, "--percentile", "number", low=0, high=100)
     json_mode(as_json)
-    res = find_errors(run, method=method, probs=probs, percentile=percentile, cut=cut, max_class_share=max_class_share,
-                      force_flag=force_flag, overwrite=overwrite)
+    top, percentile = opts.top, opts.percentile
+    res = find_errors(run, **opts.kwargs("method", "probs", "percentile", "cut", "max_class_share", "force_flag"),
+                      overwrite=overwrite)
     ranked = res.table[~res.table["threshold_sample"]]
     top_rows = with_texts(run, ranked.head(top)) if top else None
     summary = {"command": "errors", "method": res.method, "cut": describe_cut(res, percentile), "n": len(ranked),
@@ -939,7 +905,7 @@ def errors(
                "top": [] if top_rows is None else [
                    {"rank": int(r.rank), "id": str(r.id), "flag": bool(r.flag), "given_label": str(r.given_label),
                     "predicted_label": str(r.predicted_label)} for r in top_rows.itertuples(index=False)]}
-    emit(summary, as_json, lambda: _print_errors(res, ranked, top_rows, percentile, max_class_share))
+    emit(summary, as_json, lambda: _print_errors(res, ranked, top_rows, percentile, opts.max_class_share))
 
 
 def _print_errors(res, ranked, shown, percentile: float, max_class_share: float) -> None:
@@ -966,9 +932,10 @@ def _print_errors(res, ranked, shown, percentile: float, max_class_share: float)
 
 
 @app.command()
+@with_options(RelabelOptions)
 def relabel(
     run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
-    out: Path = typer.Option(..., "--out", help="Dataset file to write (.parquet, .csv, .tsv or .jsonl)."),
+    opts: RelabelOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
     as_json: bool = json_flag(),
 ):
@@ -987,17 +954,17 @@ def relabel(
     from datamap.stages.actions import relabel_run
 
     json_mode(as_json)
-    res = relabel_run(run, out, overwrite=overwrite)
+    res = relabel_run(run, opts.out, overwrite=overwrite)
     emit({"command": "relabel", "n": int(res.n), "n_flagged": int(res.n_flagged), "n_changed": int(res.n_changed),
           "files": [str(res.out)]}, as_json,
          lambda: echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}"))
 
 
 @app.command()
+@with_options(WeightsOptions)
 def weights(
     run: Path = typer.Argument(..., help="Run directory holding data.parquet and label_issues.parquet (datamap errors)."),
-    out: Path = typer.Option(..., "--out", help="Weights file to write (.parquet, .csv, .tsv or .jsonl): id, weight, flag."),
-    flagged_weight: float = typer.Option(FLAGGED_WEIGHT, "--flagged-weight", help="Loss weight of a flagged example (every other example weighs 1)."),
+    opts: WeightsOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
     as_json: bool = json_flag(),
 ):
@@ -1017,18 +984,18 @@ def weights(
     from datamap.stages.actions import weights_run
 
     json_mode(as_json)
-    res = weights_run(run, out, flagged_weight=flagged_weight, overwrite=overwrite)
+    flagged_weight = opts.flagged_weight
+    res = weights_run(run, opts.out, flagged_weight=flagged_weight, overwrite=overwrite)
     emit({"command": "weights", "n": int(res.n), "n_flagged": int(res.n_flagged), "flagged_weight": flagged_weight,
           "files": [str(res.out)]}, as_json,
          lambda: echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}"))
 
 
 @app.command()
+@with_options(CrossvalOptions)
 def crossval(
     config: Path = typer.Argument(..., help="Training options: a run directory (its config.yaml is used), a run's config.yaml, or a YAML file of datamap train options (field names as in config.yaml)."),
-    out: Path = typer.Option(..., "--out", help="Folder for the fold runs (fold_0 ...), folds/ and oof_probs.parquet."),
-    folds: int = typer.Option(5, "--folds", help="Number of folds K (K trainings, each on K-1 folds)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the (label-stratified) fold split."),
+    opts: CrossvalOptions = None,
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the runs and files of an earlier crossval in --out."),
     as_json: bool = json_flag(),
 ):
@@ -1047,7 +1014,7 @@ def crossval(
     from datamap.stages.crossval import crossval as run_crossval
 
     json_mode(as_json)
-    res = run_crossval(config, out, folds=folds, seed=seed, overwrite=overwrite)
+    res = run_crossval(config, opts.out, **opts.kwargs("folds", "seed"), overwrite=overwrite)
     emit({"command": "crossval", "n": int(res.n), "folds": len(res.runs), "accuracy": float(res.accuracy),
           "runs": [str(r) for r in res.runs], "files": [str(res.oof_path)]}, as_json,
          lambda: echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}"))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from datamap.cli import main
+from conftest import cli_error
 from datamap.io.store import Dynamics, write_dynamics
 from datamap.stages.measure import measure_run
 
@@ -19,15 +19,6 @@ def run(tmp_path):
     logits = rng.normal(size=(n, e, c)).astype(np.float32)
     write_dynamics(tmp_path / "dynamics.parquet", Dynamics(ids, logits, rng.integers(0, c, n), np.arange(e)))
     return tmp_path
-
-
-def cli_error(capsys, *args) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.mark.parametrize(

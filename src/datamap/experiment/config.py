@@ -26,8 +26,6 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
 from datamap.core.clusters import ClusterSpec
-from datamap.core.cuts import DEFAULT_CUT, FLAGGED_WEIGHT, MAX_CLASS_SHARE
-from datamap.core.label_errors import DEFAULT_METHOD
 from datamap.core.metrics import JOINED_COLUMNS, TABLE_COLUMNS
 from datamap.core.sft_metrics import SFT_TABLE_COLUMNS
 from datamap.core.selection import Recipe, parse_filter
@@ -38,6 +36,9 @@ from datamap.stages.options.cluster import ClusterOptions
 from datamap.stages.options.embed import EmbedOptions
 from datamap.stages.options.metrics import MetricsOptions
 from datamap.stages.options.select import SelectOptions
+from datamap.stages.options.errors import ErrorsOptions
+from datamap.stages.options.evaluate import SPLIT
+from datamap.stages.options.weights import WeightsOptions
 from datamap.training.config import TrainConfig, config_error
 
 __all__ = ["ExperimentConfig", "load_config", "apply_overrides", "train_config", "yaml_path", "variants",
@@ -171,7 +172,7 @@ class EvalSpec(_Strict):
 
     name: str
     dataset: Optional[str] = None
-    split: str = "validation"
+    split: str = SPLIT  # datamap evaluate's default
     text_column: Optional[str] = None
     text_pair_column: Optional[str] = None
     label_column: Optional[str] = None
@@ -207,32 +208,13 @@ class ClustersSpec(_ClusterPart, _EmbedPart):  # type: ignore[valid-type, misc]
         return data
 
 
-class ErrorsSpec(_Strict):
-    """``errors``: ``datamap errors`` on each cartography run, then the relabelled file and the weights
-    the experiments' ``act`` and the selections' ``drop_errors`` use."""
-
-    method: str = DEFAULT_METHOD
-    cut: str = DEFAULT_CUT
-    max_class_share: float = Field(MAX_CLASS_SHARE, ge=0, le=1)
-    force_flag: bool = False
-    flagged_weight: float = Field(FLAGGED_WEIGHT, ge=0, allow_inf_nan=False)
-
-    @field_validator("cut")
-    @classmethod
-    def _cut(cls, v: str) -> str:
-        from datamap.core.cuts import parse_cut
-
-        parse_cut(v)
-        return v
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, v: str) -> str:
-        from datamap.stages.errors import ALL_METHODS
-
-        if v not in ALL_METHODS:
-            raise ValueError(f"must be one of {', '.join(ALL_METHODS)}, got {v!r}")
-        return v
+#: ``errors``: ``datamap errors`` on each cartography run (its method, cut, max_class_share, force_flag), then
+#: the relabelled file and the weights (``datamap weights``' flagged_weight) the experiments' ``act`` and the
+#: selections' ``drop_errors`` use: the two commands' options models, the same fields, ranges and validators
+ErrorsSpec = create_model("ErrorsSpec", __base__=ErrorsOptions.section("ErrorsSpec"),
+                          __doc__="``errors``: datamap errors, relabel and weights on each cartography run.",
+                          **{n: (WeightsOptions.model_fields[n].annotation, WeightsOptions.model_fields[n])
+                             for n in WeightsOptions.yaml_fields()})
 
 
 class CartographySpec(_Strict):

@@ -24,6 +24,7 @@ from datamap.core.probs import softmax
 from datamap.errors import DatamapError, user_errors
 from datamap.io import atomic
 from datamap.io.readers import read_parquet
+from datamap.stages.options.crossval import FOLDS
 
 
 @dataclass
@@ -72,7 +73,7 @@ def crossval(
     config: "str | os.PathLike | dict",
     out: "str | os.PathLike",
     *,
-    folds: int = 5,
+    folds: int = FOLDS,
     seed: int = 0,
     overwrite: bool = False,
     progress: bool = True,

@@ -17,6 +17,7 @@ from datamap.io import atomic
 from datamap.io.data import same_dataset
 from datamap.io.names import check_name
 from datamap.io.rundir import RunDir, refuse_sft
+from datamap.stages.options.evaluate import BATCH_SIZE, MAX_LENGTH, SPLIT
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def _model_source(model_or_run: str) -> tuple[str, RunDir | None]:
     return model_or_run, None
 
 
-def model_logits(model_ref: str, es: EvalSet, batch_size: int = 128, max_length: int = 128, trust_remote_code: bool = False):
+def model_logits(model_ref: str, es: EvalSet, batch_size: int = BATCH_SIZE, max_length: int = MAX_LENGTH,
+                 trust_remote_code: bool = False):
     """(logits, label names) of a model folder / hub name / run directory on an evaluation set."""
     from accelerate import Accelerator
 
@@ -111,11 +113,11 @@ def model_label_names_of(model_ref: str) -> list[str]:
 def evaluate(
     model_or_run: str,
     dataset: str,
-    split: str = "validation",
+    split: str = SPLIT,
     out: str | os.PathLike | None = None,
     name: str | None = None,
-    batch_size: int = 128,
-    max_length: int = 128,
+    batch_size: int = BATCH_SIZE,
+    max_length: int = MAX_LENGTH,
     columns: dict | None = None,
     overwrite: bool = False,
 ) -> tuple[dict, RunDir]:
@@ -176,8 +178,8 @@ def ensemble(
     split: str,
     out: str | os.PathLike,
     name: str | None = None,
-    batch_size: int = 128,
-    max_length: int = 128,
+    batch_size: int = BATCH_SIZE,
+    max_length: int = MAX_LENGTH,
     columns: dict | None = None,
     overwrite: bool = False,
 ) -> dict:

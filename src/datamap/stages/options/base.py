@@ -6,7 +6,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-__all__ = ["Options", "option"]
+__all__ = ["Options", "option", "one_of"]
+
+
+def one_of(value: str, choices: "tuple[str, ...]") -> str:
+    """``value`` if it is one of ``choices``, else a ``ValueError`` listing them (a string option's validator)."""
+    if value not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, cli: bool = True, yaml: bool = True,
@@ -49,8 +56,9 @@ class Options(BaseModel):
 
     @classmethod
     def default(cls, name: str) -> Any:
-        """The default of option ``name``: the one definition CLI, YAML and API read."""
-        return cls.model_fields[name].get_default(call_default_factory=True)
+        """The default of option ``name``: the one definition CLI, YAML and API read (``...``: required)."""
+        field = cls.model_fields[name]
+        return ... if field.is_required() else field.get_default(call_default_factory=True)
 
     @classmethod
     def _extra(cls, name: str) -> dict:
