@@ -12,7 +12,6 @@ from typing import List, Optional
 
 import typer
 
-from datamap.core.selection import SWEEP_FRACTIONS
 from datamap.cli_options import with_options
 from datamap.errors import DatamapError
 from datamap.stages.options.cluster import ClusterOptions
@@ -638,21 +637,12 @@ def select(
     """
     from rich.console import Console
 
-    from datamap.core.selection import Recipe
     from datamap.stages.select import select_run
 
-    o = opts
-    if o.fractions is not None and not o.sweep:
-        raise DatamapError("--fractions only applies with --sweep")
-    recipe = Recipe(
-        **o.kwargs("ambiguous", "easy", "hard", "random", "by"),
-        top=parse_amount(o.top, "--top"), bottom=parse_amount(o.bottom, "--bottom"), where=tuple(o.where),
-        **o.kwargs("data_pct", "drop_hard", "stratify"),
-        cluster=cluster_spec(o.cluster_mode, o.cluster_budget, o.cluster_k, o.cluster_order, o.cluster_rank),
-    )
+    recipe = opts.recipe()
     json_mode(as_json)
-    saved = select_run(run, o.out, recipe, sweep=o.sweep, fractions=parse_fractions(o.fractions) if o.sweep else None,
-                       **o.kwargs("seed", "csv", "dataset", "clusters", "drop_errors"), overwrite=overwrite)
+    saved = select_run(run, opts.out, recipe, sweep=opts.sweep, fractions=opts.sweep_fractions(),
+                       **opts.kwargs("seed", "csv", "dataset", "clusters", "drop_errors"), overwrite=overwrite)
 
     def text():
         console = Console()
@@ -1055,75 +1045,6 @@ def run_experiment(
     run_it(config, list(overrides or []), dry_run=dry_run, force=list(force), jobs=jobs,
            echo=typer.echo if dry_run else echo,  # the plan is the result of --dry-run; progress obeys --quiet
            command=command)
-
-
-def check_option(value, flag: str, kind: str = "int", **bounds):
-    """Range-check a numeric option with :mod:`datamap.core.checks`; the message names ``flag``.
-
-    Parameters
-    ----------
-    value : int, float or None
-        The option's value; ``None`` (not given) is returned as is.
-    flag : str
-        The option, e.g. ``"--max-length"``.
-    kind : str, default "int"
-        ``"int"`` (:func:`check_int`), ``"number"`` (:func:`check_number`) or ``"fraction"``
-        (:func:`check_fraction`).
-    **bounds
-        ``low``, ``high`` (and ``low_inclusive``/``high_inclusive`` for numbers and fractions).
-
-    Raises :class:`DatamapError` (exit status 2) when out of range.
-    """
-    from datamap.core.checks import check_fraction, check_int, check_number
-    from datamap.errors import user_errors
-
-    if value is None:
-        return None
-    checker = {"int": check_int, "number": check_number, "fraction": check_fraction}[kind]
-    with user_errors():
-        return checker(value, flag, **bounds)
-
-
-def parse_amount(text: str | None, flag: str) -> float | int | None:
-    """``"0.33"`` -> 0.33 (a fraction), ``"100"`` -> 100 (a count); ``None`` stays ``None``.
-
-    A value with a decimal point or an exponent is a fraction in (0, 1], a whole number is a
-    count >= 1 (anything else is a DatamapError naming ``flag``).
-    """
-    if text is None:
-        return None
-    s = str(text).strip()
-    try:
-        value: float | int = float(s) if any(c in s for c in ".eE") else int(s)
-    except ValueError:
-        raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
-    if isinstance(value, float):
-        return check_option(value, flag, "fraction", low_inclusive=False)
-    return check_option(value, flag, low=1)
-
-
-def cluster_spec(mode: str | None, budget: str | None, k: int | None, order: str, rank: str | None):
-    """The ``--cluster-*`` options as a :class:`datamap.core.clusters.ClusterSpec` (None without a mode)."""
-    if mode is None:
-        given = [flag for flag, v in (("--cluster-budget", budget), ("--cluster-k", k), ("--cluster-rank", rank)) if v is not None]
-        if given or order != SelectOptions.default("cluster_order"):
-            raise DatamapError(f"{(given or ['--cluster-order'])[0]} needs --cluster-mode (and --clusters FILE)")
-        return None
-    from datamap.core.clusters import ClusterSpec
-
-    return ClusterSpec(mode=mode, budget=parse_amount(budget, "--cluster-budget"), k=k, order=order, rank=rank)
-
-
-def parse_fractions(text: str | None) -> tuple[float, ...]:
-    """``"0.1,0.2"`` -> (0.1, 0.2); ``None`` -> allenai's sweep fractions."""
-    if text is None or not text.strip():
-        return SWEEP_FRACTIONS
-    try:
-        return tuple(float(x) for x in text.split(","))  # the core checks their range
-    except ValueError:
-        raise DatamapError(f"--fractions {text!r}: expected comma-separated fractions like 0.1,0.25") from None
-
-
 
 
 def _quiet_first(argv: list[str]) -> list[str]:

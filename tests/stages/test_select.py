@@ -7,7 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from datamap.cli import app as datamap_app, parse_amount
+from datamap.cli import app as datamap_app
+from datamap.stages.options.select import parse_amount
 from datamap.errors import DatamapError
 from selection_table import make_run
 

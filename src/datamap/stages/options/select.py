@@ -12,9 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
+from datamap.core.checks import check_fraction, check_int
 from datamap.core.clusters import MODES as CLUSTER_MODES
 from datamap.core.clusters import ORDERS, ClusterSpec
 from datamap.core.selection import SWEEP_FRACTIONS, Recipe
+from datamap.errors import DatamapError, user_errors
 from datamap.stages.options.base import Options, option
 from datamap.stages.options.checks import choice
 
@@ -79,3 +81,53 @@ class SelectOptions(Options):
     _cluster_mode = choice(CLUSTER_MODES, "cluster_mode")
     _cluster_order = choice(ORDERS, "cluster_order")
 
+    def recipe(self) -> Recipe:
+        """The selection these options ask for, as the core's :class:`Recipe` (``--top 100`` a count,
+        ``--top 0.1`` a fraction; the ``--cluster-*`` options as its cluster part)."""
+        return Recipe(**self.kwargs("ambiguous", "easy", "hard", "random", "by"),
+                      top=parse_amount(self.top, "--top"), bottom=parse_amount(self.bottom, "--bottom"),
+                      where=tuple(self.where), **self.kwargs("data_pct", "drop_hard", "stratify"),
+                      cluster=self.cluster_spec())
+
+    def cluster_spec(self) -> ClusterSpec | None:
+        """The ``--cluster-*`` options as a :class:`ClusterSpec` (None without ``--cluster-mode``)."""
+        if self.cluster_mode is None:
+            given = [flag for flag, v in (("--cluster-budget", self.cluster_budget), ("--cluster-k", self.cluster_k),
+                                          ("--cluster-rank", self.cluster_rank)) if v is not None]
+            if given or self.cluster_order != self.default("cluster_order"):
+                raise DatamapError(f"{(given or ['--cluster-order'])[0]} needs --cluster-mode (and --clusters FILE)")
+            return None
+        return ClusterSpec(mode=self.cluster_mode, budget=parse_amount(self.cluster_budget, "--cluster-budget"),
+                           k=self.cluster_k, order=self.cluster_order, rank=self.cluster_rank)
+
+    def sweep_fractions(self) -> tuple[float, ...] | None:
+        """The fractions of ``--sweep`` (``--fractions 0.1,0.2``, else allenai's); None without ``--sweep``."""
+        if self.fractions is not None and not self.sweep:
+            raise DatamapError("--fractions only applies with --sweep")
+        if not self.sweep:
+            return None
+        if self.fractions is None or not self.fractions.strip():
+            return SWEEP_FRACTIONS
+        try:
+            return tuple(float(x) for x in self.fractions.split(","))  # the core checks their range
+        except ValueError:
+            raise DatamapError(f"--fractions {self.fractions!r}: expected comma-separated fractions like 0.1,0.25") from None
+
+
+def parse_amount(text: str | None, flag: str) -> float | int | None:
+    """``"0.33"`` -> 0.33 (a fraction), ``"100"`` -> 100 (a count); ``None`` stays ``None``.
+
+    A value with a decimal point or an exponent is a fraction in (0, 1], a whole number is a
+    count >= 1 (anything else is a DatamapError naming ``flag``).
+    """
+    if text is None:
+        return None
+    s = str(text).strip()
+    try:
+        value: float | int = float(s) if any(c in s for c in ".eE") else int(s)
+    except ValueError:
+        raise DatamapError(f"{flag} {text!r}: expected a fraction like 0.33 or a count like 100") from None
+    with user_errors():
+        if isinstance(value, float):
+            return check_fraction(value, flag, low_inclusive=False)
+        return check_int(value, flag, low=1)
