@@ -87,9 +87,13 @@ def json_flag() -> bool:
     return typer.Option(False, "--json", help=JSON_HELP)
 
 
-def emit(summary: dict, as_json: bool, text=None) -> None:
-    """Print ``summary`` as JSON (``--json``), or call ``text()`` to print it for people (unless ``--quiet``)."""
+def emit(summary, as_json: bool, text=None) -> None:
+    """Print a command's result (a :class:`datamap.stages.commands.Result`, or a summary dict) as JSON
+    (``--json``: its ``summary()``), or call ``text()`` to print it for people (unless ``--quiet``)."""
     from datamap.console import is_quiet
+
+    if not isinstance(summary, dict):
+        summary = summary.summary()
 
     if as_json:
         import json
@@ -136,20 +140,11 @@ def main_process() -> bool:
     return PartialState().is_main_process
 
 
-def run_summary(command: str, root, **extra) -> dict:
-    """The ``--json`` summary of a command that writes a run directory: its files of the contract that exist."""
-    from datamap.io.rundir import RunDir
+def run_summary(command: str, root, **extra):
+    """The result of a command that writes a run directory (its files of the contract that exist)."""
+    from datamap.stages.commands import run_result
 
-    rd = RunDir(root)
-    files = [str(f) for f in (rd.config, rd.data, rd.dynamics, rd.history, rd.manifest) if f.exists()]
-    summary = {"command": command, "run": str(rd.root), "files": files, **extra}
-    if rd.history.exists():
-        import json
-
-        epochs = json.loads(rd.history.read_text(encoding="utf-8")).get("epochs", [])
-        summary["epochs"] = len(epochs)
-        summary["last_epoch"] = epochs[-1] if epochs else None
-    return summary
+    return run_result(command, root, **extra)
 
 
 def echo(line: str) -> None:
@@ -333,71 +328,41 @@ def metrics(
 
         datamap metrics runs/rt --burn-out 2 --fraction 0.25
     """
+    from datamap.stages import commands
+
+    json_mode(as_json)
+    result = commands.metrics(run, opts)
+    emit(result, as_json, lambda: _print_metrics(result))
+    echo(f"wrote {result.files[0]} and {result.files[1]}")
+
+
+def _print_metrics(result) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     from datamap.console import printable
-    from datamap.io.rundir import RunDir
-    from datamap.stages.measure import measure_run, summary_counts
+    from datamap.views.findings import health_lines
 
-    json_mode(as_json)
-    table = measure_run(run, **opts.kwargs())
-    rd = RunDir(run)
+    table, regions = result.value["table"], result.value["regions"]
     if "gold" not in table.columns:  # an sft run: regions x (count, loss, token accuracy, exact)
-        return _sft_metrics_summary(rd, table, as_json)
-    names = rd.label_names() if rd.labels.exists() else [str(i) for i in range(int(table["gold"].max()) + 1)]
-    counts = summary_counts(table, names)
-    from datamap.views.findings import health_json, health_lines, run_findings
-
-    findings = run_findings(rd)
-
-    def text():
-        t = Table(title=f"{len(table):,} examples: regions x gold class")
-        t.add_column("region")
-        for c in counts.columns:
-            t.add_column(escape(printable(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
-        for region, row in counts.iterrows():
-            t.add_row(str(region), *[f"{int(v):,}" for v in row])
-        Console().print(t)
-        for line in health_lines(findings):
-            Console().print(line, markup=False, highlight=False, soft_wrap=True)
-
-    emit({"run": str(rd.root), "n_examples": len(table), "label_names": names,
-          "regions": {str(r): {str(k): int(v) for k, v in row.items()} for r, row in counts.iterrows()},
-          "health": health_json(findings),
-          "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
-    echo(f"wrote {rd.metrics} and {rd.regions_json}")
-
-
-def _sft_metrics_summary(rd, table, as_json: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from datamap.stages.measure_sft import sft_region_summary
-    from datamap.views.findings import health_json, health_lines, sft_findings
-
-    summary = sft_region_summary(table)
-    findings = sft_findings(rd)
-
-    def text():
         t = Table(title=f"{len(table):,} examples (sft): regions by token loss")
         for col, justify in (("region", "left"), ("count", "right"), ("mean token loss", "right"),
                              ("token accuracy", "right"), ("exact", "right")):
             t.add_column(col, justify=justify)
-        for region, row in summary.iterrows():
+        for region, row in regions.iterrows():
             t.add_row(str(region), f"{int(row['count']):,}", f"{row['mean_loss']:.4f}", f"{row['token_accuracy']:.4f}",
                       f"{row['exact']:.4f}")
-        Console().print(t)
-        for line in health_lines(findings):
-            Console().print(line, markup=False, highlight=False, soft_wrap=True)
-
-    emit({"run": str(rd.root), "kind": "sft", "n_examples": len(table),
-          "regions": {str(r): {k: (int(v) if k == "count" else float(v)) for k, v in row.items()}
-                      for r, row in summary.iterrows()},
-          "health": health_json(findings),
-          "files": [str(rd.metrics), str(rd.regions_json), str(rd.metrics_json)]}, as_json, text)
-    echo(f"wrote {rd.metrics} and {rd.regions_json}")
+    else:
+        t = Table(title=f"{len(table):,} examples: regions x gold class")
+        t.add_column("region")
+        for c in regions.columns:
+            t.add_column(escape(printable(c)), justify="right")  # label names shown verbatim ('[/]' is not markup)
+        for region, row in regions.iterrows():
+            t.add_row(str(region), *[f"{int(v):,}" for v in row])
+    Console().print(t)
+    for line in health_lines(result.value["findings"]):
+        Console().print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -430,19 +395,11 @@ def plot(
 
         datamap plot runs/rt --html --xy embedding
     """
+    from datamap.stages import commands
+
     json_mode(as_json)
-    if opts.html:
-        from datamap.views.interactive import write_html_map
-
-        path = write_html_map(run, **opts.kwargs("out", "color_by", "max_points", "seed", "xy", "embeddings", "clusters",
-                                                 "projection"), overwrite=overwrite)
-    elif opts.xy != PlotOptions.default("xy") or opts.embeddings is not None or opts.clusters is not None:
-        raise DatamapError("--xy, --embeddings and --clusters draw the interactive map: add --html")
-    else:
-        from datamap.views.static import write_map_png
-
-        path = write_map_png(run, **opts.kwargs("out", "max_points", "seed"), overwrite=overwrite)
-    emit({"command": "plot", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
+    result = commands.plot(run, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: echo(f"wrote {result.files[0]}"))
 
 
 @app.command("import-dynamics")
@@ -466,14 +423,11 @@ def import_dynamics(
 
         datamap import-dynamics probs_td/ --out runs/from_probs --probabilities
     """
-    from datamap.stages.interop import import_dynamics as do_import
+    from datamap.stages import commands
 
     json_mode(as_json)
-
-    names = [s.strip() for s in opts.label_names.split(",")] if opts.label_names else None
-    rd = do_import(folder, opts.out, label_names=names, **opts.kwargs("dataset", "split"), columns=opts.columns(),
-                   overwrite=overwrite, probabilities=opts.probabilities)
-    emit(run_summary("import-dynamics", rd.root), as_json, lambda: echo(f"run written to {rd.root}"))
+    result = commands.import_dynamics(folder, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: echo(f"run written to {result.data['run']}"))
 
 
 @app.command("export-dynamics")
@@ -492,12 +446,11 @@ def export_dynamics(
 
         datamap export-dynamics runs/rt --out /tmp/td
     """
-    from datamap.stages.interop import export_dynamics as do_export
+    from datamap.stages import commands
 
     json_mode(as_json)
-    paths = do_export(run, opts.out, overwrite=overwrite)
-    emit({"command": "export-dynamics", "run": str(run), "files": [str(x) for x in paths]}, as_json,
-         lambda: echo(f"wrote {len(paths)} files to {paths[0].parent}"))
+    result = commands.export_dynamics(run, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: echo(f"wrote {len(result.files)} files to {result.files[0].parent}"))
 
 
 @app.command()
@@ -520,13 +473,12 @@ def evaluate(
 
         datamap evaluate runs/nli --dataset hans --split validation
     """
-    from datamap.stages.evaluate import evaluate as do_eval
+    from datamap.stages import commands
 
     json_mode(as_json)
-    scores, run = do_eval(model_or_run, opts.dataset, opts.split, **opts.kwargs("out", "name", "batch_size", "max_length"),
-                          columns=opts.columns(), overwrite=overwrite)
-    emit({**scores, "file": str(run.eval_scores(scores["set"]))}, as_json, lambda: _print_scores(scores))
-    echo(f"wrote {run.eval_scores(scores['set'])}")
+    result = commands.evaluate(model_or_run, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: _print_scores(result.value))
+    echo(f"wrote {result.files[0]}")
 
 
 @app.command()
@@ -543,17 +495,12 @@ def ensemble(
 
         datamap ensemble runs/full runs/amb33 --weights 0.5,0.5 --dataset rotten_tomatoes --split test --out runs/ens
     """
-    from datamap.io.rundir import RunDir
-    from datamap.stages.evaluate import ensemble as do_ensemble
+    from datamap.stages import commands
 
     json_mode(as_json)
-    from datamap.eval.ensemble import parse_weights
-
-    scores = do_ensemble(list(runs), parse_weights(opts.weights, len(runs)).tolist(), opts.dataset, opts.split, opts.out,
-                         **opts.kwargs("name", "batch_size", "max_length"), overwrite=overwrite)
-    saved = RunDir(opts.out).eval_scores(scores["set"])
-    emit({**scores, "file": str(saved)}, as_json, lambda: _print_scores(scores))
-    echo(f"wrote {saved}")
+    result = commands.ensemble(runs, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: _print_scores(result.value))
+    echo(f"wrote {result.files[0]}")
 
 
 @app.command()
@@ -570,11 +517,11 @@ def report(
 
         datamap report runs/rt
     """
-    from datamap.views.report import write_report
+    from datamap.stages import commands
 
     json_mode(as_json)
-    path = write_report(run, out=opts.out, overwrite=overwrite)
-    emit({"command": "report", "run": str(run), "files": [str(path)]}, as_json, lambda: echo(f"wrote {path}"))
+    result = commands.report(run, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: echo(f"wrote {result.files[0]}"))
 
 
 def _print_scores(scores: dict) -> None:
@@ -635,35 +582,32 @@ def select(
 
         datamap select runs/snli --out clean --drop-errors
     """
+    from datamap.stages import commands
+
+    json_mode(as_json)
+    result = commands.select(run, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: _print_selections(result))
+
+
+def _print_selections(result) -> None:
     from rich.console import Console
 
-    from datamap.stages.select import select_run
+    from datamap.views.findings import health_lines
 
-    recipe = opts.recipe()
-    json_mode(as_json)
-    saved = select_run(run, opts.out, recipe, sweep=opts.sweep, fractions=opts.sweep_fractions(),
-                       **opts.kwargs("seed", "csv", "dataset", "clusters", "drop_errors"), overwrite=overwrite)
-
-    def text():
-        console = Console()
-        for s in saved:
-            parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
-            total = max(len(s.result), 1)
-            classes = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in s.result.class_sizes.items())
-            console.print(
-                f"{s.name}: {len(s.result)} of {s.result.n_total} examples ({parts})"
-                + (f"; per class: {classes}" if classes else "")
-                + (" [UNBALANCED]" if s.balance is not None and not s.balance.ok else "")
-                + f" -> {s.paths['json']}",
-                markup=False, highlight=False, soft_wrap=True,
-            )
-        for line in health_lines(findings):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-    from datamap.views.findings import health_json, health_lines, run_findings
-
-    findings = run_findings(run)
-    emit({"selections": [s.summary() for s in saved], "health": health_json(findings)}, as_json, text)
+    console = Console()
+    for s in result.value["saved"]:
+        parts = ", ".join(f"{k} {v}" for k, v in s.result.sizes.items())
+        total = max(len(s.result), 1)
+        classes = ", ".join(f"{k} {v} ({100 * v / total:.0f}%)" for k, v in s.result.class_sizes.items())
+        console.print(
+            f"{s.name}: {len(s.result)} of {s.result.n_total} examples ({parts})"
+            + (f"; per class: {classes}" if classes else "")
+            + (" [UNBALANCED]" if s.balance is not None and not s.balance.ok else "")
+            + f" -> {s.paths['json']}",
+            markup=False, highlight=False, soft_wrap=True,
+        )
+    for line in health_lines(result.value["findings"]):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -689,15 +633,14 @@ def embed(
 
         accelerate launch -m datamap embed runs/snli --pooling cls
     """
-    from datamap.stages.embed import embed as do_embed
+    from datamap.stages import commands
 
     json_mode(as_json)
-    path, n, meta = do_embed(run_or_model, **opts.kwargs("dataset", "split", "out", "model", "pooling", "dtype", "batch_size",
-                                                         "max_length", "trust_remote_code"),
-                             overwrite=overwrite, columns=opts.columns())
+    result = commands.embed(run_or_model, opts, overwrite=overwrite)
     if main_process():
-        emit({"command": "embed", "n": int(n), "pooling": meta["pooling"], "model": meta["model"], "files": [str(path)]},
-             as_json, lambda: echo(f"embedded {n:,} examples ({meta['pooling']} pooling, {meta['model']}) -> {path}"))
+        v = result.value
+        emit(result, as_json,
+             lambda: echo(f"embedded {v['n']:,} examples ({v['meta']['pooling']} pooling, {v['meta']['model']}) -> {v['path']}"))
 
 
 @app.command()
@@ -723,27 +666,18 @@ def cluster(
 
         datamap cluster runs/sft --on trajectories --method kmeans --k 20 --standardize
     """
-    import numpy as np
-
-    from datamap.stages.cluster import cluster_file, cluster_trajectories
+    from datamap.stages import commands
 
     json_mode(as_json)
-    if opts.on == "trajectories":
-        result, cpath, centroids = cluster_trajectories(embeddings, out=opts.out, overwrite=overwrite,
-                                                        standardize=opts.standardize, **opts.fit_kwargs())
-    elif opts.standardize:
-        raise DatamapError("--standardize applies to --on trajectories (use --normalize for embeddings)")
-    else:
-        path = embeddings / "embeddings.parquet" if embeddings.is_dir() else embeddings
-        result, cpath, centroids = cluster_file(path, out=opts.out, overwrite=overwrite, **opts.fit_kwargs())
-    s = result.summary()
-    sizes = np.sort(result.sizes)[::-1]
-    emit({"command": "cluster", **s, "files": [str(cpath), str(centroids)]}, as_json,
-         lambda: _print_clusters(s, result, sizes, opts.method, cpath, centroids))
+    result = commands.cluster(embeddings, opts, overwrite=overwrite)
+    emit(result, as_json, lambda: _print_clusters(result, opts.method))
 
 
-def _print_clusters(s, result, sizes, method, cpath, centroids) -> None:
+def _print_clusters(res, method) -> None:
     import numpy as np
+
+    s, result, (cpath, centroids) = res.data, res.value, res.files
+    sizes = np.sort(result.sizes)[::-1]
 
     echo(f"{s['n']:,} vectors x {result.centroids.shape[1]} -> {s['n_clusters']} clusters ({method}) in {s['seconds']:.1f} s")
     if len(sizes):
@@ -782,17 +716,14 @@ def compare(
     from rich.console import Console
     from rich.table import Table
 
-    from datamap.io.atomic import refuse_existing
-    from datamap.stages.compare import compare_json, compare_table, write_compare
+    from datamap.stages import commands
 
     as_json = json_out is not None and str(json_out) == "-"
     if as_json:
         json_out = None
         json_mode(True)
-    for flag, path in (("--csv", opts.csv), ("--json", json_out)):
-        if path is not None:
-            refuse_existing(path, overwrite, flag)
-    labels, rows = compare_table(runs, opts.sets or None, opts.metrics or None)
+    result = commands.compare(runs, opts, json_out=json_out, overwrite=overwrite)
+    labels, rows = result.value["labels"], result.value["rows"]
 
     def text():
         table = Table(title="evaluation scores")
@@ -805,8 +736,7 @@ def compare(
         # piped or logged output: rich would squeeze the table to 80 columns and cut run names
         Console(width=None if sys.stdout.isatty() else 200).print(table)
 
-    emit(compare_json(rows, labels, runs), as_json, text)
-    write_compare(rows, labels, runs, csv=opts.csv, json_out=json_out)
+    emit(result, as_json, text)
 
 
 # ----------------------------------------------------------------------------- label errors (issue 12)
@@ -833,12 +763,11 @@ def noise(
 
         datamap noise data/train.csv --kind matrix --matrix flips.csv --out data/train_noisy.csv
     """
-    from datamap.stages.noise import make_noisy, parse_mapping
+    from datamap.stages import commands
 
     json_mode(as_json)
-    res = make_noisy(dataset, opts.out, **opts.kwargs("kind", "rate", "matrix"), mapping=parse_mapping(opts.mapping),
-                     **opts.kwargs("seed", "split", "text_column", "text_pair_column", "label_column", "id_column"),
-                     overwrite=overwrite)
+    result = commands.noise(dataset, opts, overwrite=overwrite)
+    res = result.value
 
     def text():
         from datamap.console import printable
@@ -848,9 +777,7 @@ def noise(
             echo(printable(f"{row[0]}: {row.flipped} of {row.n} flipped ({rate_text})"))
         echo(f"{res.n_flipped} of {res.n} labels flipped -> {res.out}, {res.flipped_path}")
 
-    per_class = {str(r[0]): {"n": int(r.n), "flipped": int(r.flipped)} for r in res.per_class.itertuples(index=False)}
-    emit({"command": "noise", "n": int(res.n), "n_flipped": int(res.n_flipped), "per_class": per_class,
-          "files": [str(res.out), str(res.flipped_path)]}, as_json, text)
+    emit(result, as_json, text)
 
 
 @app.command()
@@ -880,22 +807,12 @@ def errors(
 
         datamap select runs/rt --out clean --drop-errors
     """
-    from datamap.stages.errors import describe_cut, find_errors, with_texts
+    from datamap.stages import commands
 
     json_mode(as_json)
-    top, percentile = opts.top, opts.percentile
-    res = find_errors(run, **opts.kwargs("method", "probs", "percentile", "cut", "max_class_share", "force_flag"),
-                      overwrite=overwrite)
-    ranked = res.table[~res.table["threshold_sample"]]
-    top_rows = with_texts(run, ranked.head(top)) if top else None
-    summary = {"command": "errors", "method": res.method, "cut": describe_cut(res, percentile), "n": len(ranked),
-               "n_flagged": int(ranked["flag"].sum()), "n_threshold_samples": int(res.n_threshold),
-               "capped": [{"label_id": int(c.label), "n": int(c.n), "before": int(c.before), "after": int(c.after)}
-                          for c in res.capped], "forced": res.forced or None, "files": [str(res.path)],
-               "top": [] if top_rows is None else [
-                   {"rank": int(r.rank), "id": str(r.id), "flag": bool(r.flag), "given_label": str(r.given_label),
-                    "predicted_label": str(r.predicted_label)} for r in top_rows.itertuples(index=False)]}
-    emit(summary, as_json, lambda: _print_errors(res, ranked, top_rows, percentile, opts.max_class_share))
+    result = commands.errors(run, opts, overwrite=overwrite)
+    v = result.value
+    emit(result, as_json, lambda: _print_errors(v["issues"], v["ranked"], v["shown"], opts.percentile, opts.max_class_share))
 
 
 def _print_errors(res, ranked, shown, percentile: float, max_class_share: float) -> None:
@@ -941,13 +858,12 @@ def relabel(
 
         datamap train --dataset data/rt_relabeled.parquet --out runs/rt-relabeled
     """
-    from datamap.stages.actions import relabel_run
+    from datamap.stages import commands
 
     json_mode(as_json)
-    res = relabel_run(run, opts.out, overwrite=overwrite)
-    emit({"command": "relabel", "n": int(res.n), "n_flagged": int(res.n_flagged), "n_changed": int(res.n_changed),
-          "files": [str(res.out)]}, as_json,
-         lambda: echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}"))
+    result = commands.relabel(run, opts, overwrite=overwrite)
+    res = result.value
+    emit(result, as_json, lambda: echo(f"{res.n_changed} of {res.n} labels changed ({res.n_flagged} flagged) -> {res.out}"))
 
 
 @app.command()
@@ -971,14 +887,13 @@ def weights(
 
         datamap train --dataset rotten_tomatoes --subset runs/rt/selections/clean.json --steps-like runs/rt --out runs/rt-clean
     """
-    from datamap.stages.actions import weights_run
+    from datamap.stages import commands
 
     json_mode(as_json)
-    flagged_weight = opts.flagged_weight
-    res = weights_run(run, opts.out, flagged_weight=flagged_weight, overwrite=overwrite)
-    emit({"command": "weights", "n": int(res.n), "n_flagged": int(res.n_flagged), "flagged_weight": flagged_weight,
-          "files": [str(res.out)]}, as_json,
-         lambda: echo(f"{res.n_flagged} of {res.n} examples weigh {flagged_weight:g}, the rest 1 -> {res.out}"))
+    result = commands.weights(run, opts, overwrite=overwrite)
+    res = result.value
+    emit(result, as_json,
+         lambda: echo(f"{res.n_flagged} of {res.n} examples weigh {opts.flagged_weight:g}, the rest 1 -> {res.out}"))
 
 
 @app.command()
@@ -1001,12 +916,12 @@ def crossval(
 
         datamap errors runs/rt --method cleanlab --probs runs/rt-cv/oof_probs.parquet --overwrite
     """
-    from datamap.stages.crossval import crossval as run_crossval
+    from datamap.stages import commands
 
     json_mode(as_json)
-    res = run_crossval(config, opts.out, **opts.kwargs("folds", "seed"), overwrite=overwrite)
-    emit({"command": "crossval", "n": int(res.n), "folds": len(res.runs), "accuracy": float(res.accuracy),
-          "runs": [str(r) for r in res.runs], "files": [str(res.oof_path)]}, as_json,
+    result = commands.crossval(config, opts, overwrite=overwrite)
+    res = result.value
+    emit(result, as_json,
          lambda: echo(f"{res.n} examples, {len(res.runs)} fold runs; out-of-sample accuracy {res.accuracy:.4f} -> {res.oof_path}"))
 
 
