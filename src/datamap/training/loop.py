@@ -22,7 +22,9 @@ import logging
 import os
 import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,12 +41,12 @@ from datamap.io.rundir import RunDir, file_sha256, read_regions
 from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
-from datamap.training.accumulate import GradAccumulation
-from datamap.training.budget import budget_of, plan
+from datamap.training.budget import budget_of
 from datamap.training.lora import apply_lora, finish_lora, trainable_summary
-from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
-from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
+from datamap.training.batching import Collator
+from datamap.training.checkpoint import kill_point, save_checkpoint
 from datamap.training.config import TrainConfig
+from datamap.training.loop_parts import Optimization, prepare, restore
 from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
                                      load_model, load_tokenizer, model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
@@ -176,118 +178,17 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
 
 
 def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
-    from accelerate.utils import set_seed
-
-    run = RunDir(cfg.out)
-    manifest = run.read_manifest() if run.root.is_dir() else None
-    if resume:
-        if manifest is None or manifest.get("stage") != "train":
-            raise DatamapError(f"{run.manifest}: not found; only runs of datamap train (this version) can be resumed")
-        if manifest.get("status") == "complete":
-            raise DatamapError(f"{run.root}: training is already complete ({manifest.get('epochs_written')} epochs)")
-    elif run.dynamics.exists() or run.data.exists() or run.dynamics_dir.exists():
-        if not cfg.overwrite:
-            if manifest is not None and manifest.get("status") == "incomplete":
-                raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
-                                   "or --overwrite to replace it")
-            raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
-    if cfg.compile:
-        from datamap.training.compile import check_compile
-
-        check_compile(cfg.mixup is not None)
-    check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
-    trackers = check_trackers(cfg.report_to)
-    budget = budget_of(cfg.max_steps, cfg.steps_like)  # --max-steps / --steps-like, checked before any write
-    accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
-    set_seed(cfg.seed)
-    main = accelerator.is_main_process
+    run, accelerator, budget, trackers = start(cfg, resume)
     if cfg.task == "sft":  # a causal LM on prompt -> completion rows: its own loop, the same run contract
         from datamap.training.sft_loop import train_sft
 
         return train_sft(cfg, run, accelerator, progress, resume, budget)
-
-    needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
-                                        ("--lora", cfg.lora is not None)) if on]
-    if needs_head:  # the head must be found: checked on a meta-device model before any data is read
-        check_head(cfg.model, needs_head[0], cfg.trust_remote_code)
-    train_df, names, evals = load_data(cfg)
-    threshold = None
-    if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
-        from datamap.training.threshold import assign_threshold_samples
-
-        train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
-    tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
-    model = load_model(cfg.model, names, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
-    set_pad_token(model, tokenizer)
-    if cfg.gradient_checkpointing:
-        enable_gradient_checkpointing(model)
-    check_max_length(model, tokenizer, cfg.max_length, cfg.model)
-    if cfg.freeze_base:
-        freeze_base(model)
-    if cfg.lora is not None:
-        model = apply_lora(model, cfg.lora)
-        if main:
-            say(trainable_summary(model))
-    if cfg.embed is not None:
-        check_embed_pooling(str(cfg.embed), model, cfg.model)
-    collate = Collator(tokenizer)
-    train_enc = encode_cached(train_df, tokenizer, cfg.max_length)  # tokenised once per data, tokenizer, length
-    dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
-    weights = read_weights(cfg.weights, train_df["id"].tolist()) if cfg.weights else None  # --weights
-    step_fn = build_step(cfg, train_enc, collate, dynamics, weights=weights)  # checks the earlier run's rows before any write
-    eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
-    lengths = np.array([len(it["input_ids"]) for it in train_enc])
-
-    config = cfg.model_dump(mode="json")
-    tables = [(run.threshold_samples, threshold)] if threshold is not None else []
-    if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
-        tables.append((run.heldout, evals[HELDOUT].frame))
-    open_run(run, cfg, train_df, names, resume=resume, main=main, tables=tables)
-    accelerator.wait_for_everyone()
-    if main:
-        from datamap.training.announce import startup_line
-
-        say(startup_line(cfg, train_df, names, evals, accelerator))
-
-    sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
-    train_collate = collate
-    if cfg.compile:  # batches padded to a few bucket lengths: few graphs to compile
-        from datamap.training.compile import BucketCollator, CompiledForward
-
-        train_collate = BucketCollator.for_length(collate, cfg.max_length)
-    loader = make_loader(train_enc, train_collate, sampler)
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        fused=torch.cuda.is_available() or None,
-    )
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
-    from transformers import get_linear_schedule_with_warmup
-
-    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
-    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)  # epochs: cfg.epochs unless a step budget
-    if main and epochs != cfg.epochs:
-        run.write_manifest(epochs=epochs)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-
-    history = []
-    start_epoch = 0
-    if resume and read_checkpoint_state(run) is not None:
-        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
-        history, start_epoch = state["history"], int(state["epoch"]) + 1
-    elif resume and manifest.get("epochs_written", 0):
-        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
-                           f"start again with datamap train --overwrite --out {run.root}")
-
-    tracker = RunTracker(accelerator, trackers, config)
-    recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
-                                train_df["id"].tolist(), train_df["label"].to_numpy())
-    last_eval_logits: dict[str, np.ndarray] = {}
-    steps_done = start_epoch * accum.steps_per_epoch  # optimizer steps taken (only a run's last epoch can be cut short)
+    s = set_up(cfg, run, accelerator, budget, trackers, progress=progress, resume=resume)
+    main, model, forward, step_fn, recorder, tracker = s.opt.main, s.opt.model, s.forward, s.step_fn, s.recorder, s.tracker
+    optimizer, scheduler, loader, sampler, accum = s.opt.optimizer, s.opt.scheduler, s.opt.loader, s.opt.sampler, s.opt.accum
+    train_df, names, evals, tokenizer, collate = s.data.train_df, s.data.names, s.data.evals, s.data.tokenizer, s.data.collate
+    train_enc, eval_enc, history, last_eval_logits = s.data.train_enc, s.data.eval_enc, s.history, s.last_eval_logits
+    start_epoch, epochs, total_steps, steps_done = s.start_epoch, s.opt.epochs, s.opt.total_steps, s.steps_done
     for epoch in range(start_epoch, epochs):
         loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
         sampler.set_epoch(epoch)
@@ -364,7 +265,7 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         kill_point(f"{epoch}:done")
 
     if cfg.compile and main:
-        say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {train_collate.buckets}")
+        say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {forward.buckets}")
     if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
         for name, enc in eval_enc.items():
             last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
@@ -393,6 +294,157 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
+
+
+def start(cfg: TrainConfig, resume: bool):
+    """Before any write, for every model kind: the run directory's state (``--resume``, ``--overwrite``), ``--compile``,
+    ``--out``'s contents, trackers and step budget checked; the accelerator made and every seed set.
+    Returns (run, accelerator, budget, trackers)."""
+    from accelerate.utils import set_seed
+
+    run = RunDir(cfg.out)
+    manifest = run.read_manifest() if run.root.is_dir() else None
+    if resume:
+        if manifest is None or manifest.get("stage") != "train":
+            raise DatamapError(f"{run.manifest}: not found; only runs of datamap train (this version) can be resumed")
+        if manifest.get("status") == "complete":
+            raise DatamapError(f"{run.root}: training is already complete ({manifest.get('epochs_written')} epochs)")
+    elif run.dynamics.exists() or run.data.exists() or run.dynamics_dir.exists():
+        if not cfg.overwrite:
+            if manifest is not None and manifest.get("status") == "incomplete":
+                raise DatamapError(f"{run.root}: holds an incomplete run; pass --resume to continue it "
+                                   "or --overwrite to replace it")
+            raise DatamapError(f"{run.root}: already holds a run; pass --overwrite to replace it or choose another --out")
+    if cfg.compile:
+        from datamap.training.compile import check_compile
+
+        check_compile(cfg.mixup is not None)
+    check_out(run, cfg, manifest, resume)  # links, foreign folders, inputs inside --out, a consistent checkpoint
+    trackers = check_trackers(cfg.report_to)
+    budget = budget_of(cfg.max_steps, cfg.steps_like)  # --max-steps / --steps-like, checked before any write
+    accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
+    set_seed(cfg.seed)
+    return run, accelerator, budget, trackers
+
+
+@dataclass
+class Data:
+    """The classifier's training rows, label names and evaluation sets {name: EvalSet}, tokenised."""
+
+    train_df: pd.DataFrame
+    names: list
+    evals: dict
+    tokenizer: Any
+    collate: Collator
+    train_enc: list
+    eval_enc: dict = field(default_factory=dict)
+
+
+@dataclass
+class Loop:
+    """What the classifier loop's seams pass on: made by :func:`set_up`, advanced by :func:`run_epoch` and
+    :func:`end_epoch`, closed by :func:`finish`."""
+
+    cfg: TrainConfig
+    run: RunDir
+    data: Data
+    opt: Optimization  # model, optimizer, scheduler, loader, --grad-accum, epochs and step budget
+    forward: Any  # the model, or its compiled forward (--compile)
+    step_fn: Any  # the training step: standard, --drop-hard, --weights or --mixup
+    recorder: DynamicsRecorder
+    tracker: RunTracker
+    progress: bool
+    resume: bool
+    start_epoch: int = 0
+    steps_done: int = 0  # optimizer steps taken (only a run's last epoch can be cut short)
+    history: list = field(default_factory=list)
+    last_eval_logits: dict = field(default_factory=dict)  # {set: logits} of the last evaluation: the final weights
+
+
+def set_up(cfg: TrainConfig, run: RunDir, accelerator, budget, trackers, *, progress: bool, resume: bool) -> Loop:
+    """Config -> data, model, training step, the run directory opened, optimizer and schedule (prepared), the
+    checkpoint restored (``--resume``), tracker and recorder: everything the first epoch needs."""
+    main = accelerator.is_main_process
+    train_df, names, evals, threshold = _rows(cfg)
+    tokenizer, model = _model(cfg, names, main)
+    data = Data(train_df, names, evals, tokenizer, Collator(tokenizer),
+                encode_cached(train_df, tokenizer, cfg.max_length))  # tokenised once per data, tokenizer, length
+    step_fn = _step(cfg, data)  # checks the earlier run's rows before any write
+    data.eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
+    _open(cfg, run, data, threshold, accelerator, resume)
+    train_collate = data.collate
+    if cfg.compile:  # batches padded to a few bucket lengths: few graphs to compile
+        from datamap.training.compile import BucketCollator, CompiledForward
+
+        train_collate = BucketCollator.for_length(data.collate, cfg.max_length)
+    opt = prepare(cfg, run, accelerator, model, data.train_enc, train_collate, budget,
+                  fused=torch.cuda.is_available() or None)
+    forward = CompiledForward(opt.model, train_collate.buckets, cfg.model) if cfg.compile else opt.model
+    restored = restore(run, opt, resume) or {"history": [], "epoch": -1}  # weights, moments, LR, RNG
+    recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
+                                train_df["id"].tolist(), train_df["label"].to_numpy())
+    start_epoch = int(restored["epoch"]) + 1
+    return Loop(cfg, run, data, opt, forward, step_fn, recorder,
+                RunTracker(accelerator, trackers, cfg.model_dump(mode="json")), progress, resume, start_epoch,
+                start_epoch * opt.accum.steps_per_epoch, restored["history"])
+
+
+def _rows(cfg: TrainConfig):
+    """(training rows, label names, evaluation sets, --threshold-samples table or None); the head needed by
+    --freeze-base/--mixup/--lora is checked first, on a meta-device model."""
+    needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
+                                        ("--lora", cfg.lora is not None)) if on]
+    if needs_head:  # the head must be found: checked on a meta-device model before any data is read
+        check_head(cfg.model, needs_head[0], cfg.trust_remote_code)
+    train_df, names, evals = load_data(cfg)
+    threshold = None
+    if cfg.threshold_samples:  # a fake class C for a seeded 1/(C+1) of the examples: datamap errors' AUM cut
+        from datamap.training.threshold import assign_threshold_samples
+
+        train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
+    return train_df, names, evals, threshold
+
+
+def _model(cfg: TrainConfig, names: list, main: bool):
+    """(tokenizer, classifier) as the config asks: gradient checkpointing, --freeze-base, --lora, --embed checked."""
+    tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
+    model = load_model(cfg.model, names, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
+    set_pad_token(model, tokenizer)
+    if cfg.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
+    check_max_length(model, tokenizer, cfg.max_length, cfg.model)
+    if cfg.freeze_base:
+        freeze_base(model)
+    if cfg.lora is not None:
+        model = apply_lora(model, cfg.lora)
+        if main:
+            say(trainable_summary(model))
+    if cfg.embed is not None:
+        check_embed_pooling(str(cfg.embed), model, cfg.model)
+    return tokenizer, model
+
+
+def _step(cfg: TrainConfig, data: Data):
+    """The training step (:func:`~datamap.training.steps.build_step`) with --dynamics-from's regions and --weights."""
+    ids = data.train_df["id"].tolist()
+    dynamics = read_regions(cfg.dynamics_from, ids) if cfg.dynamics_from else None
+    weights = read_weights(cfg.weights, ids) if cfg.weights else None  # --weights
+    return build_step(cfg, data.train_enc, data.collate, dynamics, weights=weights)
+
+
+def _open(cfg: TrainConfig, run: RunDir, data: Data, threshold, accelerator, resume: bool) -> None:
+    """The run directory opened (:func:`open_run`) with the threshold samples' and held-out rows' tables; the
+    start-up line."""
+    main = accelerator.is_main_process
+    tables = [(run.threshold_samples, threshold)] if threshold is not None else []
+    if HELDOUT in data.evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
+        tables.append((run.heldout, data.evals[HELDOUT].frame))
+    open_run(run, cfg, data.train_df, data.names, resume=resume, main=main, tables=tables)
+    accelerator.wait_for_everyone()
+    if main:
+        from datamap.training.announce import startup_line
+
+        say(startup_line(cfg, data.train_df, data.names, data.evals, accelerator))
 
 
 def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, accelerator, ids, progress: bool) -> None:

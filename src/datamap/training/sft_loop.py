@@ -31,7 +31,7 @@ from datamap.io import atomic
 from datamap.io.data import load_table, split_exists
 from datamap.io.rundir import RunDir
 from datamap.io.store import consolidate_epochs, write_sft_epoch_file
-from datamap.training.batching import LengthGroupedSampler, make_loader
+from datamap.training.loop_parts import prepare, restore
 from datamap.training.sft import (SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
                                   load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
                                   unigram_loss)
@@ -85,10 +85,7 @@ def _load(cfg, tokenizer):
 
 def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budget) -> RunDir:
     """The sft branch of :func:`datamap.training.loop.train` (same run directory contract)."""
-    from transformers import get_linear_schedule_with_warmup
-
-    from datamap.training.budget import plan
-    from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
+    from datamap.training.checkpoint import kill_point, save_checkpoint
     from datamap.training.lora import apply_lora, finish_lora, trainable_summary
     from datamap.training.models import check_max_length, enable_gradient_checkpointing, load_tokenizer, save_model
 
@@ -122,36 +119,20 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             + (f"; {trainable_summary(model)}" if cfg.lora is not None else ""))
     accelerator.wait_for_everyone()
 
-    lengths = np.array([len(it["input_ids"]) for it in train_enc])
-    sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
-    loader = make_loader(train_enc, collate, sampler)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=cfg.lr)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    from datamap.training.accumulate import GradAccumulation
-
-    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
-    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)
-    if main and epochs != cfg.epochs:
-        run.write_manifest(epochs=epochs)
+    opt = prepare(cfg, run, accelerator, model, train_enc, collate, budget)
+    model, optimizer, scheduler, loader, sampler = opt.model, opt.optimizer, opt.scheduler, opt.loader, opt.sampler
+    accum, total_steps, epochs = opt.accum, opt.total_steps, opt.epochs
     if cfg.record_every and total_steps < cfg.record_every:
         raise DatamapError(f"--record-every {cfg.record_every}: the run takes {total_steps} optimizer steps, "
                            "so nothing would be recorded; pass a smaller N")
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     step_fn = SFTStep()
     from datamap.training.recorder import EpochRecorder
 
     recorder = EpochRecorder()
     ids = train_df["id"].to_numpy(dtype=object)
     history, start_epoch, point = [], 0, 0
-    if resume and read_checkpoint_state(run) is not None:
-        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
+    if (state := restore(run, opt, resume)) is not None:  # weights, moments, LR, RNG
         history, start_epoch, point = state["history"], int(state["epoch"]) + 1, int(state.get("point", 0))
-    elif resume and (run.read_manifest() or {}).get("epochs_written", 0):
-        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
-                           f"start again with datamap train --overwrite --out {run.root}")
     steps_done = start_epoch * accum.steps_per_epoch
     eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every

@@ -1,0 +1,80 @@
+"""The pieces both training loops (:mod:`datamap.training.loop`, :mod:`datamap.training.sft_loop`) share, by seam:
+
+    set-up        :func:`prepare` (sampler, loader, AdamW, Accelerate, --grad-accum, step budget, schedule),
+                  :func:`restore` (``--resume``: the checkpoint's weights, moments, LR and RNG states)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from datamap.errors import DatamapError
+from datamap.io.rundir import RunDir
+from datamap.training.accumulate import GradAccumulation
+from datamap.training.batching import LengthGroupedSampler, make_loader
+from datamap.training.checkpoint import load_checkpoint, read_checkpoint_state
+
+
+@dataclass
+class Optimization:
+    """The prepared model and what steps it: made by :func:`prepare`, used by both loops' epochs."""
+
+    accelerator: Any
+    model: Any  # wrapped by Accelerate
+    optimizer: Any
+    scheduler: Any
+    loader: Any
+    sampler: LengthGroupedSampler
+    accum: GradAccumulation
+    total_steps: int  # optimizer steps of the whole run (a step budget may cut the last epoch short)
+    epochs: int  # cfg.epochs unless a step budget
+    max_grad_norm: float
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+
+def adamw(cfg, model, fused: bool | None = None) -> torch.optim.AdamW:
+    """AdamW over the trainable parameters; no weight decay on biases and norms (1-d parameters)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(
+        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
+         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=cfg.lr, fused=fused)
+
+
+def prepare(cfg, run: RunDir, accelerator, model, encoded: list, collate, budget, *,
+            fused: bool | None = None) -> Optimization:
+    """Length-grouped batches of ``encoded``, AdamW, everything through ``accelerator.prepare``; --grad-accum, the
+    step budget (``budget``: its epoch count goes to the manifest) and the linear warm-up schedule."""
+    from transformers import get_linear_schedule_with_warmup
+
+    from datamap.training.budget import plan
+
+    lengths = np.array([len(it["input_ids"]) for it in encoded])
+    sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
+    loader = make_loader(encoded, collate, sampler)
+    optimizer = adamw(cfg, model, fused)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
+    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)  # epochs: cfg.epochs unless a step budget
+    if accelerator.is_main_process and epochs != cfg.epochs:
+        run.write_manifest(epochs=epochs)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    return Optimization(accelerator, model, optimizer, scheduler, loader, sampler, accum, total_steps, epochs,
+                        cfg.max_grad_norm)
+
+
+def restore(run: RunDir, opt: Optimization, resume: bool) -> dict | None:
+    """``--resume``: the last checkpoint's state (its weights, moments, LR and RNG states restored), or None for a
+    run that starts at epoch 0; an interrupted run with epochs written but no checkpoint is refused."""
+    if resume and read_checkpoint_state(run) is not None:
+        return load_checkpoint(run, opt.accelerator, opt.model, opt.optimizer, opt.scheduler)
+    if resume and (run.read_manifest() or {}).get("epochs_written", 0):
+        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
+                           f"start again with datamap train --overwrite --out {run.root}")
+    return None
