@@ -44,7 +44,7 @@ from datamap.io.weights import read_weights
 from datamap.training.budget import budget_of
 from datamap.training.lora import apply_lora, finish_lora, trainable_summary
 from datamap.training.batching import Collator
-from datamap.training.checkpoint import kill_point, save_checkpoint
+from datamap.training.checkpoint import kill_point
 from datamap.training.config import TrainConfig
 from datamap.training.loop_parts import Optimization, prepare, restore
 from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
@@ -184,86 +184,13 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
 
         return train_sft(cfg, run, accelerator, progress, resume, budget)
     s = set_up(cfg, run, accelerator, budget, trackers, progress=progress, resume=resume)
-    main, model, forward, step_fn, recorder, tracker = s.opt.main, s.opt.model, s.forward, s.step_fn, s.recorder, s.tracker
-    optimizer, scheduler, loader, sampler, accum = s.opt.optimizer, s.opt.scheduler, s.opt.loader, s.opt.sampler, s.opt.accum
-    train_df, names, evals, tokenizer, collate = s.data.train_df, s.data.names, s.data.evals, s.data.tokenizer, s.data.collate
-    train_enc, eval_enc, history, last_eval_logits = s.data.train_enc, s.data.eval_enc, s.history, s.last_eval_logits
-    start_epoch, epochs, total_steps, steps_done = s.start_epoch, s.opt.epochs, s.opt.total_steps, s.steps_done
+    main, model, forward = s.opt.main, s.opt.model, s.forward
+    train_df, evals, tokenizer, collate = s.data.train_df, s.data.evals, s.data.tokenizer, s.data.collate
+    train_enc, eval_enc, last_eval_logits, tracker = s.data.train_enc, s.data.eval_enc, s.last_eval_logits, s.tracker
+    start_epoch, epochs = s.start_epoch, s.opt.epochs
     for epoch in range(start_epoch, epochs):
-        loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
-        sampler.set_epoch(epoch)
-        step_fn.on_epoch_start(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=accelerator.device)
-        n_seen = 0
-
-        def rate() -> float:  # examples per second since the epoch began, all processes
-            return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-        bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
-                       enabled=progress and accelerator.is_local_main_process)
-        for step, batch in enumerate(loader):
-            kill_point(f"{epoch}:{step}")
-            with accum.sync(accelerator, model, step):
-                with accelerator.autocast():
-                    loss, logits = step_fn(forward, batch, epoch)
-                if cfg.record == "inflight":
-                    recorder.add(batch["index"], logits)  # before the optimizer step
-                accum.backward(accelerator, loss, len(batch["labels"]))
-            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
-            steps_done += stepped
-            loss_sum += loss.detach() * len(batch["labels"])
-            n_seen += len(batch["labels"])
-            if stepped and tracker.due(steps_done):
-                tracker.log_step(steps_done, loss.item(), scheduler.get_last_lr()[0], rate())
-            if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
-                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
-            bar.update(1)
-            if steps_done >= total_steps:  # a step budget cuts the last epoch short
-                break
-        if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
-            bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
-        bar.close()
-        seconds = time.perf_counter() - t0
-        # mean over the batches processed (several processes: including even batching's repeats)
-        seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
-        train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
-
-        t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * accum.steps_per_epoch  # not every example was seen: record by a pass
-        if cfg.record == "inflight" and not partial:
-            index, logits = recorder.collect(accelerator, n_examples=len(train_df))
-        elif cfg.record != "none":
-            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
-                                    main_only=True)  # only the main process writes
-            index = np.arange(len(train_df))
-        if cfg.record != "none":
-            recorder.write(epoch, index, logits)  # on disk before the next epoch starts
-        record_seconds = time.perf_counter() - t_rec
-        kill_point(f"{epoch}:recorded")
-
-        entry = {"epoch": epoch, "steps": steps_done,  # optimizer steps so far
-                 "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
-                 "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
-        for name, enc in eval_enc.items():
-            ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-            entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
-            last_eval_logits[name] = ev_logits
-        history.append(entry)
-        tracker.log_epoch(entry)
-        if main:
-            evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
-            say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
-            atomic.write_json(run.history, {"epochs": history})
-        if cfg.checkpoint:
-            t_ckpt = time.perf_counter()
-            save_checkpoint(run, accelerator, model, optimizer, scheduler, {"epoch": epoch, "history": history})
-            if main:
-                log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
-        if main:
-            run.write_manifest(epochs_written=epoch + 1)
-        kill_point(f"{epoch}:done")
-
+        train_loss, seconds = run_epoch(s, epoch)
+        end_epoch(s, epoch, train_loss, seconds)
     if cfg.compile and main:
         say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {forward.buckets}")
     if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
@@ -445,6 +372,92 @@ def _open(cfg: TrainConfig, run: RunDir, data: Data, threshold, accelerator, res
         from datamap.training.announce import startup_line
 
         say(startup_line(cfg, data.train_df, data.names, data.evals, accelerator))
+
+
+def run_epoch(s: Loop, epoch: int) -> tuple[float, float]:
+    """One epoch's batches: the step (forward, --mixup, loss), the in-flight record, backward and the accumulated
+    optimizer step (:meth:`Optimization.step`); the progress bar and the tracker's step logs. A step budget stops
+    it early. Returns (train loss: the mean over the examples seen, seconds)."""
+    opt, accelerator = s.opt, s.opt.accelerator
+    opt.start_epoch(epoch)
+    s.step_fn.on_epoch_start(epoch)
+    opt.model.train()
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=accelerator.device)
+    n_seen = 0
+
+    def rate() -> float:  # examples per second since the epoch began, all processes
+        return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
+    bar = Progress(len(opt.loader), f"epoch {epoch + 1}/{opt.epochs}", unit="batches",
+                   enabled=s.progress and accelerator.is_local_main_process)
+    record = s.recorder.add if s.cfg.record == "inflight" else None  # before the optimizer step
+    for step, batch in enumerate(opt.loader):
+        loss, _, stepped = opt.step(s.step_fn, s.forward, batch, step, epoch, _examples, record)
+        s.steps_done += stepped
+        loss_sum += loss.detach() * len(batch["labels"])
+        n_seen += len(batch["labels"])
+        if stepped and s.tracker.due(s.steps_done):
+            s.tracker.log_step(s.steps_done, loss.item(), opt.scheduler.get_last_lr()[0], rate())
+        if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
+            bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
+        bar.update(1)
+        if s.steps_done >= opt.total_steps:  # a step budget cuts the last epoch short
+            break
+    if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
+        bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    # mean over the batches processed (several processes: including even batching's repeats)
+    seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
+    return accelerator.reduce(loss_sum, "sum").item() / max(seen, 1), seconds
+
+
+def _examples(batch: dict, logits) -> int:
+    """A classifier batch's loss is a mean over its examples (--grad-accum's weight)."""
+    return len(batch["labels"])
+
+
+def end_epoch(s: Loop, epoch: int, train_loss: float, seconds: float) -> None:
+    """After the epoch's batches: its dynamics on disk (:func:`_record`), the evaluation sets scored, the history
+    (tracker, console, history.json), then the checkpoint and the manifest's epoch count."""
+    record_seconds = _record(s, epoch)
+    kill_point(f"{epoch}:recorded")
+    entry = {"epoch": epoch, "steps": s.steps_done,  # optimizer steps so far
+             "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
+             "examples_per_s": len(s.data.train_df) / max(seconds, 1e-9), "eval": _evaluate(s)}
+    s.history.append(entry)
+    s.tracker.log_epoch(entry)
+    if s.opt.main:
+        evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
+        say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
+        atomic.write_json(s.run.history, {"epochs": s.history})
+    s.opt.save_epoch(s.run, s.cfg.checkpoint, epoch, {"epoch": epoch, "history": s.history})
+
+
+def _record(s: Loop, epoch: int) -> float:
+    """This epoch's dynamics written before the next epoch starts: the in-flight records, or (epoch_end, or an epoch
+    a step budget cut short) a no-grad pass over the training set. Returns the seconds it took."""
+    cfg, accelerator, n = s.cfg, s.opt.accelerator, len(s.data.train_df)
+    t_rec = time.perf_counter()
+    if cfg.record == "inflight" and not s.opt.partial(epoch, s.steps_done):
+        index, logits = s.recorder.collect(accelerator, n_examples=n)
+    elif cfg.record != "none":
+        logits = predict_logits(s.opt.model, s.data.train_enc, s.data.collate, cfg.eval_batch_size, accelerator,
+                                desc="recording", main_only=True)  # only the main process writes
+        index = np.arange(n)
+    if cfg.record != "none":
+        s.recorder.write(epoch, index, logits)  # on disk before the next epoch starts
+    return time.perf_counter() - t_rec
+
+
+def _evaluate(s: Loop) -> dict:
+    """{set: quick scores} of the current weights; their logits kept in ``s.last_eval_logits``."""
+    scores = {}
+    for name, enc in s.data.eval_enc.items():
+        ev_logits = predict_logits(s.opt.model, enc, s.data.collate, s.cfg.eval_batch_size, s.opt.accelerator)
+        scores[name] = quick_scores(s.data.evals[name], ev_logits, s.data.names)
+        s.last_eval_logits[name] = ev_logits
+    return scores
 
 
 def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, accelerator, ids, progress: bool) -> None:

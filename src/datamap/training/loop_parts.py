@@ -2,12 +2,17 @@
 
     set-up        :func:`prepare` (sampler, loader, AdamW, Accelerate, --grad-accum, step budget, schedule),
                   :func:`restore` (``--resume``: the checkpoint's weights, moments, LR and RNG states)
+    one epoch     :meth:`Optimization.start_epoch`, :meth:`Optimization.step` (forward, in-flight record,
+                  backward, accumulated optimizer step)
+    end of epoch  :meth:`Optimization.save_epoch` (checkpoint, manifest's epoch count)
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -16,7 +21,9 @@ from datamap.errors import DatamapError
 from datamap.io.rundir import RunDir
 from datamap.training.accumulate import GradAccumulation
 from datamap.training.batching import LengthGroupedSampler, make_loader
-from datamap.training.checkpoint import load_checkpoint, read_checkpoint_state
+from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +44,42 @@ class Optimization:
     @property
     def main(self) -> bool:
         return self.accelerator.is_main_process
+
+    def start_epoch(self, epoch: int) -> None:
+        """This epoch's batch order (Accelerate's loader passes its pass count on to the sampler)."""
+        self.loader.set_epoch(epoch)
+        self.sampler.set_epoch(epoch)
+
+    def step(self, step_fn, forward, batch: dict, step: int, epoch: int, units: Callable,
+             record: Callable | None = None):
+        """Batch ``step``: forward under autocast, ``record(index, out)`` before the optimizer step, backward of the
+        loss weighed by ``units(batch, out)`` (--grad-accum), and the optimizer step at a group's end.
+        Returns (loss, out, whether the optimizer stepped)."""
+        kill_point(f"{epoch}:{step}")
+        accelerator = self.accelerator
+        with self.accum.sync(accelerator, self.model, step):
+            with accelerator.autocast():
+                loss, out = step_fn(forward, batch, epoch)
+            if record is not None:
+                record(batch["index"], out)
+            self.accum.backward(accelerator, loss, units(batch, out))
+        stepped = self.accum.step(step, accelerator, self.model, self.optimizer, self.scheduler, self.max_grad_norm)
+        return loss, out, stepped
+
+    def partial(self, epoch: int, steps_done: int) -> bool:
+        """Whether a step budget cut epoch ``epoch`` short (not every example was seen)."""
+        return steps_done < (epoch + 1) * self.accum.steps_per_epoch
+
+    def save_epoch(self, run: RunDir, checkpoint: bool, epoch: int, state: dict) -> None:
+        """After epoch ``epoch``'s records and history: the checkpoint (``state`` with it), the manifest's count."""
+        if checkpoint:
+            t_ckpt = time.perf_counter()
+            save_checkpoint(run, self.accelerator, self.model, self.optimizer, self.scheduler, state)
+            if self.main:
+                log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
+        if self.main:
+            run.write_manifest(epochs_written=epoch + 1)
+        kill_point(f"{epoch}:done")
 
 
 def adamw(cfg, model, fused: bool | None = None) -> torch.optim.AdamW:

@@ -85,7 +85,7 @@ def _load(cfg, tokenizer):
 
 def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budget) -> RunDir:
     """The sft branch of :func:`datamap.training.loop.train` (same run directory contract)."""
-    from datamap.training.checkpoint import kill_point, save_checkpoint
+    from datamap.training.checkpoint import kill_point
     from datamap.training.lora import apply_lora, finish_lora, trainable_summary
     from datamap.training.models import check_max_length, enable_gradient_checkpointing, load_tokenizer, save_model
 
@@ -120,8 +120,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     accelerator.wait_for_everyone()
 
     opt = prepare(cfg, run, accelerator, model, train_enc, collate, budget)
-    model, optimizer, scheduler, loader, sampler = opt.model, opt.optimizer, opt.scheduler, opt.loader, opt.sampler
-    accum, total_steps, epochs = opt.accum, opt.total_steps, opt.epochs
+    model, loader, total_steps, epochs = opt.model, opt.loader, opt.total_steps, opt.epochs
     if cfg.record_every and total_steps < cfg.record_every:
         raise DatamapError(f"--record-every {cfg.record_every}: the run takes {total_steps} optimizer steps, "
                            "so nothing would be recorded; pass a smaller N")
@@ -133,7 +132,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     history, start_epoch, point = [], 0, 0
     if (state := restore(run, opt, resume)) is not None:  # weights, moments, LR, RNG
         history, start_epoch, point = state["history"], int(state["epoch"]) + 1, int(state.get("point", 0))
-    steps_done = start_epoch * accum.steps_per_epoch
+    steps_done = start_epoch * opt.accum.steps_per_epoch
     eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every
     sample = None  # --record-sample: the rows every --record-every pass covers
@@ -146,8 +145,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
                 f"training examples (seed {cfg.seed})")
     rec_enc = [train_enc[i] for i in rec_rows]
     for epoch in range(start_epoch, epochs):
-        loader.set_epoch(epoch)
-        sampler.set_epoch(epoch)
+        opt.start_epoch(epoch)
         model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
@@ -157,15 +155,9 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
+        record = recorder.add if cfg.record == "inflight" and not every else None  # before the optimizer step
         for step, batch in enumerate(loader):
-            kill_point(f"{epoch}:{step}")
-            with accum.sync(accelerator, model, step):
-                with accelerator.autocast():
-                    loss, records = step_fn(model, batch, epoch)
-                if cfg.record == "inflight" and not every:
-                    recorder.add(batch["index"], records)  # before the optimizer step
-                accum.backward(accelerator, loss, records[:, 1].sum())  # a token mean: weighed by its tokens
-            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
+            _, records, stepped = opt.step(step_fn, model, batch, step, epoch, _tokens, record)
             steps_done += stepped
             loss_sum += records[:, 0].sum()
             token_sum += records[:, 1].sum()
@@ -181,7 +173,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         bar.close()
         seconds = time.perf_counter() - t0 - pass_seconds
         t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * accum.steps_per_epoch
+        partial = opt.partial(epoch, steps_done)
         if every:
             if main:  # every point of this epoch (possibly none) in its epoch file
                 k = len(passes)
@@ -215,12 +207,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             evs = " ".join(f"{k} loss {v['loss']:.4f} token acc {v['token_accuracy']:.4f}" for k, v in entry["eval"].items())
             say(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
             atomic.write_json(run.history, {"epochs": history, "unigram_loss": unigram})
-        if cfg.checkpoint:
-            save_checkpoint(run, accelerator, model, optimizer, scheduler,
-                            {"epoch": epoch, "history": history, "point": point})
-        if main:
-            run.write_manifest(epochs_written=epoch + 1)
-        kill_point(f"{epoch}:done")
+        opt.save_epoch(run, cfg.checkpoint, epoch, {"epoch": epoch, "history": history, "point": point})
 
     if not eval_records and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
         for name, enc in eval_enc.items():
@@ -254,3 +241,8 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         shutil.rmtree(run.checkpoint, ignore_errors=True)
     accelerator.wait_for_everyone()
     return run
+
+
+def _tokens(batch: dict, records):
+    """An sft batch's loss is a token mean: --grad-accum weighs it by its target tokens."""
+    return records[:, 1].sum()
