@@ -7,6 +7,11 @@
         save the checkpoint (RUN/checkpoint/) and the manifest's epoch count
     -> save model, eval files, history; join the epochs into dynamics.parquet; manifest: complete
 
+Seams (each a function; what both loops use is in :mod:`datamap.training.loop_parts`): :func:`start` (checks
+before any write, accelerator), :func:`set_up` (data, model, step, run directory, optimizer, resume state: a
+:class:`Loop`), :func:`run_epoch` (the steps), :func:`end_epoch` (records, evaluation, history, checkpoint),
+:func:`finish` (model, eval files, dynamics.parquet, manifest).
+
 ``train(cfg, resume=True)`` (``datamap train --resume``) restores the last checkpoint (weights,
 optimizer, scheduler, every RNG state) and continues with the next epoch: on the CPU the result is
 byte for byte that of an uninterrupted run.
@@ -20,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,15 +42,14 @@ from datamap.eval.sets import HELDOUT, SAME_AS_TRAIN, EvalSet, load_eval_set, qu
 from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
-from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
 from datamap.training.budget import budget_of
-from datamap.training.lora import apply_lora, finish_lora, trainable_summary
+from datamap.training.lora import apply_lora, trainable_summary
 from datamap.training.batching import Collator
 from datamap.training.checkpoint import kill_point
 from datamap.training.config import TrainConfig
-from datamap.training.loop_parts import Optimization, prepare, restore
+from datamap.training.loop_parts import Optimization, complete_run, consolidate_dynamics, prepare, restore
 from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
                                      load_model, load_tokenizer, model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
@@ -178,49 +181,18 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
 
 
 def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
+    """The loop along its seams: :func:`start` (checks, accelerator), then for a classifier :func:`set_up`,
+    :func:`run_epoch` and :func:`end_epoch` per epoch, :func:`finish`; ``--task sft`` has its own loop."""
     run, accelerator, budget, trackers = start(cfg, resume)
     if cfg.task == "sft":  # a causal LM on prompt -> completion rows: its own loop, the same run contract
         from datamap.training.sft_loop import train_sft
 
         return train_sft(cfg, run, accelerator, progress, resume, budget)
     s = set_up(cfg, run, accelerator, budget, trackers, progress=progress, resume=resume)
-    main, model, forward = s.opt.main, s.opt.model, s.forward
-    train_df, evals, tokenizer, collate = s.data.train_df, s.data.evals, s.data.tokenizer, s.data.collate
-    train_enc, eval_enc, last_eval_logits, tracker = s.data.train_enc, s.data.eval_enc, s.last_eval_logits, s.tracker
-    start_epoch, epochs = s.start_epoch, s.opt.epochs
-    for epoch in range(start_epoch, epochs):
+    for epoch in range(s.start_epoch, s.opt.epochs):
         train_loss, seconds = run_epoch(s, epoch)
         end_epoch(s, epoch, train_loss, seconds)
-    if cfg.compile and main:
-        say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {forward.buckets}")
-    if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
-        for name, enc in eval_enc.items():
-            last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
-    if main and cfg.save_model:
-        save_model(unwrapped, tokenizer, run.model)
-    if main:  # the last epoch's evaluation already used the final weights
-        for name, ev_logits in last_eval_logits.items():
-            write_eval_set(run, evals[name], ev_logits, model_label_names(unwrapped))
-    if main and cfg.record != "none":
-        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
-            consolidate_epochs(run.dynamics_dir, run.dynamics)
-        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-    if cfg.embed is not None:  # every process takes part: the pass is sharded, then gathered
-        _write_embeddings(cfg, run, unwrapped, train_enc, collate, accelerator, train_df["id"].tolist(), progress)
-    if main and cfg.export_jsonl and cfg.record != "none":
-        from datamap.io.jsonl import export_jsonl
-
-        export_jsonl(run.dynamics, run.jsonl_dir)
-    tracker.end()
-    if main:
-        kill_point("final")
-        run.write_manifest(status="complete", epochs_written=epochs)
-        shutil.rmtree(run.checkpoint, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return run
+    return finish(s)
 
 
 def start(cfg: TrainConfig, resume: bool):
@@ -308,11 +280,11 @@ def set_up(cfg: TrainConfig, run: RunDir, accelerator, budget, trackers, *, prog
                   fused=torch.cuda.is_available() or None)
     forward = CompiledForward(opt.model, train_collate.buckets, cfg.model) if cfg.compile else opt.model
     restored = restore(run, opt, resume) or {"history": [], "epoch": -1}  # weights, moments, LR, RNG
+    tracker = RunTracker(accelerator, trackers, cfg.model_dump(mode="json"))
     recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
                                 train_df["id"].tolist(), train_df["label"].to_numpy())
     start_epoch = int(restored["epoch"]) + 1
-    return Loop(cfg, run, data, opt, forward, step_fn, recorder,
-                RunTracker(accelerator, trackers, cfg.model_dump(mode="json")), progress, resume, start_epoch,
+    return Loop(cfg, run, data, opt, forward, step_fn, recorder, tracker, progress, resume, start_epoch,
                 start_epoch * opt.accum.steps_per_epoch, restored["history"])
 
 
@@ -458,6 +430,36 @@ def _evaluate(s: Loop) -> dict:
         scores[name] = quick_scores(s.data.evals[name], ev_logits, s.data.names)
         s.last_eval_logits[name] = ev_logits
     return scores
+
+
+def finish(s: Loop) -> RunDir:
+    """After the last epoch: the model saved (``--lora``: its adapter too), the last evaluation's files,
+    dynamics.parquet joined from the epoch files, ``--embed``, ``--export-jsonl``, the tracker closed and the
+    manifest ``complete``."""
+    cfg, run, opt, data = s.cfg, s.run, s.opt, s.data
+    main = opt.main
+    if cfg.compile and main:
+        say(f"--compile: {s.forward.graphs} graph(s) compiled for batch lengths {s.forward.buckets}")
+    if not s.last_eval_logits and data.eval_enc:  # resumed after the last epoch: evaluate the restored weights again
+        for name, enc in data.eval_enc.items():
+            s.last_eval_logits[name] = predict_logits(opt.model, enc, data.collate, cfg.eval_batch_size, opt.accelerator)
+    unwrapped = opt.final_model(run, data.tokenizer, cfg.save_model)
+    if main and cfg.save_model:
+        save_model(unwrapped, data.tokenizer, run.model)
+    if main:  # the last epoch's evaluation already used the final weights
+        for name, ev_logits in s.last_eval_logits.items():
+            write_eval_set(run, data.evals[name], ev_logits, model_label_names(unwrapped))
+    consolidate_dynamics(run, cfg.record, s.resume, main)
+    if cfg.embed is not None:  # every process takes part: the pass is sharded, then gathered
+        _write_embeddings(cfg, run, unwrapped, data.train_enc, data.collate, opt.accelerator,
+                          data.train_df["id"].tolist(), s.progress)
+    if main and cfg.export_jsonl and cfg.record != "none":
+        from datamap.io.jsonl import export_jsonl
+
+        export_jsonl(run.dynamics, run.jsonl_dir)
+    s.tracker.end()
+    complete_run(run, opt.epochs, opt.accelerator)
+    return run
 
 
 def _write_embeddings(cfg: TrainConfig, run: RunDir, model, train_enc, collate, accelerator, ids, progress: bool) -> None:

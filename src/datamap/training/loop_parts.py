@@ -5,11 +5,14 @@
     one epoch     :meth:`Optimization.start_epoch`, :meth:`Optimization.step` (forward, in-flight record,
                   backward, accumulated optimizer step)
     end of epoch  :meth:`Optimization.save_epoch` (checkpoint, manifest's epoch count)
+    finish        :meth:`Optimization.final_model` (the unwrapped model, adapters saved and merged),
+                  :func:`consolidate_dynamics`, :func:`complete_run`
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -81,6 +84,14 @@ class Optimization:
             run.write_manifest(epochs_written=epoch + 1)
         kill_point(f"{epoch}:done")
 
+    def final_model(self, run: RunDir, tokenizer, save_model: bool):
+        """The trained model, unwrapped; ``--lora``: adapters saved to RUN/adapter/ (``save_model``) and merged."""
+        from datamap.training.lora import finish_lora
+
+        self.accelerator.wait_for_everyone()
+        unwrapped = self.accelerator.unwrap_model(self.model)
+        return finish_lora(unwrapped, tokenizer, run.root / "adapter" if self.main and save_model else None)
+
 
 def adamw(cfg, model, fused: bool | None = None) -> torch.optim.AdamW:
     """AdamW over the trainable parameters; no weight decay on biases and norms (1-d parameters)."""
@@ -121,3 +132,22 @@ def restore(run: RunDir, opt: Optimization, resume: bool) -> dict | None:
         raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
                            f"start again with datamap train --overwrite --out {run.root}")
     return None
+
+
+def consolidate_dynamics(run: RunDir, record: str, resume: bool, main: bool) -> None:
+    """The epoch files joined into RUN/dynamics.parquet (already done before an interruption: kept)."""
+    from datamap.io.store import consolidate_epochs
+
+    if main and record != "none":
+        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
+            consolidate_epochs(run.dynamics_dir, run.dynamics)
+        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+
+
+def complete_run(run: RunDir, epochs: int, accelerator) -> None:
+    """The manifest's ``complete`` and the checkpoint's removal: the run's last writes."""
+    if accelerator.is_main_process:
+        kill_point("final")
+        run.write_manifest(status="complete", epochs_written=epochs)
+        shutil.rmtree(run.checkpoint, ignore_errors=True)
+    accelerator.wait_for_everyone()

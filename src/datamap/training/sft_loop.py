@@ -15,7 +15,6 @@ the merged model). Not yet: several evaluation datasets (refused by the config).
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -30,8 +29,8 @@ from datamap.eval.sets import HELDOUT
 from datamap.io import atomic
 from datamap.io.data import load_table, split_exists
 from datamap.io.rundir import RunDir
-from datamap.io.store import consolidate_epochs, write_sft_epoch_file
-from datamap.training.loop_parts import prepare, restore
+from datamap.io.store import write_sft_epoch_file
+from datamap.training.loop_parts import complete_run, consolidate_dynamics, prepare, restore
 from datamap.training.sft import (SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
                                   load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
                                   unigram_loss)
@@ -86,7 +85,7 @@ def _load(cfg, tokenizer):
 def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budget) -> RunDir:
     """The sft branch of :func:`datamap.training.loop.train` (same run directory contract)."""
     from datamap.training.checkpoint import kill_point
-    from datamap.training.lora import apply_lora, finish_lora, trainable_summary
+    from datamap.training.lora import apply_lora, trainable_summary
     from datamap.training.models import check_max_length, enable_gradient_checkpointing, load_tokenizer, save_model
 
     main = accelerator.is_main_process
@@ -212,9 +211,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
     if not eval_records and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
         for name, enc in eval_enc.items():
             eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
+    unwrapped = opt.final_model(run, tokenizer, cfg.save_model)
     for name, recs in eval_records.items():
         if main:
             frame = evals[name]
@@ -231,15 +228,8 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             say(f"{name}: exact match {scores['exact_match']:.4f} ({len(exact)} examples), token loss {scores['loss']:.4f}")
     if main and cfg.save_model:
         save_model(unwrapped, tokenizer, run.model)
-    if main and cfg.record != "none":
-        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
-            consolidate_epochs(run.dynamics_dir, run.dynamics)
-        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-    if main:
-        kill_point("final")
-        run.write_manifest(status="complete", epochs_written=epochs)
-        shutil.rmtree(run.checkpoint, ignore_errors=True)
-    accelerator.wait_for_everyone()
+    consolidate_dynamics(run, cfg.record, resume, main)
+    complete_run(run, epochs, accelerator)
     return run
 
 
