@@ -153,7 +153,7 @@ def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, m
     """44 rows of one token length, 2 epochs: --grad-accum 2 at batch 4 (11 batches: 5 groups of 2 and a last
     group of 1) gives the weights and the in-flight records of batch 8 over the same rows (6 steps an epoch)."""
     from datamap.io.store import read_dynamics
-    from datamap.training import loop
+    from datamap.training import loop, loop_parts
     from datamap.training.config import TrainConfig
 
     from conftest import FILL, NEG, POS
@@ -167,7 +167,7 @@ def test_classifier_grad_accum_equals_a_double_batch(tiny_model_dir, tmp_path, m
                   checkpoint=False, seed=3)
     accum = loop.train(TrainConfig(out=str(tmp_path / "accum"), batch_size=4, grad_accum=2, **common), progress=False)
     assert "batch 4 x 2 accumulated, lr" in capsys.readouterr().out
-    monkeypatch.setattr(loop, "LengthGroupedSampler", PairedSampler)
+    monkeypatch.setattr(loop_parts, "LengthGroupedSampler", PairedSampler)
     big = loop.train(TrainConfig(out=str(tmp_path / "big"), batch_size=8, **common), progress=False)
 
     assert _steps(accum) == _steps(big) == [6, 12]
@@ -192,7 +192,7 @@ def test_sft_grad_accum_equals_a_double_batch(tmp_path, monkeypatch):
     from training.test_sft import arithmetic, make_model, make_tokenizer
 
     from datamap.io.store import read_sft_dynamics
-    from datamap.training import loop, sft_loop
+    from datamap.training import loop, loop_parts
     from datamap.training.config import TrainConfig
 
     tokenizer = make_tokenizer()
@@ -203,7 +203,7 @@ def test_sft_grad_accum_equals_a_double_batch(tmp_path, monkeypatch):
     common = dict(task="sft", dataset=str(tmp_path / "qa.csv"), model=str(lm), epochs=2, lr=3e-3, warmup_ratio=0.0,
                   max_length=32, eval_split=None, checkpoint=False, train_on_prompt=True)
     accum = loop.train(TrainConfig(out=str(tmp_path / "accum"), batch_size=4, grad_accum=2, **common), progress=False)
-    monkeypatch.setattr(sft_loop, "LengthGroupedSampler", PairedSampler)
+    monkeypatch.setattr(loop_parts, "LengthGroupedSampler", PairedSampler)
     big = loop.train(TrainConfig(out=str(tmp_path / "big"), batch_size=8, **common), progress=False)
 
     assert _steps(accum) == _steps(big) == [4, 8]

@@ -40,10 +40,11 @@ def _count_host_calls(monkeypatch):
 
 def _run(tmp_path, tiny_model_dir, sentiment_csv, monkeypatch, **kw):
     import datamap.training.loop as loop
+    import datamap.training.loop_parts as loop_parts
 
     marks: list[tuple[str, int]] = []
     calls = _count_host_calls(monkeypatch)
-    monkeypatch.setattr(loop, "kill_point", lambda point: marks.append((point, len(calls))))
+    monkeypatch.setattr(loop_parts, "kill_point", lambda point: marks.append((point, len(calls))))  # the steps' marks
     cfg = TrainConfig(dataset=str(sentiment_csv), model=str(tiny_model_dir), out=str(tmp_path / "run"), epochs=2,
                       batch_size=8, lr=5e-4, eval_split=None, seed=3, max_length=32, save_model=False, **kw)
     run = loop.train(cfg, progress=False)

@@ -7,7 +7,7 @@ mean of sft: the N batches' summed token losses over their total tokens). The la
 hold fewer batches: it still steps, divided by its own units. With N = 1 nothing is scaled (the run is that
 of a build without accumulation, bit for bit).
 
-Both training loops (:mod:`datamap.training.loop`, :mod:`datamap.training.sft_loop`) use it as::
+Both training loops use it through :meth:`datamap.training.loop_parts.Optimization.step`, as::
 
     accum = GradAccumulation(cfg.grad_accum, len(loader))     # plan(..., accum.steps_per_epoch, ...)
     for step, batch in enumerate(loader):

@@ -144,6 +144,7 @@ class CompiledForward:
                 setattr(torch._dynamo.config, key, max(getattr(torch._dynamo.config, key), limit))
         self._orig_mod = model
         self.name = name
+        self.buckets = buckets  # for the run's closing message
         self._graphs0 = _graph_count()
         self._compiled = torch.compile(model, dynamic=False)
         self._checked = False

@@ -7,6 +7,11 @@
         save the checkpoint (RUN/checkpoint/) and the manifest's epoch count
     -> save model, eval files, history; join the epochs into dynamics.parquet; manifest: complete
 
+Seams (each a function; what both loops use is in :mod:`datamap.training.loop_parts`): :func:`start` (checks
+before any write, accelerator), :func:`set_up` (data, model, step, run directory, optimizer, resume state: a
+:class:`Loop`), :func:`run_epoch` (the steps), :func:`end_epoch` (records, evaluation, history, checkpoint),
+:func:`finish` (model, eval files, dynamics.parquet, manifest).
+
 ``train(cfg, resume=True)`` (``datamap train --resume``) restores the last checkpoint (weights,
 optimizer, scheduler, every RNG state) and continues with the next epoch: on the CPU the result is
 byte for byte that of an uninterrupted run.
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,15 +42,14 @@ from datamap.eval.sets import HELDOUT, SAME_AS_TRAIN, EvalSet, load_eval_set, qu
 from datamap.io import atomic
 from datamap.io.data import load_dataset, same_dataset, split_exists
 from datamap.io.rundir import RunDir, file_sha256, read_regions
-from datamap.io.store import consolidate_epochs
 from datamap.training.embed import check_embed_pooling
 from datamap.io.weights import read_weights
-from datamap.training.accumulate import GradAccumulation
-from datamap.training.budget import budget_of, plan
-from datamap.training.lora import apply_lora, finish_lora, trainable_summary
-from datamap.training.batching import Collator, LengthGroupedSampler, make_loader
-from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
+from datamap.training.budget import budget_of
+from datamap.training.lora import apply_lora, trainable_summary
+from datamap.training.batching import Collator
+from datamap.training.checkpoint import kill_point
 from datamap.training.config import TrainConfig
+from datamap.training.loop_parts import Optimization, complete_run, consolidate_dynamics, prepare, restore
 from datamap.training.models import (check_head, check_max_length, enable_gradient_checkpointing, freeze_base,
                                      load_model, load_tokenizer, model_label_names, save_model, set_pad_token)
 from datamap.training.predict import make_accelerator, predict_logits
@@ -176,6 +181,24 @@ def train(cfg: TrainConfig, progress: bool = True, resume: bool = False) -> RunD
 
 
 def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
+    """The loop along its seams: :func:`start` (checks, accelerator), then for a classifier :func:`set_up`,
+    :func:`run_epoch` and :func:`end_epoch` per epoch, :func:`finish`; ``--task sft`` has its own loop."""
+    run, accelerator, budget, trackers = start(cfg, resume)
+    if cfg.task == "sft":  # a causal LM on prompt -> completion rows: its own loop, the same run contract
+        from datamap.training.sft_loop import train_sft
+
+        return train_sft(cfg, run, accelerator, progress, resume, budget)
+    s = set_up(cfg, run, accelerator, budget, trackers, progress=progress, resume=resume)
+    for epoch in range(s.start_epoch, s.opt.epochs):
+        train_loss, seconds = run_epoch(s, epoch)
+        end_epoch(s, epoch, train_loss, seconds)
+    return finish(s)
+
+
+def start(cfg: TrainConfig, resume: bool):
+    """Before any write, for every model kind: the run directory's state (``--resume``, ``--overwrite``), ``--compile``,
+    ``--out``'s contents, trackers and step budget checked; the accelerator made and every seed set.
+    Returns (run, accelerator, budget, trackers)."""
     from accelerate.utils import set_seed
 
     run = RunDir(cfg.out)
@@ -200,12 +223,74 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
     budget = budget_of(cfg.max_steps, cfg.steps_like)  # --max-steps / --steps-like, checked before any write
     accelerator = make_accelerator(cfg.precision, log_with=trackers or None, project_dir=run.tracking)
     set_seed(cfg.seed)
+    return run, accelerator, budget, trackers
+
+
+@dataclass
+class Data:
+    """The classifier's training rows, label names and evaluation sets {name: EvalSet}, tokenised."""
+
+    train_df: pd.DataFrame
+    names: list
+    evals: dict
+    tokenizer: Any
+    collate: Collator
+    train_enc: list
+    eval_enc: dict = field(default_factory=dict)
+
+
+@dataclass
+class Loop:
+    """What the classifier loop's seams pass on: made by :func:`set_up`, advanced by :func:`run_epoch` and
+    :func:`end_epoch`, closed by :func:`finish`."""
+
+    cfg: TrainConfig
+    run: RunDir
+    data: Data
+    opt: Optimization  # model, optimizer, scheduler, loader, --grad-accum, epochs and step budget
+    forward: Any  # the model, or its compiled forward (--compile)
+    step_fn: Any  # the training step: standard, --drop-hard, --weights or --mixup
+    recorder: DynamicsRecorder
+    tracker: RunTracker
+    progress: bool
+    resume: bool
+    start_epoch: int = 0
+    steps_done: int = 0  # optimizer steps taken (only a run's last epoch can be cut short)
+    history: list = field(default_factory=list)
+    last_eval_logits: dict = field(default_factory=dict)  # {set: logits} of the last evaluation: the final weights
+
+
+def set_up(cfg: TrainConfig, run: RunDir, accelerator, budget, trackers, *, progress: bool, resume: bool) -> Loop:
+    """Config -> data, model, training step, the run directory opened, optimizer and schedule (prepared), the
+    checkpoint restored (``--resume``), tracker and recorder: everything the first epoch needs."""
     main = accelerator.is_main_process
-    if cfg.task == "sft":  # a causal LM on prompt -> completion rows: its own loop, the same run contract
-        from datamap.training.sft_loop import train_sft
+    train_df, names, evals, threshold = _rows(cfg)
+    tokenizer, model = _model(cfg, names, main)
+    data = Data(train_df, names, evals, tokenizer, Collator(tokenizer),
+                encode_cached(train_df, tokenizer, cfg.max_length))  # tokenised once per data, tokenizer, length
+    step_fn = _step(cfg, data)  # checks the earlier run's rows before any write
+    data.eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
+    _open(cfg, run, data, threshold, accelerator, resume)
+    train_collate = data.collate
+    if cfg.compile:  # batches padded to a few bucket lengths: few graphs to compile
+        from datamap.training.compile import BucketCollator, CompiledForward
 
-        return train_sft(cfg, run, accelerator, progress, resume, budget)
+        train_collate = BucketCollator.for_length(data.collate, cfg.max_length)
+    opt = prepare(cfg, run, accelerator, model, data.train_enc, train_collate, budget,
+                  fused=torch.cuda.is_available() or None)
+    forward = CompiledForward(opt.model, train_collate.buckets, cfg.model) if cfg.compile else opt.model
+    restored = restore(run, opt, resume) or {"history": [], "epoch": -1}  # weights, moments, LR, RNG
+    tracker = RunTracker(accelerator, trackers, cfg.model_dump(mode="json"))
+    recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
+                                train_df["id"].tolist(), train_df["label"].to_numpy())
+    start_epoch = int(restored["epoch"]) + 1
+    return Loop(cfg, run, data, opt, forward, step_fn, recorder, tracker, progress, resume, start_epoch,
+                start_epoch * opt.accum.steps_per_epoch, restored["history"])
 
+
+def _rows(cfg: TrainConfig):
+    """(training rows, label names, evaluation sets, --threshold-samples table or None); the head needed by
+    --freeze-base/--mixup/--lora is checked first, on a meta-device model."""
     needs_head = [flag for flag, on in (("--freeze-base", cfg.freeze_base), ("--mixup", cfg.mixup is not None),
                                         ("--lora", cfg.lora is not None)) if on]
     if needs_head:  # the head must be found: checked on a meta-device model before any data is read
@@ -216,6 +301,11 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
         from datamap.training.threshold import assign_threshold_samples
 
         train_df, names, threshold = assign_threshold_samples(train_df, names, cfg.seed)
+    return train_df, names, evals, threshold
+
+
+def _model(cfg: TrainConfig, names: list, main: bool):
+    """(tokenizer, classifier) as the config asks: gradient checkpointing, --freeze-base, --lora, --embed checked."""
     tokenizer = load_tokenizer(cfg.model, cfg.trust_remote_code)
     model = load_model(cfg.model, names, cfg.trust_remote_code, dtype=str(cfg.model_dtype))
     set_pad_token(model, tokenizer)
@@ -230,168 +320,145 @@ def _train(cfg: TrainConfig, progress: bool, resume: bool) -> RunDir:
             say(trainable_summary(model))
     if cfg.embed is not None:
         check_embed_pooling(str(cfg.embed), model, cfg.model)
-    collate = Collator(tokenizer)
-    train_enc = encode_cached(train_df, tokenizer, cfg.max_length)  # tokenised once per data, tokenizer, length
-    dynamics = read_regions(cfg.dynamics_from, train_df["id"].tolist()) if cfg.dynamics_from else None
-    weights = read_weights(cfg.weights, train_df["id"].tolist()) if cfg.weights else None  # --weights
-    step_fn = build_step(cfg, train_enc, collate, dynamics, weights=weights)  # checks the earlier run's rows before any write
-    eval_enc = {k: encode_cached(v.frame, tokenizer, cfg.max_length) for k, v in evals.items()}
-    lengths = np.array([len(it["input_ids"]) for it in train_enc])
+    return tokenizer, model
 
-    config = cfg.model_dump(mode="json")
+
+def _step(cfg: TrainConfig, data: Data):
+    """The training step (:func:`~datamap.training.steps.build_step`) with --dynamics-from's regions and --weights."""
+    ids = data.train_df["id"].tolist()
+    dynamics = read_regions(cfg.dynamics_from, ids) if cfg.dynamics_from else None
+    weights = read_weights(cfg.weights, ids) if cfg.weights else None  # --weights
+    return build_step(cfg, data.train_enc, data.collate, dynamics, weights=weights)
+
+
+def _open(cfg: TrainConfig, run: RunDir, data: Data, threshold, accelerator, resume: bool) -> None:
+    """The run directory opened (:func:`open_run`) with the threshold samples' and held-out rows' tables; the
+    start-up line."""
+    main = accelerator.is_main_process
     tables = [(run.threshold_samples, threshold)] if threshold is not None else []
-    if HELDOUT in evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
-        tables.append((run.heldout, evals[HELDOUT].frame))
-    open_run(run, cfg, train_df, names, resume=resume, main=main, tables=tables)
+    if HELDOUT in data.evals:  # the held-out rows' ids, so that no later stage mistakes them for training rows
+        tables.append((run.heldout, data.evals[HELDOUT].frame))
+    open_run(run, cfg, data.train_df, data.names, resume=resume, main=main, tables=tables)
     accelerator.wait_for_everyone()
     if main:
         from datamap.training.announce import startup_line
 
-        say(startup_line(cfg, train_df, names, evals, accelerator))
+        say(startup_line(cfg, data.train_df, data.names, data.evals, accelerator))
 
-    sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
-    train_collate = collate
-    if cfg.compile:  # batches padded to a few bucket lengths: few graphs to compile
-        from datamap.training.compile import BucketCollator, CompiledForward
 
-        train_collate = BucketCollator.for_length(collate, cfg.max_length)
-    loader = make_loader(train_enc, train_collate, sampler)
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=cfg.lr,
-        fused=torch.cuda.is_available() or None,
-    )
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    forward = CompiledForward(model, train_collate.buckets, cfg.model) if cfg.compile else model
-    from transformers import get_linear_schedule_with_warmup
+def run_epoch(s: Loop, epoch: int) -> tuple[float, float]:
+    """One epoch's batches: the step (forward, --mixup, loss), the in-flight record, backward and the accumulated
+    optimizer step (:meth:`Optimization.step`); the progress bar and the tracker's step logs. A step budget stops
+    it early. Returns (train loss: the mean over the examples seen, seconds)."""
+    opt, accelerator = s.opt, s.opt.accelerator
+    opt.start_epoch(epoch)
+    s.step_fn.on_epoch_start(epoch)
+    opt.model.train()
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=accelerator.device)
+    n_seen = 0
 
-    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
-    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)  # epochs: cfg.epochs unless a step budget
-    if main and epochs != cfg.epochs:
-        run.write_manifest(epochs=epochs)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
-
-    history = []
-    start_epoch = 0
-    if resume and read_checkpoint_state(run) is not None:
-        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
-        history, start_epoch = state["history"], int(state["epoch"]) + 1
-    elif resume and manifest.get("epochs_written", 0):
-        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
-                           f"start again with datamap train --overwrite --out {run.root}")
-
-    tracker = RunTracker(accelerator, trackers, config)
-    recorder = DynamicsRecorder(run.dynamics_dir if (main and cfg.record != "none") else None,
-                                train_df["id"].tolist(), train_df["label"].to_numpy())
-    last_eval_logits: dict[str, np.ndarray] = {}
-    steps_done = start_epoch * accum.steps_per_epoch  # optimizer steps taken (only a run's last epoch can be cut short)
-    for epoch in range(start_epoch, epochs):
-        loader.set_epoch(epoch)  # Accelerate's loader passes its own pass count on to the sampler
-        sampler.set_epoch(epoch)
-        step_fn.on_epoch_start(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=accelerator.device)
-        n_seen = 0
-
-        def rate() -> float:  # examples per second since the epoch began, all processes
-            return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
-        bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
-                       enabled=progress and accelerator.is_local_main_process)
-        for step, batch in enumerate(loader):
-            kill_point(f"{epoch}:{step}")
-            with accum.sync(accelerator, model, step):
-                with accelerator.autocast():
-                    loss, logits = step_fn(forward, batch, epoch)
-                if cfg.record == "inflight":
-                    recorder.add(batch["index"], logits)  # before the optimizer step
-                accum.backward(accelerator, loss, len(batch["labels"]))
-            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
-            steps_done += stepped
-            loss_sum += loss.detach() * len(batch["labels"])
-            n_seen += len(batch["labels"])
-            if stepped and tracker.due(steps_done):
-                tracker.log_step(steps_done, loss.item(), scheduler.get_last_lr()[0], rate())
-            if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
-                bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
-            bar.update(1)
-            if steps_done >= total_steps:  # a step budget cuts the last epoch short
-                break
-        if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
+    def rate() -> float:  # examples per second since the epoch began, all processes
+        return n_seen * accelerator.num_processes / max(time.perf_counter() - t0, 1e-9)
+    bar = Progress(len(opt.loader), f"epoch {epoch + 1}/{opt.epochs}", unit="batches",
+                   enabled=s.progress and accelerator.is_local_main_process)
+    record = s.recorder.add if s.cfg.record == "inflight" else None  # before the optimizer step
+    for step, batch in enumerate(opt.loader):
+        loss, _, stepped = opt.step(s.step_fn, s.forward, batch, step, epoch, _examples, record)
+        s.steps_done += stepped
+        loss_sum += loss.detach() * len(batch["labels"])
+        n_seen += len(batch["labels"])
+        if stepped and s.tracker.due(s.steps_done):
+            s.tracker.log_step(s.steps_done, loss.item(), opt.scheduler.get_last_lr()[0], rate())
+        if bar.due():  # by time (twice a second on a terminal): the loss costs a device sync
             bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
-        bar.close()
-        seconds = time.perf_counter() - t0
-        # mean over the batches processed (several processes: including even batching's repeats)
-        seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
-        train_loss = accelerator.reduce(loss_sum, "sum").item() / max(seen, 1)
+        bar.update(1)
+        if s.steps_done >= opt.total_steps:  # a step budget cuts the last epoch short
+            break
+    if bar.active:  # the closing line shows the epoch's loss and rate, not those of the last refresh
+        bar.set_postfix(loss=f"{loss_sum.item() / max(n_seen, 1):.4f}", ex_s=f"{rate():.0f}")
+    bar.close()
+    seconds = time.perf_counter() - t0
+    # mean over the batches processed (several processes: including even batching's repeats)
+    seen = accelerator.reduce(torch.tensor(float(n_seen), device=accelerator.device), "sum").item()
+    return accelerator.reduce(loss_sum, "sum").item() / max(seen, 1), seconds
 
-        t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * accum.steps_per_epoch  # not every example was seen: record by a pass
-        if cfg.record == "inflight" and not partial:
-            index, logits = recorder.collect(accelerator, n_examples=len(train_df))
-        elif cfg.record != "none":
-            logits = predict_logits(model, train_enc, collate, cfg.eval_batch_size, accelerator, desc="recording",
-                                    main_only=True)  # only the main process writes
-            index = np.arange(len(train_df))
-        if cfg.record != "none":
-            recorder.write(epoch, index, logits)  # on disk before the next epoch starts
-        record_seconds = time.perf_counter() - t_rec
-        kill_point(f"{epoch}:recorded")
 
-        entry = {"epoch": epoch, "steps": steps_done,  # optimizer steps so far
-                 "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
-                 "examples_per_s": len(train_df) / max(seconds, 1e-9), "eval": {}}
-        for name, enc in eval_enc.items():
-            ev_logits = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-            entry["eval"][name] = quick_scores(evals[name], ev_logits, names)
-            last_eval_logits[name] = ev_logits
-        history.append(entry)
-        tracker.log_epoch(entry)
-        if main:
-            evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
-            say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
-            atomic.write_json(run.history, {"epochs": history})
-        if cfg.checkpoint:
-            t_ckpt = time.perf_counter()
-            save_checkpoint(run, accelerator, model, optimizer, scheduler, {"epoch": epoch, "history": history})
-            if main:
-                log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
-        if main:
-            run.write_manifest(epochs_written=epoch + 1)
-        kill_point(f"{epoch}:done")
+def _examples(batch: dict, logits) -> int:
+    """A classifier batch's loss is a mean over its examples (--grad-accum's weight)."""
+    return len(batch["labels"])
 
+
+def end_epoch(s: Loop, epoch: int, train_loss: float, seconds: float) -> None:
+    """After the epoch's batches: its dynamics on disk (:func:`_record`), the evaluation sets scored, the history
+    (tracker, console, history.json), then the checkpoint and the manifest's epoch count."""
+    record_seconds = _record(s, epoch)
+    kill_point(f"{epoch}:recorded")
+    entry = {"epoch": epoch, "steps": s.steps_done,  # optimizer steps so far
+             "train_loss": train_loss, "seconds": seconds, "record_seconds": record_seconds,
+             "examples_per_s": len(s.data.train_df) / max(seconds, 1e-9), "eval": _evaluate(s)}
+    s.history.append(entry)
+    s.tracker.log_epoch(entry)
+    if s.opt.main:
+        evs = " ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in entry["eval"].items())
+        say(f"epoch {epoch + 1}: train loss {train_loss:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
+        atomic.write_json(s.run.history, {"epochs": s.history})
+    s.opt.save_epoch(s.run, s.cfg.checkpoint, epoch, {"epoch": epoch, "history": s.history})
+
+
+def _record(s: Loop, epoch: int) -> float:
+    """This epoch's dynamics written before the next epoch starts: the in-flight records, or (epoch_end, or an epoch
+    a step budget cut short) a no-grad pass over the training set. Returns the seconds it took."""
+    cfg, accelerator, n = s.cfg, s.opt.accelerator, len(s.data.train_df)
+    t_rec = time.perf_counter()
+    if cfg.record == "inflight" and not s.opt.partial(epoch, s.steps_done):
+        index, logits = s.recorder.collect(accelerator, n_examples=n)
+    elif cfg.record != "none":
+        logits = predict_logits(s.opt.model, s.data.train_enc, s.data.collate, cfg.eval_batch_size, accelerator,
+                                desc="recording", main_only=True)  # only the main process writes
+        index = np.arange(n)
+    if cfg.record != "none":
+        s.recorder.write(epoch, index, logits)  # on disk before the next epoch starts
+    return time.perf_counter() - t_rec
+
+
+def _evaluate(s: Loop) -> dict:
+    """{set: quick scores} of the current weights; their logits kept in ``s.last_eval_logits``."""
+    scores = {}
+    for name, enc in s.data.eval_enc.items():
+        ev_logits = predict_logits(s.opt.model, enc, s.data.collate, s.cfg.eval_batch_size, s.opt.accelerator)
+        scores[name] = quick_scores(s.data.evals[name], ev_logits, s.data.names)
+        s.last_eval_logits[name] = ev_logits
+    return scores
+
+
+def finish(s: Loop) -> RunDir:
+    """After the last epoch: the model saved (``--lora``: its adapter too), the last evaluation's files,
+    dynamics.parquet joined from the epoch files, ``--embed``, ``--export-jsonl``, the tracker closed and the
+    manifest ``complete``."""
+    cfg, run, opt, data = s.cfg, s.run, s.opt, s.data
+    main = opt.main
     if cfg.compile and main:
-        say(f"--compile: {forward.graphs} graph(s) compiled for batch lengths {train_collate.buckets}")
-    if not last_eval_logits and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
-        for name, enc in eval_enc.items():
-            last_eval_logits[name] = predict_logits(model, enc, collate, cfg.eval_batch_size, accelerator)
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
+        say(f"--compile: {s.forward.graphs} graph(s) compiled for batch lengths {s.forward.buckets}")
+    if not s.last_eval_logits and data.eval_enc:  # resumed after the last epoch: evaluate the restored weights again
+        for name, enc in data.eval_enc.items():
+            s.last_eval_logits[name] = predict_logits(opt.model, enc, data.collate, cfg.eval_batch_size, opt.accelerator)
+    unwrapped = opt.final_model(run, data.tokenizer, cfg.save_model)
     if main and cfg.save_model:
-        save_model(unwrapped, tokenizer, run.model)
+        save_model(unwrapped, data.tokenizer, run.model)
     if main:  # the last epoch's evaluation already used the final weights
-        for name, ev_logits in last_eval_logits.items():
-            write_eval_set(run, evals[name], ev_logits, model_label_names(unwrapped))
-    if main and cfg.record != "none":
-        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
-            consolidate_epochs(run.dynamics_dir, run.dynamics)
-        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
+        for name, ev_logits in s.last_eval_logits.items():
+            write_eval_set(run, data.evals[name], ev_logits, model_label_names(unwrapped))
+    consolidate_dynamics(run, cfg.record, s.resume, main)
     if cfg.embed is not None:  # every process takes part: the pass is sharded, then gathered
-        _write_embeddings(cfg, run, unwrapped, train_enc, collate, accelerator, train_df["id"].tolist(), progress)
+        _write_embeddings(cfg, run, unwrapped, data.train_enc, data.collate, opt.accelerator,
+                          data.train_df["id"].tolist(), s.progress)
     if main and cfg.export_jsonl and cfg.record != "none":
         from datamap.io.jsonl import export_jsonl
 
         export_jsonl(run.dynamics, run.jsonl_dir)
-    tracker.end()
-    if main:
-        kill_point("final")
-        run.write_manifest(status="complete", epochs_written=epochs)
-        shutil.rmtree(run.checkpoint, ignore_errors=True)
-    accelerator.wait_for_everyone()
+    s.tracker.end()
+    complete_run(run, opt.epochs, opt.accelerator)
     return run
 
 

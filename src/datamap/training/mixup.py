@@ -220,9 +220,8 @@ class MixupStrategy(StandardStep):
         pairing = config.pairing
         needs_dynamics = pairing.needs_dynamics
         missing = regions is None or (needs_dynamics and entropy is None)
-        if (needs_dynamics or drop_hard) and missing:
-            what = f"--mixup-pairing {pairing}" if needs_dynamics else "--drop-hard"
-            raise DatamapError(f"{what} needs the regions and entropies of an earlier run: pass --dynamics-from RUN")
+        if (needs_dynamics or drop_hard) and missing:  # from the config: TrainConfig refuses them without dynamics_from
+            raise ValueError(f"{f'pairing {pairing}' if needs_dynamics else 'drop_hard'} needs regions and entropy")
         if needs_dynamics and (train_examples is None or collate is None):
             raise ValueError("dataset-level pairings need train_examples and collate")
 

@@ -15,7 +15,6 @@ the merged model). Not yet: several evaluation datasets (refused by the config).
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -30,8 +29,8 @@ from datamap.eval.sets import HELDOUT
 from datamap.io import atomic
 from datamap.io.data import load_table, split_exists
 from datamap.io.rundir import RunDir
-from datamap.io.store import consolidate_epochs, write_sft_epoch_file
-from datamap.training.batching import LengthGroupedSampler, make_loader
+from datamap.io.store import write_sft_epoch_file
+from datamap.training.loop_parts import complete_run, consolidate_dynamics, prepare, restore
 from datamap.training.sft import (SFTCollator, SFTColumns, SFTStep, encode_sft, exact_matches, generate,
                                   load_causal_lm, predict_records, record_summary, sft_frame, target_counts,
                                   unigram_loss)
@@ -85,11 +84,8 @@ def _load(cfg, tokenizer):
 
 def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budget) -> RunDir:
     """The sft branch of :func:`datamap.training.loop.train` (same run directory contract)."""
-    from transformers import get_linear_schedule_with_warmup
-
-    from datamap.training.budget import plan
-    from datamap.training.checkpoint import kill_point, load_checkpoint, read_checkpoint_state, save_checkpoint
-    from datamap.training.lora import apply_lora, finish_lora, trainable_summary
+    from datamap.training.checkpoint import kill_point
+    from datamap.training.lora import apply_lora, trainable_summary
     from datamap.training.models import check_max_length, enable_gradient_checkpointing, load_tokenizer, save_model
 
     main = accelerator.is_main_process
@@ -122,37 +118,20 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             + (f"; {trainable_summary(model)}" if cfg.lora is not None else ""))
     accelerator.wait_for_everyone()
 
-    lengths = np.array([len(it["input_ids"]) for it in train_enc])
-    sampler = LengthGroupedSampler(lengths, cfg.batch_size, cfg.seed)
-    loader = make_loader(train_enc, collate, sampler)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=cfg.lr)
-    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    from datamap.training.accumulate import GradAccumulation
-
-    accum = GradAccumulation(cfg.grad_accum, len(loader))  # --grad-accum: an optimizer step every N batches
-    total_steps, epochs = plan(cfg.epochs, accum.steps_per_epoch, budget)
-    if main and epochs != cfg.epochs:
-        run.write_manifest(epochs=epochs)
+    opt = prepare(cfg, run, accelerator, model, train_enc, collate, budget)
+    model, loader, total_steps, epochs = opt.model, opt.loader, opt.total_steps, opt.epochs
     if cfg.record_every and total_steps < cfg.record_every:
         raise DatamapError(f"--record-every {cfg.record_every}: the run takes {total_steps} optimizer steps, "
                            "so nothing would be recorded; pass a smaller N")
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
     step_fn = SFTStep()
     from datamap.training.recorder import EpochRecorder
 
     recorder = EpochRecorder()
     ids = train_df["id"].to_numpy(dtype=object)
     history, start_epoch, point = [], 0, 0
-    if resume and read_checkpoint_state(run) is not None:
-        state = load_checkpoint(run, accelerator, model, optimizer, scheduler)  # weights, moments, LR, RNG
+    if (state := restore(run, opt, resume)) is not None:  # weights, moments, LR, RNG
         history, start_epoch, point = state["history"], int(state["epoch"]) + 1, int(state.get("point", 0))
-    elif resume and (run.read_manifest() or {}).get("epochs_written", 0):
-        raise DatamapError(f"{run.checkpoint}: missing (trained with --no-checkpoint?); "
-                           f"start again with datamap train --overwrite --out {run.root}")
-    steps_done = start_epoch * accum.steps_per_epoch
+    steps_done = start_epoch * opt.accum.steps_per_epoch
     eval_records: dict[str, np.ndarray] = {}  # the last epoch's: the final weights
     every = cfg.record_every
     sample = None  # --record-sample: the rows every --record-every pass covers
@@ -165,8 +144,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
                 f"training examples (seed {cfg.seed})")
     rec_enc = [train_enc[i] for i in rec_rows]
     for epoch in range(start_epoch, epochs):
-        loader.set_epoch(epoch)
-        sampler.set_epoch(epoch)
+        opt.start_epoch(epoch)
         model.train()
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=accelerator.device)
@@ -176,15 +154,9 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         pass_steps: list[int] = []
         bar = Progress(len(loader), f"epoch {epoch + 1}/{epochs}", unit="batches",
                        enabled=progress and accelerator.is_local_main_process)
+        record = recorder.add if cfg.record == "inflight" and not every else None  # before the optimizer step
         for step, batch in enumerate(loader):
-            kill_point(f"{epoch}:{step}")
-            with accum.sync(accelerator, model, step):
-                with accelerator.autocast():
-                    loss, records = step_fn(model, batch, epoch)
-                if cfg.record == "inflight" and not every:
-                    recorder.add(batch["index"], records)  # before the optimizer step
-                accum.backward(accelerator, loss, records[:, 1].sum())  # a token mean: weighed by its tokens
-            stepped = accum.step(step, accelerator, model, optimizer, scheduler, cfg.max_grad_norm)
+            _, records, stepped = opt.step(step_fn, model, batch, step, epoch, _tokens, record)
             steps_done += stepped
             loss_sum += records[:, 0].sum()
             token_sum += records[:, 1].sum()
@@ -200,7 +172,7 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
         bar.close()
         seconds = time.perf_counter() - t0 - pass_seconds
         t_rec = time.perf_counter()
-        partial = steps_done < (epoch + 1) * accum.steps_per_epoch
+        partial = opt.partial(epoch, steps_done)
         if every:
             if main:  # every point of this epoch (possibly none) in its epoch file
                 k = len(passes)
@@ -234,19 +206,12 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             evs = " ".join(f"{k} loss {v['loss']:.4f} token acc {v['token_accuracy']:.4f}" for k, v in entry["eval"].items())
             say(f"epoch {epoch + 1}: train loss {entry['train_loss']:.4f}, {entry['examples_per_s']:.1f} ex/s {evs}".rstrip())
             atomic.write_json(run.history, {"epochs": history, "unigram_loss": unigram})
-        if cfg.checkpoint:
-            save_checkpoint(run, accelerator, model, optimizer, scheduler,
-                            {"epoch": epoch, "history": history, "point": point})
-        if main:
-            run.write_manifest(epochs_written=epoch + 1)
-        kill_point(f"{epoch}:done")
+        opt.save_epoch(run, cfg.checkpoint, epoch, {"epoch": epoch, "history": history, "point": point})
 
     if not eval_records and eval_enc:  # resumed after the last epoch: evaluate the restored weights again
         for name, enc in eval_enc.items():
             eval_records[name] = predict_records(model, enc, collate, cfg.eval_batch_size, accelerator)
-    accelerator.wait_for_everyone()
-    unwrapped = accelerator.unwrap_model(model)
-    unwrapped = finish_lora(unwrapped, tokenizer, run.root / "adapter" if main and cfg.save_model else None)
+    unwrapped = opt.final_model(run, tokenizer, cfg.save_model)
     for name, recs in eval_records.items():
         if main:
             frame = evals[name]
@@ -263,13 +228,11 @@ def train_sft(cfg, run: RunDir, accelerator, progress: bool, resume: bool, budge
             say(f"{name}: exact match {scores['exact_match']:.4f} ({len(exact)} examples), token loss {scores['loss']:.4f}")
     if main and cfg.save_model:
         save_model(unwrapped, tokenizer, run.model)
-    if main and cfg.record != "none":
-        if not (resume and run.dynamics.exists()):  # else consolidated before an interruption
-            consolidate_epochs(run.dynamics_dir, run.dynamics)
-        shutil.rmtree(run.dynamics_dir, ignore_errors=True)
-    if main:
-        kill_point("final")
-        run.write_manifest(status="complete", epochs_written=epochs)
-        shutil.rmtree(run.checkpoint, ignore_errors=True)
-    accelerator.wait_for_everyone()
+    consolidate_dynamics(run, cfg.record, resume, main)
+    complete_run(run, epochs, accelerator)
     return run
+
+
+def _tokens(batch: dict, records):
+    """An sft batch's loss is a token mean: --grad-accum weighs it by its target tokens."""
+    return records[:, 1].sum()

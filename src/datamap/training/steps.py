@@ -111,11 +111,7 @@ def build_step(
     regions = None if dynamics is None else np.asarray(dynamics["region"], dtype=object)
     entropy = None if dynamics is None else np.asarray(dynamics["entropy"], dtype=np.float64)
     if cfg.mixup is None:
-        if cfg.drop_hard and regions is None:
-            from datamap.errors import DatamapError
-
-            raise DatamapError("--drop-hard needs the regions of an earlier run: pass --dynamics-from RUN")
-        keep = keep_mask(regions) if cfg.drop_hard else None
+        keep = keep_mask(regions) if cfg.drop_hard else None  # the config refuses drop_hard without dynamics_from
         return StandardStep(cfg.loss, keep=keep, fused_ce=keep is None, weights=weights)
     from datamap.training.mixup import MixupStrategy
 
