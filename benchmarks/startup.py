@@ -57,6 +57,8 @@ def kill_point(point):
     if point == "0:0":
         raise FirstStep
 loop.kill_point = kill_point
+import datamap.training.loop_parts as loop_parts  # the optimizer step's kill points live there
+loop_parts.kill_point = kill_point
 try:
     cli.main(args)
 except FirstStep:
