@@ -43,3 +43,24 @@ def test_actions_pass_entropy_epoch_and_the_ensemble_batch_size(the_plan, monkey
     the_plan.stage("seed1/ens/eval/test").action()
     assert seen["metrics"]["entropy_epoch"] == -2 and seen["metrics"]["burn_out"] == 2
     assert seen["ensemble"]["batch_size"] == 24 and seen["ensemble"]["max_length"] == 48
+
+
+def test_the_errors_section_reaches_datamap_errors(tmp_path, monkeypatch):
+    """Every key of the YAML `errors` section (ErrorsOptions' YAML fields) reaches find_errors, the flagged weight
+    reaches weights_run."""
+    cfg = load_config(EXAMPLE, ["seeds=[1]", f"out={tmp_path / 'exp'}",
+                                "errors={method: el2n, cut: 'top:5', percentile: 90, max_class_share: 0.4, "
+                                "force_flag: true, flagged_weight: 0.2}"])
+    the_plan = plan(cfg, tmp_path / "exp")
+    seen = {}
+    import datamap.stages.actions as actions
+    import datamap.stages.errors as errors
+
+    monkeypatch.setattr(errors, "find_errors", lambda run, **kw: seen.setdefault("errors", kw))
+    monkeypatch.setattr(actions, "relabel_run", lambda *a, **kw: None)
+    monkeypatch.setattr(actions, "weights_run", lambda *a, **kw: seen.setdefault("weights", kw))
+    stage = next(s for s in the_plan.stages if s.kind == "errors")
+    stage.action()
+    assert {k: seen["errors"][k] for k in ("method", "cut", "percentile", "max_class_share", "force_flag")} == {
+        "method": "el2n", "cut": "top:5", "percentile": 90, "max_class_share": 0.4, "force_flag": True}
+    assert seen["weights"]["flagged_weight"] == 0.2

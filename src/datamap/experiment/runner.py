@@ -383,8 +383,8 @@ def _errors_action(carto: Path, spec) -> Callable[[], None]:
         from datamap.stages.actions import relabel_run, weights_run
         from datamap.stages.errors import find_errors
 
-        find_errors(carto, method=spec.method, cut=spec.cut, max_class_share=spec.max_class_share,
-                    force_flag=spec.force_flag, overwrite=True)
+        find_errors(carto, method=spec.method, cut=spec.cut, percentile=spec.percentile,
+                    max_class_share=spec.max_class_share, force_flag=spec.force_flag, overwrite=True)
         relabel_run(carto, carto / RELABELED, overwrite=True)
         weights_run(carto, carto / WEIGHTS, flagged_weight=spec.flagged_weight, overwrite=True)
     return run

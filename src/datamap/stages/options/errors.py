@@ -29,7 +29,7 @@ class ErrorsOptions(Options):
               "the run's in-sample epoch-averaged ones).", yaml=False)
     percentile: float = option(
         THRESHOLD_PERCENTILE, "Cut of a run trained with --threshold-samples: flag AUM below this percentile of the "
-                              "threshold samples' AUM.", yaml=False, ge=0, le=100, allow_inf_nan=False)
+                              "threshold samples' AUM.", ge=0, le=100, allow_inf_nan=False)
     top: int = option(TOP, "Print the K most likely mislabeled examples (0: none).", yaml=False, ge=0)
     cut: str = option(DEFAULT_CUT, "Which ranked examples to flag: auto (threshold with threshold samples, else count), "
                                    "aum0 (AUM < 0), threshold, count (as many as confident learning estimates), top:K, "
