@@ -6,14 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
-__all__ = ["Options", "option", "one_of"]
-
-
-def one_of(value: str, choices: "tuple[str, ...]") -> str:
-    """``value`` if it is one of ``choices``, else a ``ValueError`` listing them (a string option's validator)."""
-    if value not in choices:
-        raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
-    return value
+__all__ = ["Options", "option"]
 
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, cli: bool = True, yaml: bool = True,

@@ -10,7 +10,8 @@ from pydantic import field_validator
 
 from datamap.core.cuts import DEFAULT_CUT, MAX_CLASS_SHARE
 from datamap.core.label_errors import DEFAULT_METHOD, THRESHOLD_PERCENTILE
-from datamap.stages.options.base import Options, one_of, option
+from datamap.stages.options.base import Options, option
+from datamap.stages.options.checks import one_of
 
 #: ``--top``'s default: the examples printed
 TOP = 20

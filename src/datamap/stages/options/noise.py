@@ -8,7 +8,8 @@ from typing import Optional
 from pydantic import field_validator
 
 from datamap.core.noise import KINDS
-from datamap.stages.options.base import Options, one_of, option
+from datamap.stages.options.base import Options, option
+from datamap.stages.options.checks import one_of
 from datamap.stages.options.columns import data_option
 
 AS_TRAIN = "As for datamap train."
