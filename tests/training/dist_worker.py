@@ -88,6 +88,11 @@ def main(model_dir: str, csv: str, out: str, jobs: str) -> None:
     state = PartialState()
     if state.is_main_process:  # how many processes really took part
         (out_dir / "world.json").write_text(json.dumps({"num_processes": state.num_processes}))
+    import torch.distributed as dist
+
+    if dist.is_initialized():  # leave the process group before exit (gloo's threads, see trl_worker.py)
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

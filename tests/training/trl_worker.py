@@ -25,6 +25,13 @@ def main(model_dir: str, csv: str, out: str) -> None:
                      weight_decay=0.0, max_length=32, report_to="none", use_cpu=True, save_strategy="no",
                      logging_strategy="no", disable_tqdm=True, seed=0, bf16=False)
     DynamicsSFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok).train()
+    import torch.distributed as dist
+
+    # leave the process group before the interpreter exits: one CI run saw rank 1 abort at exit ("terminate called
+    # without an active exception", SIGABRT) after a finished training, with gloo's threads still running
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
