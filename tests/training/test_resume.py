@@ -74,8 +74,10 @@ def assert_same_run(run: Path, ref: Path):
 
 
 # kill points: before any checkpoint (epoch 0's file written), mid-epoch 1, while the checkpoint of
-# epoch 1 is being swapped in, after epoch 2 (all trained), and after the dynamics were joined
-@pytest.mark.parametrize("point", ["0:recorded", "1:2", "1:checkpoint", "2:done", "final"])
+# epoch 1 is being swapped in, after it is in place but before the manifest counts the epoch (a CI run's kill
+# from outside landed there and --resume refused the run), after epoch 2 (all trained), and after the dynamics
+# were joined
+@pytest.mark.parametrize("point", ["0:recorded", "1:2", "1:checkpoint", "1:checkpointed", "2:done", "final"])
 def test_killed_and_resumed_equals_uninterrupted(setup, point):
     root, args, ref = setup
     run = root / f"killed-{point.replace(':', '_')}"
@@ -252,3 +254,15 @@ def test_two_processes_killed_and_resumed(setup, tmp_path):
     r = launch("train", "--resume", "--out", str(run))
     assert r.returncode == 0, r.stderr[-3000:]
     assert (run / "dynamics.parquet").read_bytes() == (ref / "dynamics.parquet").read_bytes()
+
+
+def test_a_manifest_that_disagrees_with_the_checkpoint_is_refused(setup):
+    """One behind is the kill window between the checkpoint and the manifest (resumable); any other count is not."""
+    root, args, _ = setup
+    run = root / "disagree"
+    assert datamap("train", *args, "--out", str(run), DATAMAP_TEST_KILL_AT="1:2").returncode == -signal.SIGKILL
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["epochs_written"] == 1  # the checkpoint holds epoch 0
+    (run / "manifest.json").write_text(json.dumps({**man, "epochs_written": 3}))
+    r = datamap("train", "--resume", "--out", str(run))
+    assert r.returncode == 2 and "says epoch 1 finished, manifest.json says 3" in r.stderr, r.stderr

@@ -57,7 +57,9 @@ def check_resumable(run: RunDir, cfg: TrainConfig, manifest: dict) -> None:
     if not isinstance(epoch, int) or isinstance(epoch, bool) or not 0 <= epoch < cfg.epochs:
         raise DatamapError(f"{where}: epoch {epoch!r} is not a finished epoch of this {cfg.epochs}-epoch run; "
                            f"start again with datamap train --overwrite --out {run.root}")
-    if isinstance(written, int) and written != epoch + 1:
+    # the manifest's count is written just after the checkpoint is swapped in: a kill between the two leaves it
+    # one behind, with everything of the epoch on disk (the epoch's file is written before the checkpoint)
+    if isinstance(written, int) and written not in (epoch + 1, epoch):
         raise DatamapError(f"{where}: says epoch {epoch + 1} finished, {run.manifest.name} says {written}; "
                            f"start again with datamap train --overwrite --out {run.root}")
     if cfg.record != "none" and not run.dynamics.exists():

@@ -80,6 +80,7 @@ class Optimization:
             save_checkpoint(run, self.accelerator, self.model, self.optimizer, self.scheduler, state)
             if self.main:
                 log.debug("checkpoint of epoch %d: %.2f s", epoch + 1, time.perf_counter() - t_ckpt)
+            kill_point(f"{epoch}:checkpointed")  # the checkpoint is in place, the manifest's count not yet
         if self.main:
             run.write_manifest(epochs_written=epoch + 1)
         kill_point(f"{epoch}:done")
