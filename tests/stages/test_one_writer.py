@@ -55,9 +55,11 @@ def tw(tmp_path_factory, tiny_model_dir):
         w[name] = shutil.copytree(part, base / name)
     cfg = w["edited"] / "config.yaml"
     cfg.write_text(cfg.read_text().replace("lr: 0.0005", "lr: 0.1"))
-    for name, epoch in (("epoch7", 7), ("epochlie", 1)):
-        state = w[name] / "checkpoint" / "state.json"
-        state.write_text(json.dumps({**json.loads(state.read_text()), "epoch": epoch}))
+    state = w["epoch7"] / "checkpoint" / "state.json"
+    state.write_text(json.dumps({**json.loads(state.read_text()), "epoch": 7}))
+    # a manifest two epochs ahead of the checkpoint (one behind is the kill window between the two: resumable)
+    man = w["epochlie"] / "manifest.json"
+    man.write_text(json.dumps({**json.loads(man.read_text()), "epochs_written": 3}))
     (w["nofile"] / "dynamics" / "epoch_0.parquet").unlink()
     for name, f in (("truncmodel", "checkpoint/model.safetensors"), ("truncepoch", "dynamics/epoch_0.parquet")):
         data = (w[name] / f).read_bytes()
@@ -94,7 +96,7 @@ CASES = [
      ["linked/selections", "symbolic link"]),
     ("resume-edited-config", ["train", "--resume", "--out", "{edited}"], ["config.yaml", "changed since training started"]),
     ("resume-epoch-out-of-range", ["train", "--resume", "--out", "{epoch7}"], ["state.json", "epoch 7"]),
-    ("resume-epoch-disagrees", ["train", "--resume", "--out", "{epochlie}"], ["state.json", "manifest.json says 1"]),
+    ("resume-epoch-disagrees", ["train", "--resume", "--out", "{epochlie}"], ["state.json", "manifest.json says 3"]),
     ("resume-epoch-file-missing", ["train", "--resume", "--out", "{nofile}"], ["epoch_0.parquet", "missing"]),
     ("resume-truncated-model", ["train", "--resume", "--out", "{truncmodel}"], ["model.safetensors", "truncated or corrupt"]),
     ("resume-truncated-epoch", ["train", "--resume", "--out", "{truncepoch}"], ["epoch_0.parquet", "truncated or corrupt"]),
