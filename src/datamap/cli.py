@@ -87,13 +87,12 @@ def json_flag() -> bool:
     return typer.Option(False, "--json", help=JSON_HELP)
 
 
-def emit(summary, as_json: bool, text=None) -> None:
-    """Print a command's result (a :class:`datamap.stages.commands.Result`, or a summary dict) as JSON
-    (``--json``: its ``summary()``), or call ``text()`` to print it for people (unless ``--quiet``)."""
+def emit(result, as_json: bool, text=None) -> None:
+    """Print a command's :class:`datamap.stages.commands.Result` as JSON (``--json``: its ``summary()``), or
+    call ``text()`` to print it for people (unless ``--quiet``)."""
     from datamap.console import is_quiet
 
-    if not isinstance(summary, dict):
-        summary = summary.summary()
+    summary = result.summary()
 
     if as_json:
         import json
@@ -138,13 +137,6 @@ def main_process() -> bool:
     from accelerate import PartialState
 
     return PartialState().is_main_process
-
-
-def run_summary(command: str, root, **extra):
-    """The result of a command that writes a run directory (its files of the contract that exist)."""
-    from datamap.stages.commands import run_result
-
-    return run_result(command, root, **extra)
 
 
 def echo(line: str) -> None:
@@ -278,11 +270,12 @@ def train(
             raise DatamapError(f"{flag}: not with --resume, which continues the run with its own config.yaml")
         if "out" not in given:
             raise DatamapError("--resume: needs --out RUN, the run to continue")
+        from datamap.stages.commands import run_result
         from datamap.training.loop import resume_config, train as run_train
 
         run = run_train(resume_config(given["out"]), resume=True)
         if main_process():
-            emit(run_summary("train", run.root, resumed=True), as_json, lambda: echo(f"run written to {run.root}"))
+            emit(run_result("train", run.root, resumed=True), as_json, lambda: echo(f"run written to {run.root}"))
         return
     if "dataset" not in given:
         raise DatamapError("--dataset: required (or --resume --out RUN to continue a run)")
@@ -302,11 +295,12 @@ def train(
     except ValidationError as exc:
         raise config_error(exc) from None
 
+    from datamap.stages.commands import run_result
     from datamap.training.loop import train as run_train
 
     run = run_train(cfg)
     if main_process():  # under accelerate launch, only the main process speaks
-        emit(run_summary("train", run.root), as_json, lambda: echo(f"run written to {run.root}"))
+        emit(run_result("train", run.root), as_json, lambda: echo(f"run written to {run.root}"))
 
 
 @app.command()

@@ -247,13 +247,8 @@ class RunDir:
 
     def read_ensemble(self) -> dict:
         """``ensemble.json`` as a dict (``{}`` without the file); a file that is not a JSON object is an error."""
-        if not self.ensemble.is_file():
-            return {}
-        try:
-            data = json.loads(self.ensemble.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise DatamapError(f"{self.ensemble}: not JSON ({exc})") from None
-        if not isinstance(data, dict):
+        data = _json_object(self.ensemble)
+        if data is None:
             raise DatamapError(f"{self.ensemble}: not a JSON object")
         return data
 
@@ -524,20 +519,24 @@ def read_regions(run: "str | os.PathLike", ids: Sequence[str]) -> dict[str, np.n
     return {"region": frame["region"].astype(str).to_numpy(dtype=object), "entropy": frame["entropy"].to_numpy(dtype=np.float64)}
 
 
+def _json_object(path: Path) -> dict | None:
+    """The JSON object in ``path``: ``{}`` when the file is absent, None when it is not a readable JSON object."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 #: an experiment folder's record of its finished stages (``datamap run``): stage id -> inputs' hash, outputs
 STAGES_FILE = "stages.json"
 
 
 def read_stage_markers(folder: str | os.PathLike) -> dict:
     """``FOLDER/stages.json`` as a dict; ``{}`` when absent or unreadable (every stage of the folder then runs again)."""
-    path = Path(folder) / STAGES_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return _json_object(Path(folder) / STAGES_FILE) or {}
 
 
 def write_stage_marker(folder: str | os.PathLike, sid: str, entry: dict | None) -> None:

@@ -40,18 +40,6 @@ class Result:
         return {"command": self.command, **self.data, "files": [str(f) for f in self.files]}
 
 
-def _run_summary(rd) -> dict:
-    """The figures of a run directory that was (re)written: its epochs and last epoch, if trained."""
-    import json
-
-    out: dict = {"run": str(rd.root)}
-    if rd.history.exists():
-        epochs = json.loads(rd.history.read_text(encoding="utf-8")).get("epochs", [])
-        out["epochs"] = len(epochs)
-        out["last_epoch"] = epochs[-1] if epochs else None
-    return out
-
-
 def run_files(rd) -> tuple[Path, ...]:
     """The files of the contract a training or import wrote (those that exist)."""
     return tuple(f for f in (rd.config, rd.data, rd.dynamics, rd.history, rd.manifest) if f.exists())
@@ -61,9 +49,14 @@ def run_result(command: str, root: "str | os.PathLike", **extra: Any) -> Result:
     """The result of a command that writes a whole run directory (``train``, ``import-dynamics``)."""
     from datamap.io.rundir import RunDir
 
+    import json
+
     rd = RunDir(root)
-    data = _run_summary(rd)
-    return Result(command, run_files(rd), {"run": data.pop("run"), **extra, **data})
+    data = {"run": str(rd.root), **extra}
+    if rd.history.exists():  # a trained run: its epochs and the last one
+        epochs = json.loads(rd.history.read_text(encoding="utf-8")).get("epochs", [])
+        data.update(epochs=len(epochs), last_epoch=epochs[-1] if epochs else None)
+    return Result(command, run_files(rd), data)
 
 
 # ------------------------------------------------------------------------------------------ the verbs
