@@ -16,7 +16,9 @@ in turn in one process, from the same initial weights:
 Printed per method: examples/s of the first epoch (compilation, warm-up) and of the later epochs
 (the steady state, recording included; medians over ``--repeats`` interleaved repeats), the model FLOPs utilisation of the steady state against the
 measured bf16 matmul peak (CUDA only; 6 x parameters x tokens, real tokens only), the in-flight
-overhead against ``datamap none`` and the speed-up over ``Trainer+pass``.
+overhead against ``datamap none`` (a difference of two runs, noisy on a shared machine), recording's own
+share of a datamap run's time (per-step appends and each epoch's gather and write, timed inside the run)
+and the speed-up over ``Trainer+pass``.
 
 Workloads: without ``--small``, bert-base shape on IMDB (max 128 tokens) with batches of 64 and 256,
 and the MiniLM-L6 shape on rotten_tomatoes (batch 32); ``--small``: a 2-layer, 64-wide BERT on 256
@@ -94,6 +96,7 @@ class Bench:
         from datamap.training.models import load_tokenizer, resolve_model
 
         self.wl, self.root = wl, root
+        self.record_share: dict[str, list[float]] = {}  # method -> recording's share of each run's time
         frame, names, _ = load_dataset(wl.dataset, "train")
         frame = frame.sample(n=min(wl.n, len(frame)), random_state=0).reset_index(drop=True)
         self.frame, self.names = frame[["id", "text", "label"]], names
@@ -121,9 +124,26 @@ class Bench:
                           epochs=wl.epochs, batch_size=wl.batch_size, max_length=wl.max_length, lr=5e-5, seed=0,
                           record=record, compile=compile, eval_split=None, save_model=False, checkpoint=False,
                           overwrite=True)
-        run = train(cfg, progress=False)
+        from datamap.training.recorder import DynamicsRecorder
+
+        add, spent = DynamicsRecorder.add, [0.0]
+
+        def timed_add(recorder, index, logits):  # the per-step share of in-flight recording, timed in the run
+            t = time.perf_counter()
+            add(recorder, index, logits)
+            spent[0] += time.perf_counter() - t
+
+        DynamicsRecorder.add = timed_add
+        try:
+            run = train(cfg, progress=False)
+        finally:
+            DynamicsRecorder.add = add
         hist = json.loads(run.history.read_text())["epochs"]
-        return [h["seconds"] + h["record_seconds"] for h in hist]
+        epochs = [h["seconds"] + h["record_seconds"] for h in hist]
+        # recording's own time (per-step appends + each epoch's gather and write) as a share of the epochs' time
+        self.record_share.setdefault(f"datamap {record}" + ("+compile" if compile else ""), []).append(
+            (spent[0] + sum(h["record_seconds"] for h in hist)) / sum(epochs))
+        return epochs
 
     # -- the Hugging Face Trainer
     def trainer(self, kind: str) -> list[float]:
@@ -232,21 +252,27 @@ def main() -> None:
                 steady = statistics.median(n / statistics.mean(e[1:]) for e in runs[method])
                 rows[method] = {"first_ex_s": statistics.median(n / e[0] for e in runs[method]), "steady_ex_s": steady,
                                 "epoch_seconds": runs[method]}
+                if bench.record_share.get(method):
+                    rows[method]["record_share"] = statistics.median(bench.record_share[method])
                 if peak:
                     rows[method]["mfu"] = 6 * bench.params * bench.tokens_per_example * steady / peak
             base = rows.get("datamap none", {}).get("steady_ex_s")
             base_c = rows.get("datamap none+compile", {}).get("steady_ex_s")
             seeds = rows.get("Trainer+pass", {}).get("steady_ex_s")
-            print(f"  {'method':28s} {'epoch 1 ex/s':>12s} {'later ex/s':>11s} {'MFU':>6s} {'vs none':>8s} {'vs seeds':>9s}")
+            print(f"  {'method':28s} {'epoch 1 ex/s':>12s} {'later ex/s':>11s} {'MFU':>6s} {'vs none':>8s} {'vs seeds':>9s} "
+                  f"{'recording':>9s}")
             for method, r in rows.items():
                 ref = base_c if method.endswith("+compile") else base
                 over = f"{(ref / r['steady_ex_s'] - 1) * 100:+.1f}%" if ref and method.startswith("datamap") else ""
                 sp = f"{r['steady_ex_s'] / seeds:.2f}x" if seeds else ""
                 mfu = f"{r['mfu'] * 100:.0f}%" if "mfu" in r else "-"
-                print(f"  {method:28s} {r['first_ex_s']:12.1f} {r['steady_ex_s']:11.1f} {mfu:>6s} {over:>8s} {sp:>9s}")
+                rec = f"{r['record_share'] * 100:.2f}%" if r.get("record_share") else ""
+                print(f"  {method:28s} {r['first_ex_s']:12.1f} {r['steady_ex_s']:11.1f} {mfu:>6s} {over:>8s} {sp:>9s} {rec:>9s}")
             results.append({"workload": wl.name, "examples": n, "device": device, "rows": rows})
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s. 'vs none': in-flight overhead, time per example against datamap "
-          "none (same compile setting); 'vs seeds': speed over Trainer+pass")
+          "none (same compile setting), a difference of two runs; 'recording': the run's own recording time (per-step "
+          "appends, each epoch's gather and write) as a share of its epochs' time, timed inside the run; 'vs seeds': "
+          "speed over Trainer+pass")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
