@@ -38,6 +38,17 @@ def test_pairs_go_to_the_partner():
         flip_pairs(y, 4, rate=0.9, mapping={0: 2, 2: 0}, seed=3)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_on_two_classes_pair_noise_is_uniform_noise(seed):
+    """With two classes the only other class is the partner, and both kinds draw the rows alike: the same seed
+    flips the same rows to the same labels (so a pair-noise arm of a binary experiment repeats its uniform one)."""
+    y = labels(8530, 2, seed)
+    assert all((a == b).all() for a, b in zip(flip_pairs(y, 2, rate=0.2, seed=seed), flip_uniform(y, 2, rate=0.2, seed=seed)))
+    # not so with more classes: the targets differ
+    y4 = labels(1000, 4, seed)
+    assert (flip_pairs(y4, 4, rate=0.2, seed=seed)[0] != flip_uniform(y4, 4, rate=0.2, seed=seed)[0]).any()
+
+
 def test_matrix_counts_are_the_apportioned_rows():
     y = np.repeat([0, 1, 2], [100, 50, 7])
     t = np.array([[0.8, 0.15, 0.05], [0.1, 0.9, 0.0], [0.0, 0.5, 0.5]])
