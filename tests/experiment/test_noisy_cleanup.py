@@ -5,6 +5,7 @@ down-weight) trains and is evaluated."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_noisy_cleanup_example_runs_every_arm(tmp_path, tiny_model_dir, monkeypa
     drop = pd.read_parquet(seed / "drop_flagged" / "data.parquet")
     rand = pd.read_parquet(seed / "drop_random" / "data.parquet")
     assert set(drop["id"]) == set(noisy_data["id"]) - flagged and len(rand) == len(drop) and set(rand["id"]) != set(drop["id"])
-    assert _steps(seed / "drop_flagged") == _steps(seed / "drop_random") == _steps(carto) == 39  # 13 batches x 3
+    assert _steps(seed / "drop_flagged") == _steps(seed / "drop_random") == _steps(carto) == 26  # 13 batches x 2 epochs (the example's)
     # relabel: only flagged rows changed, each to the noisy run's prediction
     rel = pd.read_parquet(seed / "relabel" / "data.parquet").set_index("id").loc[noisy_data["id"]]
     changed = rel["label"].to_numpy() != noisy_data["label"].to_numpy()
@@ -66,6 +67,20 @@ def test_noisy_cleanup_example_runs_every_arm(tmp_path, tiny_model_dir, monkeypa
     assert list(oracle["id"]) == list(noisy_data["id"]) and (oracle["label"].to_numpy() == clean["label"].to_numpy()).all()
     assert (noisy_data["label"].to_numpy() != clean["label"].to_numpy()).sum() == 40
     assert np.isfinite(results["value"]).all()
+    # benchmarks/cleanup_summary.py scores the experiment's own cut against the known flips, and only reads the run
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from cleanup_summary import load_experiment
+
+    before = (carto / "label_issues.parquet").read_bytes()
+    (summary,) = load_experiment(out, tmp_path / "noisy.flipped.parquet")
+    flips = set(pd.read_parquet(tmp_path / "noisy.flipped.parquet")["id"].astype(str))
+    own = summary["cuts"]["the experiment's"]
+    assert own["n_flagged"] == len(flagged)
+    assert own["precision"] == len(flagged & flips) / len(flagged) and own["recall"] == len(flagged & flips) / len(flips)
+    acc = results[results["metric"] == "accuracy"].set_index("run")["value"]
+    assert summary["arms"]["noisy"]["accuracy"]["validation"] == acc["cartography"]
+    assert summary["arms"]["oracle"]["accuracy"]["validation"] == acc["oracle"]
+    assert (carto / "label_issues.parquet").read_bytes() == before
 
 
 def test_cleanup_sections_are_checked(tmp_path, monkeypatch):
