@@ -80,3 +80,25 @@ def test_runs_at_chance_are_marked_in_the_summary_and_the_page(tmp_path):
     assert "| full ⚠ at chance | 1.000 |" in md and "| amb_33 | 0.330 |" in md
     assert "⚠ At or near chance" in md and "full (seed 1 on validation)" in md
     assert "⚠" not in summary_markdown(summarize(known_table()), ["accuracy"])
+
+
+def test_full_data_runs_each_get_their_own_colour_and_std_band():
+    """Several full-data arms (noisy, oracle, relabel, down-weight) were one indistinguishable dashed colour."""
+    from matplotlib.colors import to_rgba
+
+    from datamap.experiment.results import fractions_figure
+
+    rows = []
+    for seed, vals in ((1, (0.81, 0.83, 0.80)), (2, (0.80, 0.84, 0.81)), (3, (0.82, 0.83, 0.82))):
+        for name, v in zip(("noisy", "oracle", "relabel"), vals):
+            rows.append([seed, name, name, None, 1.0, "test", "accuracy", v])
+        rows.append([seed, "drop", "drop", "drop", 0.8, "test", "accuracy", vals[0] - 0.01])
+    summary = summarize(pd.DataFrame(rows, columns=COLUMNS))
+    ax = fractions_figure(summary, "test", "accuracy").axes[0]
+    dashed = {line.get_label(): to_rgba(line.get_color()) for line in ax.get_lines() if line.get_linestyle() == "--"}
+    assert set(dashed) == {"noisy (all data)", "oracle (all data)", "relabel (all data)"}
+    assert len(set(dashed.values())) == 3
+    bands = sorted((round(p.get_y(), 6), round(p.get_y() + p.get_height(), 6)) for p in ax.patches
+                   if getattr(p, "get_height", None) and p.get_width() > 0.5)  # axhspan: full-width rectangles
+    oracle = summary[summary["run"] == "oracle"].iloc[0]
+    assert (round(oracle["mean"] - oracle["std"], 6), round(oracle["mean"] + oracle["std"], 6)) in bands

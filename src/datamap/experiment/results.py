@@ -138,23 +138,33 @@ def _png(fig) -> bytes:
 
 def plot_fractions(summary: pd.DataFrame, eval_set: str, metric: str) -> bytes:
     """Score against data fraction: one line per experiment with error bars (std over seeds); full-data runs dashed."""
+    return _png(fractions_figure(summary, eval_set, metric))
+
+
+def fractions_figure(summary: pd.DataFrame, eval_set: str, metric: str):
+    """The figure of :func:`plot_fractions`. Every experiment has its own colour; a full-data run is a dashed line
+    with a band of ± one std over seeds (several of them would otherwise be the same dashed line)."""
     from matplotlib.figure import Figure
 
     part = summary[(summary["eval_set"] == eval_set) & (summary["metric"] == metric)]
     fig = Figure(figsize=(6.5, 4))
     ax = fig.subplots()
-    for exp, rows in part.groupby("experiment", sort=False):
+    for i, (exp, rows) in enumerate(part.groupby("experiment", sort=False)):
         rows = rows.sort_values("fraction")
         err = rows["std"].fillna(0).to_numpy()
+        color = f"C{i % 10}"
         if len(rows) == 1 and rows["fraction"].iloc[0] == 1.0:
-            ax.axhline(rows["mean"].iloc[0], linestyle="--", linewidth=1, label=f"{exp} (all data)")
+            mean = rows["mean"].iloc[0]
+            ax.axhline(mean, linestyle="--", linewidth=1, color=color, label=f"{exp} (all data)")
+            if err[0] > 0:
+                ax.axhspan(mean - err[0], mean + err[0], color=color, alpha=0.1, linewidth=0)
             continue
-        ax.errorbar(rows["fraction"], rows["mean"], yerr=err, marker="o", capsize=3, label=str(exp))
+        ax.errorbar(rows["fraction"], rows["mean"], yerr=err, marker="o", capsize=3, color=color, label=str(exp))
     ax.set_xlabel("fraction of the training data")
     ax.set_ylabel(metric)
     ax.set_title(f"{eval_set}: {metric} (mean ± std over seeds)")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return fig
 
 
 def plot_epochs(runs) -> bytes | None:
