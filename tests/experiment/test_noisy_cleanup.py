@@ -5,7 +5,6 @@ down-weight) trains and is evaluated."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +67,7 @@ def test_noisy_cleanup_example_runs_every_arm(tmp_path, tiny_model_dir, monkeypa
     assert (noisy_data["label"].to_numpy() != clean["label"].to_numpy()).sum() == 40
     assert np.isfinite(results["value"]).all()
     # benchmarks/cleanup_summary.py scores the experiment's own cut against the known flips, and only reads the run
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
     from cleanup_summary import load_experiment
 
     before = (carto / "label_issues.parquet").read_bytes()
